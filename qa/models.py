@@ -28,16 +28,19 @@ class Chunk:
     category: str
     section_path: tuple[str, ...] = ()
     chunk_type: ChunkType = "text"
+    persons: tuple[str, ...] = ()  # people named in personnel records/rosters, for the name route
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["section_path"] = list(self.section_path)
+        d["persons"] = list(self.persons)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Chunk":
         d = dict(d)
         d["section_path"] = tuple(d.get("section_path") or ())
+        d["persons"] = tuple(d.get("persons") or ())
         return cls(**d)
 
 
