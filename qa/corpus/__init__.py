@@ -1,0 +1,1 @@
+"""Gazette corpus: parse issues into documents, paragraphs and sections; cut citable chunks."""

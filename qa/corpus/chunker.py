@@ -1,0 +1,186 @@
+"""Chunks from the section tree: sibling paragraphs of one section packed to a size that suits a
+512-token embedding model, long sections split at sentence ends, never across documents.
+
+Every document also gets one card chunk (title, number, issuer, date, addressee, category,
+first paragraph) so "what is 阳政办发〔2022〕34号" and "which document covers X" find it.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.corpus.normalize import normalize_for_search
+from qa.corpus.parser import parse_issue
+from qa.corpus.tables import roster_persons
+from qa.corpus.types import Document, Issue, Paragraph
+from qa.models import Chunk, ChunkType
+
+MAX_CHARS = 450  # ~300-500 Chinese characters fit e5-small's 512 tokens with the header
+MIN_CHARS = 150  # smaller sections are packed with their siblings
+BODY_KINDS = {"text", "heading", "table", "list", "attachment", "title"}
+_SENTENCE_END = re.compile(r"(?<=[。；！？;!?])")
+
+
+@dataclass
+class _Draft:
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # verbatim pieces (a long paragraph may be split)
+    kind: ChunkType = "text"
+
+    @property
+    def size(self) -> int:
+        return sum(len(t) for t in self.texts)
+
+
+def issue_label(issue: Issue) -> str:
+    return f"{issue.year}年第{issue.number}期"
+
+
+def chunk_corpus(corpus_dir: Path) -> list[Chunk]:
+    return [c for path in sorted(corpus_dir.glob("*.txt")) for c in chunk_file(path)]
+
+
+def chunk_file(path: Path) -> list[Chunk]:
+    return chunk_issue(parse_issue(path))
+
+
+def chunk_issue(issue: Issue) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for doc in issue.documents:
+        chunks.append(_card(issue, doc))
+        chunks.extend(_body_chunks(issue, doc))
+    return chunks
+
+
+def _make_chunk(issue: Issue, doc: Document, kind: ChunkType, text: str, embed_body: str,
+                line_start: int, line_end: int, section_path: tuple[str, ...], persons: Iterable[str] = ()) -> Chunk:
+    short_title = doc.title[len(doc.issuer):] if doc.issuer and doc.title.startswith(doc.issuer) else doc.title
+    header = f"{issue_label(issue)} {doc.doc_number} {doc.title}"
+    if section_path:
+        header += "\n" + " > ".join(section_path)
+    embed_text = f"{header}\n{embed_body}"
+    digest = hashlib.sha1(f"{issue.issue}|{doc.position}|{doc.doc_number}|{kind}|{'>'.join(section_path)}|{text}".encode()).hexdigest()[:16]
+    return Chunk(
+        chunk_id=f"{issue.issue}-{doc.position:02d}-{digest}",
+        text=text,
+        embed_text=embed_text,
+        search_text=normalize_for_search(f"{doc.doc_number} {short_title} {' '.join(section_path)} {embed_body}"),
+        source_file=issue.source_file,
+        line_start=line_start,
+        line_end=line_end,
+        issue=issue.issue,
+        year=issue.year,
+        doc_key=doc.key,
+        doc_number=doc.doc_number,
+        doc_title=doc.title,
+        category=doc.category,
+        section_path=section_path,
+        chunk_type=kind,
+        persons=tuple(dict.fromkeys(persons)),
+    )
+
+
+def _card(issue: Issue, doc: Document) -> Chunk:
+    """Title block, number, addressee and the first body paragraph: contiguous verbatim lines."""
+    head = [p for p in doc.paragraphs if p.line_start <= doc.number_line]
+    rest = [p for p in doc.paragraphs if p.line_start > doc.number_line]
+    first_body = next((p for p in rest if p.kind in ("text", "heading")), None)
+    parts = head + [p for p in rest if first_body and p.line_start <= first_body.line_end]
+    text = "\n".join(p.text for p in parts)
+    facts = [
+        f"文件：{doc.title}",
+        f"文号：{doc.doc_number}",
+        f"发文机关：{doc.issuer}" if doc.issuer else "",
+        f"成文日期：{doc.date}" if doc.date else "",
+        f"主送：{doc.addressee}" if doc.addressee else "",
+        f"类别：{doc.category}" if doc.category else "",
+        f"印发：{doc.attached_title}" if doc.attached_title else "",
+        "附件：" + "；".join(a.title for a in doc.attachments) if doc.attachments else "",
+        first_body.text if first_body else "",
+    ]
+    return _make_chunk(issue, doc, "card", text, "\n".join(f for f in facts if f),
+                       doc.line_start, parts[-1].line_end if parts else doc.number_line, ())
+
+
+def _section_key(p: Paragraph) -> tuple[str, ...]:
+    return p.section_path[:2]
+
+
+def _body_chunks(issue: Issue, doc: Document) -> Iterator[Chunk]:
+    record_lines = {r.line for r in doc.personnel}
+    drafts: list[_Draft] = []
+    current = _Draft()
+    for p in (p for p in doc.paragraphs if p.line_start > doc.number_line):
+        if p.kind not in BODY_KINDS:  # signature, date, markers: cite text stays contiguous
+            if current.texts:
+                drafts.append(current)
+                current = _Draft()
+            continue
+        kind: ChunkType = "table" if p.kind == "table" else ("personnel" if p.line_start in record_lines else "text")
+        if current.texts:
+            section_changed = _section_key(p) != _section_key(current.paragraphs[0])
+            kind_changed = (kind == "table") != (current.kind == "table")
+            too_big = current.size + len(p.text) > MAX_CHARS
+            if too_big or kind_changed or (section_changed and current.size >= MIN_CHARS):
+                drafts.append(current)
+                current = _Draft()
+        if not current.texts:
+            current.kind = "table" if kind == "table" else "text"
+        if kind == "personnel":
+            current.kind = "personnel"
+        pieces = _split_long(p.text) if len(p.text) > MAX_CHARS else [p.text]
+        for n, piece in enumerate(pieces):
+            if n:  # each piece of a long paragraph becomes its own chunk
+                drafts.append(current)
+                current = _Draft(kind=current.kind if current.kind != "personnel" else "text")
+            current.paragraphs.append(p)
+            current.texts.append(piece)
+    if current.texts:
+        drafts.append(current)
+    for draft in drafts:
+        yield _from_draft(issue, doc, draft)
+
+
+def _split_long(text: str) -> list[str]:
+    """Split at sentence ends into pieces of at most MAX_CHARS (a sentence longer than that stays whole)."""
+    pieces, buf = [], ""
+    for sentence in (s for s in _SENTENCE_END.split(text) if s):
+        if buf and len(buf) + len(sentence) > MAX_CHARS:
+            pieces.append(buf)
+            buf = ""
+        buf += sentence
+    if buf:
+        pieces.append(buf)
+    return pieces
+
+
+def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
+    prefix = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(prefix), len(path)) and prefix[n] == path[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix
+
+
+def _from_draft(issue: Issue, doc: Document, draft: _Draft) -> Chunk:
+    paras = draft.paragraphs
+    text = "\n".join(draft.texts)
+    readable = "\n".join(p.readable or t for p, t in zip(paras, draft.texts))
+    persons: list[str] = []
+    if draft.kind == "table":
+        for p in paras:
+            persons.extend(roster_persons(p.text))
+    lines = range(paras[0].line_start, paras[-1].line_end + 1)
+    for r in doc.personnel:
+        if r.line in lines:
+            persons.append(r.person)
+    if draft.kind == "personnel":
+        records = [f"{r.action}：{r.person}，{r.post}" for r in doc.personnel if r.line in lines]
+        readable += "\n" + "\n".join(records)
+    section_path = _common_prefix([p.section_path for p in paras]) or paras[0].section_path[:1]
+    return _make_chunk(issue, doc, draft.kind, text, readable, paras[0].line_start, paras[-1].line_end, section_path, persons)

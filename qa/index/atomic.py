@@ -1,0 +1,106 @@
+"""Atomic replacement of an index directory.
+
+A build writes a sibling temp dir, fsyncs it, then swaps: `dir -> dir.old`, `tmp -> dir`, delete `dir.old`.
+A crash at any point leaves either the old or the new index complete on disk:
+- before the first rename: `dir` is untouched (a stale temp dir is removed by the next build);
+- between the renames: `dir` is missing and `dir.old` is complete (readers fall back to it, the next
+  build renames it back);
+- after the second rename: `dir` is new and complete, `dir.old` is garbage.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+
+
+def old_path(index_dir: Path) -> Path:
+    return index_dir.with_name(index_dir.name + ".old")
+
+
+def _tmp_prefix(index_dir: Path) -> str:
+    return f".{index_dir.name}.tmp-"
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def readable_dir(index_dir: Path) -> Path | None:
+    """Where a reader should load from: the index itself, or `.old` if a swap was cut short."""
+    if (index_dir / MANIFEST).is_file():
+        return index_dir
+    old = old_path(index_dir)
+    if (old / MANIFEST).is_file():
+        return old
+    return None
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One writer per index dir; the lock dies with the process, so kill -9 cannot leave it stuck."""
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = index_dir.with_name(f".{index_dir.name}.lock")
+    with open(lock_path, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RuntimeError(f"another build of {index_dir} is running (lock {lock_path})") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def recover(index_dir: Path) -> None:
+    """Finish or undo a swap an earlier process did not complete, and drop stale temp dirs.
+    Call only while holding build_lock."""
+    old = old_path(index_dir)
+    if not index_dir.exists() and (old / MANIFEST).is_file():
+        os.rename(old, index_dir)
+        fsync_dir(index_dir.parent)
+    elif old.exists() and (index_dir / MANIFEST).is_file():
+        shutil.rmtree(old)
+    for stale in index_dir.parent.glob(_tmp_prefix(index_dir) + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def new_temp_dir(index_dir: Path) -> Path:
+    tmp = index_dir.with_name(_tmp_prefix(index_dir) + uuid.uuid4().hex[:12])
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def commit(tmp: Path, index_dir: Path) -> None:
+    """fsync every file in `tmp`, then swap it into place."""
+    for p in tmp.iterdir():
+        if p.is_file():
+            fsync_file(p)
+    fsync_dir(tmp)
+    old = old_path(index_dir)
+    if index_dir.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.rename(index_dir, old)
+    os.rename(tmp, index_dir)
+    fsync_dir(index_dir.parent)
+    if old.exists():
+        shutil.rmtree(old)

@@ -1,0 +1,259 @@
+"""Full and incremental index builds, always written atomically (see atomic.py).
+
+Vectors are reused, never recomputed, for a chunk whose id and embed_text are both unchanged; the
+stored vectors also let a change of index type (flat -> ivf) happen without re-embedding.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa.index.atomic import MANIFEST, build_lock, commit, new_temp_dir, recover
+from qa.index.faiss_index import IndexParams, build_faiss_index
+from qa.index.lexical import LEXICAL_VERSION, JiebaTokenizer, doc_tokens
+from qa.index.protocols import ChunkFileFn, PassageEncoder
+from qa.index.store import (
+    CHUNKS_DB, FAISS_FILE, VECTORS, IndexNotFoundError, IndexStore, Manifest, StoredChunks, check_compatible,
+    utc_now, write_chunk_db,
+)
+from qa.models import Chunk
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every *.txt under the corpus dir (recursively, hidden files skipped), in a stable order."""
+    return sorted(
+        p for p in corpus_dir.rglob("*.txt")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    )
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    mode: str  # "build" | "update" | "noop"
+    n_chunks: int = 0
+    n_embedded: int = 0
+    n_reused: int = 0
+    files_added: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    files_unchanged: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _default_chunk_file() -> ChunkFileFn:
+    from qa.corpus.chunker import chunk_file  # the lead's chunker; imported late so tests can pass their own
+
+    return chunk_file
+
+
+class IndexBuilder:
+    def __init__(
+        self,
+        index_dir: Path | str,
+        encoder: PassageEncoder,
+        *,
+        normalizer_version: str,
+        params: IndexParams = IndexParams(),
+        chunk_file: ChunkFileFn | None = None,
+        show_progress: bool = False,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.encoder = encoder
+        self.normalizer_version = normalizer_version
+        self.params = params
+        self.chunk_file = chunk_file or _default_chunk_file()
+        self.show_progress = show_progress
+        self._tokenizer = JiebaTokenizer()
+
+    # ---- public -------------------------------------------------------------------------------
+
+    def build(self, corpus_dir: Path | str) -> BuildReport:
+        """Chunk and embed the whole corpus, then swap the new index in."""
+        t0 = time.perf_counter()
+        corpus_dir = Path(corpus_dir)
+        with build_lock(self.index_dir):
+            recover(self.index_dir)
+            files = {self._rel(corpus_dir, p): p for p in corpus_files(corpus_dir)}
+            per_file = {rel: self._chunk(corpus_dir, p) for rel, p in files.items()}
+            report = BuildReport(self.index_dir, "build", files_added=sorted(files))
+            data = self._assemble(per_file, reuse={}, report=report)
+            self._write(data, {rel: sha256_file(p) for rel, p in files.items()}, created=utc_now())
+        report.n_chunks = len(data.chunks)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def update(self, corpus_dir: Path | str) -> BuildReport:
+        """Bring the index in line with the corpus, embedding only chunks it has no vector for.
+        Builds from scratch if there is no index yet; raises IndexMismatchError if the index was
+        embedded with another model."""
+        t0 = time.perf_counter()
+        corpus_dir = Path(corpus_dir)
+        with build_lock(self.index_dir):
+            recover(self.index_dir)
+            try:
+                old = IndexStore.load(self.index_dir)
+            except IndexNotFoundError:
+                old = None
+            if old is None:
+                report = None
+            else:
+                check_compatible(old.manifest, self.encoder.model_name, self.encoder.dim, self.index_dir)
+                report = self._update(corpus_dir, old)
+        if report is None:
+            return self.build(corpus_dir)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _update(self, corpus_dir: Path, old: IndexStore) -> BuildReport:
+        m = old.manifest
+        files = {self._rel(corpus_dir, p): p for p in corpus_files(corpus_dir)}
+        shas = {rel: sha256_file(p) for rel, p in files.items()}
+        # A new normaliser or tokenizer changes search_text/tokens of every chunk: re-chunk all files
+        # (vectors are still reused wherever embed_text is unchanged).
+        rechunk_all = m.normalizer_version != self.normalizer_version or m.lexical_version != LEXICAL_VERSION
+        report = BuildReport(self.index_dir, "update")
+        report.files_removed = sorted(set(m.files) - set(files))
+        old_by_file: dict[str, list[int]] = {}
+        for i, c in enumerate(old.chunks):
+            old_by_file.setdefault(c.source_file, []).append(i)
+        per_file: dict[str, list[Chunk] | list[int]] = {}
+        for rel, path in files.items():
+            if rel not in m.files:
+                report.files_added.append(rel)
+            elif m.files[rel] != shas[rel] or rechunk_all:
+                report.files_changed.append(rel)
+            else:
+                report.files_unchanged.append(rel)
+                per_file[rel] = old_by_file.get(rel, [])  # keep stored rows as they are
+                continue
+            per_file[rel] = self._chunk(corpus_dir, path)
+        params_same = self._params_match(m)
+        if not (report.files_added or report.files_changed or report.files_removed) and params_same:
+            report.mode = "noop"
+            report.n_chunks = len(old)
+            report.n_reused = len(old)
+            return report
+        reuse = {c.chunk_id: i for i, c in enumerate(old.chunks)}
+        data = self._assemble(per_file, reuse=reuse, report=report, old=old.stored())
+        self._write(data, shas, created=m.created)
+        report.n_chunks = len(data.chunks)
+        return report
+
+    def _params_match(self, m: Manifest) -> bool:
+        return m.build_params == self.params.build_key()
+
+    def _rel(self, corpus_dir: Path, path: Path) -> str:
+        return path.relative_to(corpus_dir).as_posix()
+
+    def _chunk(self, corpus_dir: Path, path: Path) -> list[Chunk]:
+        rel = self._rel(corpus_dir, path)
+        chunks = self.chunk_file(path)
+        bad = {c.source_file for c in chunks if c.source_file != rel}
+        if bad:
+            raise ValueError(f"chunker gave source_file {sorted(bad)} for {rel}; expected the path relative to the corpus dir")
+        return chunks
+
+    def _assemble(
+        self,
+        per_file: dict[str, list[Chunk] | list[int]],
+        reuse: dict[str, int],
+        report: BuildReport,
+        old: StoredChunks | None = None,
+    ) -> StoredChunks:
+        """Lay chunks out in (file, chunker) order, taking vectors from `old` where id and text match
+        and embedding the rest in one call."""
+        chunks: list[Chunk] = []
+        tokens: list[list[str]] = []
+        shas: list[str] = []
+        sources: list[int | None] = []  # old row to copy the vector from, or None = embed
+        for rel in sorted(per_file):
+            for item in per_file[rel]:
+                if isinstance(item, int):  # unchanged file: stored row reused wholesale
+                    assert old is not None
+                    chunks.append(old.chunks[item])
+                    tokens.append(old.tokens[item])
+                    shas.append(old.embed_shas[item])
+                    sources.append(item)
+                    continue
+                sha = sha256_text(item.embed_text)
+                j = reuse.get(item.chunk_id)
+                chunks.append(item)
+                tokens.append(doc_tokens(self._tokenizer, item.search_text, item.persons))
+                shas.append(sha)
+                sources.append(j if (j is not None and old is not None and old.embed_shas[j] == sha) else None)
+        seen: set[str] = set()
+        dups = {c.chunk_id for c in chunks if c.chunk_id in seen or seen.add(c.chunk_id)}
+        if dups:
+            raise ValueError(f"duplicate chunk ids: {sorted(dups)[:5]}")
+        dim = self.encoder.dim
+        vectors = np.zeros((len(chunks), dim), np.float32)
+        todo = [i for i, s in enumerate(sources) if s is None]
+        if todo:
+            new = self._embed([chunks[i].embed_text for i in todo])
+            vectors[todo] = new
+        keep = [(i, s) for i, s in enumerate(sources) if s is not None]
+        if keep:
+            assert old is not None
+            dst, src = zip(*keep)
+            vectors[list(dst)] = np.asarray(old.vectors)[list(src)]
+        report.n_embedded = len(todo)
+        report.n_reused = len(keep)
+        return StoredChunks(chunks, vectors, tokens, shas)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        vecs = np.asarray(self.encoder.encode_passages(texts, show_progress=self.show_progress), dtype=np.float32)
+        if vecs.shape != (len(texts), self.encoder.dim):
+            raise ValueError(f"encoder returned shape {vecs.shape}, expected ({len(texts)}, {self.encoder.dim})")
+        if not np.isfinite(vecs).all():
+            raise ValueError("encoder returned non-finite values")
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        # Inner product = cosine only on unit vectors; renormalise rather than trust the encoder.
+        return vecs / np.maximum(norms, 1e-12)
+
+    def _write(self, data: StoredChunks, file_shas: dict[str, str], created: str) -> None:
+        ids = np.arange(len(data.chunks), dtype=np.int64)
+        fidx, used = build_faiss_index(data.vectors, ids, self.params)
+        manifest = Manifest(
+            model_name=self.encoder.model_name,
+            dim=int(self.encoder.dim),
+            normalizer_version=self.normalizer_version,
+            lexical_version=LEXICAL_VERSION,
+            chunk_count=len(data.chunks),
+            index_type=self.params.index_type,
+            index_params=used,
+            build_params=self.params.build_key(),
+            files=dict(sorted(file_shas.items())),
+            created=created,
+            updated=utc_now(),
+        )
+        tmp = new_temp_dir(self.index_dir)
+        try:
+            np.save(tmp / VECTORS, data.vectors)
+            faiss.write_index(fidx, str(tmp / FAISS_FILE))
+            write_chunk_db(tmp / CHUNKS_DB, data, manifest.files)
+            (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")  # last: marks the dir complete
+            commit(tmp, self.index_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

@@ -1,0 +1,221 @@
+"""The on-disk index: FAISS vectors + SQLite chunk store + vectors.npy + manifest.json, read side.
+
+Layout of an index dir:
+  manifest.json   model, dim, normaliser/lexical versions, chunk count, index params, sha256 per corpus file
+  chunks.sqlite   one row per chunk (vec_id = row of vectors.npy = FAISS id), all Chunk fields, tokens
+  vectors.npy     float32 (n, dim), kept so updates and index-type changes never re-embed
+  faiss.index     IndexIDMap2 over Flat/IVF/HNSW (inner product on unit vectors)
+Writing happens in builder.py, always into a fresh temp dir that atomic.commit swaps in.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa.corpus.normalize import canonical_form
+from qa.index.atomic import MANIFEST, readable_dir
+from qa.index.faiss_index import search_params
+from qa.models import Chunk
+
+FORMAT_VERSION = 1
+CHUNKS_DB = "chunks.sqlite"
+VECTORS = "vectors.npy"
+FAISS_FILE = "faiss.index"
+
+
+class IndexMismatchError(RuntimeError):
+    """The index on disk was built with another embedding model / dimension than the one in use."""
+
+
+class IndexNotFoundError(FileNotFoundError):
+    pass
+
+
+@dataclass
+class Manifest:
+    model_name: str
+    dim: int
+    normalizer_version: str
+    lexical_version: str
+    chunk_count: int
+    index_type: str
+    index_params: dict  # parameters actually used (nlist clamped to the corpus size)
+    build_params: dict  # IndexParams.build_key() as requested: an update with other values rebuilds FAISS
+    files: dict[str, str]  # source_file -> sha256
+    created: str
+    updated: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        d = json.loads(text)
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+_SCHEMA = """
+CREATE TABLE chunks (
+  vec_id INTEGER PRIMARY KEY,
+  chunk_id TEXT NOT NULL UNIQUE,
+  source_file TEXT NOT NULL,
+  issue TEXT NOT NULL,
+  year INTEGER NOT NULL,
+  doc_key TEXT NOT NULL,
+  doc_number TEXT NOT NULL,
+  doc_number_canonical TEXT NOT NULL,
+  category TEXT NOT NULL,
+  chunk_type TEXT NOT NULL,
+  line_start INTEGER NOT NULL,
+  line_end INTEGER NOT NULL,
+  embed_sha TEXT NOT NULL,      -- sha256 of embed_text: a vector is reused only if id and text both match
+  tokens TEXT NOT NULL,         -- JSON list of BM25 tokens
+  chunk_json TEXT NOT NULL      -- the whole Chunk (Chunk.to_dict), authoritative
+);
+CREATE INDEX chunks_file ON chunks(source_file);
+CREATE INDEX chunks_doc ON chunks(doc_key);
+CREATE TABLE files (source_file TEXT PRIMARY KEY, sha256 TEXT NOT NULL, n_chunks INTEGER NOT NULL);
+"""
+
+
+@dataclass
+class StoredChunks:
+    """Everything per chunk that a rebuild can reuse, in vec_id order."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    tokens: list[list[str]]
+    embed_shas: list[str]
+
+
+def write_chunk_db(path: Path, data: StoredChunks, files: dict[str, str]) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(_SCHEMA)
+        rows = (
+            (
+                i, c.chunk_id, c.source_file, c.issue, c.year, c.doc_key, c.doc_number,
+                canonical_form(c.doc_number) if c.doc_number else "", c.category, c.chunk_type,
+                c.line_start, c.line_end, data.embed_shas[i],
+                json.dumps(data.tokens[i], ensure_ascii=False), json.dumps(c.to_dict(), ensure_ascii=False),
+            )
+            for i, c in enumerate(data.chunks)
+        )
+        con.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        counts: dict[str, int] = {}
+        for c in data.chunks:
+            counts[c.source_file] = counts.get(c.source_file, 0) + 1
+        con.executemany(
+            "INSERT INTO files VALUES (?,?,?)", [(f, sha, counts.get(f, 0)) for f, sha in sorted(files.items())]
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
+def read_chunk_db(path: Path) -> tuple[list[Chunk], list[list[str]], list[str]]:
+    # immutable=1: the file never changes after commit, and this needs no write access or locks.
+    con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        rows = con.execute("SELECT vec_id, chunk_json, tokens, embed_sha FROM chunks ORDER BY vec_id").fetchall()
+    finally:
+        con.close()
+    if any(r[0] != i for i, r in enumerate(rows)):
+        raise ValueError(f"{path}: vec_ids are not contiguous")
+    chunks = [Chunk.from_dict(json.loads(r[1])) for r in rows]
+    return chunks, [json.loads(r[2]) for r in rows], [r[3] for r in rows]
+
+
+@dataclass
+class IndexStore:
+    path: Path  # the directory actually read (the index dir, or its .old twin after a cut-short swap)
+    manifest: Manifest
+    chunks: list[Chunk]  # position = vec_id
+    vectors: np.ndarray  # (n, dim) float32, row = vec_id
+    tokens: list[list[str]]
+    embed_shas: list[str]
+    faiss_index: faiss.Index
+    _by_id: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+
+    @classmethod
+    def load(cls, index_dir: Path | str, expected_model: str | None = None, expected_dim: int | None = None) -> "IndexStore":
+        index_dir = Path(index_dir)
+        src = readable_dir(index_dir)
+        if src is None:
+            raise IndexNotFoundError(f"no index at {index_dir} (build one with `qa index build`)")
+        manifest = Manifest.from_json((src / MANIFEST).read_text(encoding="utf-8"))
+        check_compatible(manifest, expected_model, expected_dim, where=index_dir)
+        chunks, tokens, shas = read_chunk_db(src / CHUNKS_DB)
+        vectors = np.load(src / VECTORS, mmap_mode="r")
+        fidx = faiss.read_index(str(src / FAISS_FILE))
+        if not (len(chunks) == vectors.shape[0] == fidx.ntotal == manifest.chunk_count):
+            raise ValueError(
+                f"{src} is inconsistent: {len(chunks)} chunks, {vectors.shape[0]} vectors, "
+                f"{fidx.ntotal} in faiss, manifest says {manifest.chunk_count}"
+            )
+        return cls(src, manifest, chunks, vectors, tokens, shas, fidx)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    def vec_id(self, chunk_id: str) -> int | None:
+        return self._by_id.get(chunk_id)
+
+    def stored(self) -> StoredChunks:
+        return StoredChunks(self.chunks, self.vectors, self.tokens, self.embed_shas)
+
+    def dense_search(
+        self, query_vec: np.ndarray, k: int, allowed: np.ndarray | None = None, query_params: dict | None = None,
+        exact_limit: int = 50_000,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (vec_ids, inner products). `allowed` is a vec_id array (a filter). A filter of up to
+        `exact_limit` ids is searched exactly over the stored vectors: ANN graphs (HNSW) lose most hits
+        under a selective filter."""
+        q = np.ascontiguousarray(query_vec, dtype=np.float32).reshape(1, -1)
+        if allowed is not None:
+            if len(allowed) == 0:
+                return np.empty(0, np.int64), np.empty(0, np.float32)
+            if len(allowed) <= exact_limit:
+                scores = np.asarray(self.vectors[allowed] @ q[0], dtype=np.float32)
+                top = np.argsort(-scores, kind="stable")[:k]
+                return allowed[top].astype(np.int64), scores[top]
+        k = min(k, len(self))
+        if k == 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        used = dict(self.manifest.index_params)
+        used.update(query_params or {})
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)) if allowed is not None else None
+        scores, ids = self.faiss_index.search(q, k, params=search_params(used, sel))
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+
+def check_compatible(manifest: Manifest, expected_model: str | None, expected_dim: int | None, where: Path) -> None:
+    problems = []
+    if expected_model is not None and manifest.model_name != expected_model:
+        problems.append(f"model {manifest.model_name!r} (index) vs {expected_model!r} (configured)")
+    if expected_dim is not None and int(manifest.dim) != int(expected_dim):
+        problems.append(f"dim {manifest.dim} (index) vs {expected_dim} (configured)")
+    if problems:
+        raise IndexMismatchError(
+            f"index at {where} does not match the embedding model in use: {'; '.join(problems)}. "
+            "Rebuild it (`qa index build`) or configure the model it was built with."
+        )
