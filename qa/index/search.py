@@ -1,0 +1,207 @@
+"""Hybrid search: FAISS dense + BM25, fused, with exact routes for document numbers and person names.
+
+Order of results: chunks of a document whose number (文号) the query names (its card first), then
+chunks naming a person the query names, then everything else; fused score orders within each tier.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.corpus.normalize import canonical_form, normalize_for_search, parse_doc_numbers
+from qa.index.fusion import FusionParams, fuse
+from qa.index.lexical import LexicalIndex, LexicalParams
+from qa.index.protocols import PassageEncoder, Reranker
+from qa.index.store import IndexStore, check_compatible
+from qa.models import SearchHit
+
+ALLOWED_FILTERS = ("year", "issue", "category", "doc_number")
+
+TIER_DOC_NUMBER = 2
+TIER_PERSON = 1
+TIER_NONE = 0
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    fusion: FusionParams = FusionParams()
+    lexical: LexicalParams = LexicalParams()
+    n_candidates: int = 50  # taken from each of dense and BM25 before fusion
+    doc_number_route: bool = True
+    name_route: bool = True
+    rerank_top_n: int = 20  # when a reranker is on: how many fused hits it reorders
+
+
+@dataclass
+class RouteMatch:
+    doc_numbers: list[str] = field(default_factory=list)  # canonical numbers found in the query
+    persons: list[str] = field(default_factory=list)
+
+
+def _as_list(v) -> list:
+    return list(v) if isinstance(v, (list, tuple, set, frozenset)) else [v]
+
+
+class HybridSearcher:
+    def __init__(
+        self,
+        store: IndexStore,
+        encoder: PassageEncoder,
+        settings=None,
+        config: SearchConfig | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        check_compatible(store.manifest, encoder.model_name, encoder.dim, store.path)
+        self.store = store
+        self.encoder = encoder
+        self.config = config or SearchConfig()
+        chunks = store.chunks
+        self.lexical = LexicalIndex(
+            store.tokens, [c.doc_key for c in chunks], (p for c in chunks for p in c.persons), self.config.lexical
+        )
+        self._query_params = self._query_time_params(settings)
+        if reranker is None and settings is not None and getattr(settings, "reranker_model", None):
+            from qa.index.rerank import CrossEncoderReranker
+
+            reranker = CrossEncoderReranker(settings.reranker_model)
+        self.reranker = reranker
+        # Columns for filters and routes.
+        self._year = np.array([c.year for c in chunks], dtype=np.int64)
+        self._issue = np.array([c.issue for c in chunks], dtype=object)
+        self._category = np.array([c.category for c in chunks], dtype=object)
+        self._docno = np.array([canonical_form(c.doc_number) if c.doc_number else "" for c in chunks], dtype=object)
+        self._is_card = np.array([c.chunk_type == "card" for c in chunks], dtype=bool)
+        self._docno_rows: dict[str, list[int]] = {}
+        self._docno_by_year_num: dict[tuple[int, int], list[tuple[str, str]]] = {}
+        for i, key in enumerate(self._docno):
+            if not key:
+                continue
+            if key not in self._docno_rows:
+                parsed = parse_doc_numbers(key)
+                if parsed:
+                    prefix, year, num = parsed[0]
+                    self._docno_by_year_num.setdefault((year, num), []).append((prefix, key))
+            self._docno_rows.setdefault(key, []).append(i)
+        self._person_rows: dict[str, list[int]] = {}
+        for i, c in enumerate(chunks):
+            for p in c.persons:
+                name = p.replace(" ", "")
+                if len(name) >= 2:
+                    self._person_rows.setdefault(name, []).append(i)
+
+    @classmethod
+    def open(cls, settings, encoder: PassageEncoder, config: SearchConfig | None = None, index_dir: Path | None = None) -> "HybridSearcher":
+        """Load settings.index_dir (checking it was built with this encoder) and wrap it."""
+        store = IndexStore.load(index_dir or settings.index_dir, encoder.model_name, encoder.dim)
+        return cls(store, encoder, settings, config)
+
+    @staticmethod
+    def _query_time_params(settings) -> dict:
+        if settings is None:
+            return {}
+        return {"ivf_nprobe": settings.ivf_nprobe, "hnsw_ef_search": settings.hnsw_ef_search}
+
+    # ---- routes and filters ---------------------------------------------------------------------
+
+    def routes(self, query: str) -> RouteMatch:
+        """Which document numbers and person names of the index the query names."""
+        q = normalize_for_search(query)
+        m = RouteMatch()
+        if self.config.doc_number_route:
+            for q_prefix, year, num in parse_doc_numbers(q):
+                for prefix, key in self._docno_by_year_num.get((year, num), []):
+                    # The query prefix may carry words before the number's own prefix (关于阳政办发…),
+                    # or drop its city part (政办发〔2022〕34号).
+                    if (q_prefix.endswith(prefix) or prefix.endswith(q_prefix)) and key not in m.doc_numbers:
+                        m.doc_numbers.append(key)
+        if self.config.name_route:
+            found = [p for p in self._person_rows if p in q]
+            # 王伟明 in the query also contains 王伟: keep the longest names only.
+            m.persons = sorted(p for p in found if not any(p != o and p in o for o in found))
+        return m
+
+    def allowed_rows(self, filters: dict | None) -> np.ndarray | None:
+        """vec_ids passing the filters (None = no filter). Values may be a scalar or a list (any of)."""
+        if not filters:
+            return None
+        unknown = sorted(set(filters) - set(ALLOWED_FILTERS))
+        if unknown:
+            raise ValueError(f"unknown filter key(s) {unknown}; allowed: {', '.join(ALLOWED_FILTERS)}")
+        mask = np.ones(len(self.store), dtype=bool)
+        for key, value in filters.items():
+            if value is None:
+                continue
+            values = _as_list(value)
+            if key == "year":
+                mask &= np.isin(self._year, [int(v) for v in values])
+            elif key == "issue":
+                mask &= np.isin(self._issue, [str(v) for v in values])
+            elif key == "category":
+                mask &= np.isin(self._category, [str(v) for v in values])
+            elif key == "doc_number":
+                mask &= np.isin(self._docno, [canonical_form(str(v)) for v in values])
+        return np.flatnonzero(mask).astype(np.int64)
+
+    # ---- search ---------------------------------------------------------------------------------
+
+    def search(self, query: str, top_k: int = 5, filters: dict | None = None) -> list[SearchHit]:
+        allowed = self.allowed_rows(filters)  # validate filters before anything else
+        q = normalize_for_search(query)
+        if top_k <= 0 or not q or len(self.store) == 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        n = self.config.n_candidates
+        allowed_mask = None
+        if allowed is not None:
+            allowed_mask = np.zeros(len(self.store), dtype=bool)
+            allowed_mask[allowed] = True
+
+        qvec = np.asarray(self.encoder.encode_queries([q]), dtype=np.float32)[0]
+        dense_ids, _ = self.store.dense_search(qvec, max(n, top_k), allowed, self._query_params)
+
+        bm25_all = self.lexical.scores(q)
+        if allowed_mask is not None:
+            bm25_all = np.where(allowed_mask, bm25_all, 0.0)
+        positive = np.flatnonzero(bm25_all > 0)
+        bm25_ids = positive[np.argsort(-bm25_all[positive], kind="stable")[: max(n, top_k)]]
+
+        route = self.routes(query)
+        tier_of: dict[int, int] = {}
+        for key in route.doc_numbers:
+            for i in self._docno_rows.get(key, []):
+                tier_of[i] = TIER_DOC_NUMBER
+        for name in route.persons:
+            for i in self._person_rows.get(name, []):
+                tier_of.setdefault(i, TIER_PERSON)
+        if allowed_mask is not None:
+            tier_of = {i: t for i, t in tier_of.items() if allowed_mask[i]}
+
+        cand = np.array(
+            list(dict.fromkeys([*map(int, dense_ids), *map(int, bm25_ids), *sorted(tier_of)])), dtype=np.int64
+        )
+        # Exact cosines for every candidate (route rows may lie outside the ANN top-n).
+        dense = np.asarray(self.store.vectors[cand] @ qvec, dtype=np.float64)
+        bm25 = bm25_all[cand].astype(np.float64)
+        fused = fuse(dense, bm25, self.config.fusion)
+        tiers = np.array([tier_of.get(int(i), TIER_NONE) for i in cand])
+        card_first = [int(tiers[j] == TIER_DOC_NUMBER and self._is_card[i]) for j, i in enumerate(cand)]
+        order = sorted(range(len(cand)), key=lambda j: (-tiers[j], -card_first[j], -fused[j], int(cand[j])))
+
+        rerank: dict[int, float] = {}
+        if self.reranker is not None:
+            head = order[: max(self.config.rerank_top_n, top_k)]
+            scores = self.reranker.score(q, [self.store.chunks[int(cand[j])].text for j in head])
+            rerank = {j: float(s) for j, s in zip(head, scores)}
+            head = sorted(head, key=lambda j: (-tiers[j], -card_first[j], -rerank[j], int(cand[j])))
+            order = head + order[len(head):]
+
+        hits = []
+        for rank, j in enumerate(order[:top_k], start=1):
+            i = int(cand[j])
+            s = {"dense": float(dense[j]), "bm25": float(bm25[j]), "fused": float(fused[j]), "route": float(tiers[j])}
+            if j in rerank:
+                s["rerank"] = rerank[j]
+            hits.append(SearchHit(chunk=self.store.chunks[i], score=rerank.get(j, float(fused[j])), rank=rank, scores=s))
+        return hits
