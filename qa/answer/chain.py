@@ -1,0 +1,130 @@
+"""The retrieval chain: retriever -> answerer -> citation check, as a LangChain runnable.
+
+`build_answer_chain(...)` returns one Runnable that the CLI, the API, the UI and `qa eval` all call
+(through GazetteService.ask), so every surface answers the same way.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from qa.answer.extractive import ExtractiveParams, compose, refuse
+from qa.answer.question import QuestionInfo, analyse
+from qa.answer.types import AnswerResult
+from qa.models import SearchHit
+
+SearchFn = Callable[[str, int, dict | None], list[SearchHit]]
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class AskRequest:
+    question: str
+    top_k: int = 5
+    filters: dict | None = None
+    mode: str = "extractive"
+
+
+@dataclass
+class _State:
+    request: AskRequest
+    info: QuestionInfo
+    hits: list[SearchHit] = field(default_factory=list)
+    doc_route: bool = False
+    parts: list[tuple[QuestionInfo, list[SearchHit]]] = field(default_factory=list)
+    result: AnswerResult | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _year_uncovered(info: QuestionInfo, hits: list[SearchHit]) -> list[int]:
+    """Years the question names that no retrieved passage speaks of: never answer those with another year's figure."""
+    missing = []
+    for year in info.years:
+        if not any(h.chunk.year == year or str(year) in h.chunk.text or str(year) in h.chunk.doc_title for h in hits):
+            missing.append(year)
+    return missing
+
+
+def build_answer_chain(search: SearchFn, doc_number_route: Callable[[str], list[str]],
+                       params: ExtractiveParams = ExtractiveParams(),
+                       generative: Callable[[AnswerResult, list[SearchHit]], AnswerResult] | None = None) -> Runnable:
+    """retrieve | answer | check_citations."""
+
+    def retrieve(req: AskRequest) -> _State:
+        t0 = time.perf_counter()
+        state = _State(req, analyse(req.question))
+        state.doc_route = bool(doc_number_route(req.question))
+        k = max(req.top_k, params.max_passages)
+        state.hits = search(req.question, k, req.filters)
+        # Multi-part questions over several years: each year answered from its own evidence.
+        if len(state.info.years) >= 2 and not (req.filters or {}).get("year"):
+            for year in state.info.years:
+                part_q = re.sub(r"(?:19|20)\d{2}\s*年?(?:度)?\s*(?:和|与|、|及|and)?", "", req.question)
+                part_q = f"{year}年 {part_q}"
+                part_hits = search(part_q, params.max_passages, {**(req.filters or {}), "year": year})
+                state.parts.append((analyse(part_q), part_hits))
+        state.timings["retrieve"] = (time.perf_counter() - t0) * 1000
+        return state
+
+    def answer(state: _State) -> _State:
+        t0 = time.perf_counter()
+        info = state.info
+        missing = _year_uncovered(info, state.hits + [h for _, hs in state.parts for h in hs])
+        if missing and len(missing) == len(info.years):
+            years = "、".join(f"{y}年" for y in missing)
+            reason = f"（公报未收录{years}的相关内容）" if info.lang == "zh" else f" (no passage about {', '.join(map(str, missing))})"
+            state.result = refuse(info, state.hits, reason)
+        elif state.parts:
+            state.result = _answer_parts(state, params)
+        else:
+            state.result = compose(info, state.hits[: max(state.request.top_k, params.max_passages)], params, state.doc_route)
+        if generative is not None and state.result.answered and state.request.mode == "generative":
+            state.result = generative(state.result, state.hits)
+        state.timings["answer"] = (time.perf_counter() - t0) * 1000
+        return state
+
+    def check_citations(state: _State) -> AnswerResult:
+        result = state.result
+        assert result is not None
+        listed = {c.n for c in result.citations}
+        used = {int(n) for n in _MARKER.findall(result.answer)}
+        if used - listed:  # a marker without its citation is a defect: drop the marker, keep the text
+            result.answer = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in listed else "", result.answer)
+        result.citations = [c for c in result.citations if c.n in used]
+        result.timings_ms = {**state.timings, "total": sum(state.timings.values())}
+        result.answer_id = uuid.uuid4().hex[:16]
+        if result.mode != "generative":
+            result.mode = "extractive"
+        return result
+
+    return RunnableLambda(retrieve) | RunnableLambda(answer) | RunnableLambda(check_citations)
+
+
+def _answer_parts(state: _State, params: ExtractiveParams) -> AnswerResult:
+    """One answer sentence per part, markers renumbered into one citation list."""
+    answers, citations, related, answered = [], [], [], False
+    for part_info, hits in state.parts:
+        part = compose(part_info, hits, params, False)
+        label = f"{part_info.years[0]}年" if part_info.years else ""
+        if not part.answered:
+            answers.append(f"{label}：公报中未找到。" if part_info.lang == "zh" else f"{label}: not found in the gazette.")
+            related.extend(part.related)
+            continue
+        answered = True
+        offset = len(citations)
+        text = _MARKER.sub(lambda m: f"[{int(m.group(1)) + offset}]", part.answer)
+        for c in part.citations:
+            c.n += offset
+        citations.extend(part.citations)
+        related.extend(part.related)
+        answers.append(f"{label}：{text}")
+    if not answered:
+        return refuse(state.info, state.hits)
+    seen = {c.hit.chunk.chunk_id for c in citations}
+    related = [h for h in dict((h.chunk.chunk_id, h) for h in related).values() if h.chunk.chunk_id not in seen]
+    return AnswerResult(state.info.text, "\n".join(answers), True, citations, related)

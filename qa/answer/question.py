@@ -1,0 +1,54 @@
+"""What a question asks for: language, answer type cues, years, parts. Cheap and rule-based."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from qa.corpus.normalize import normalize_for_search
+
+_EN = re.compile(r"[A-Za-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+CUES: dict[str, re.Pattern[str]] = {
+    "number": re.compile(r"多少|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|what percentage|what share|number of|amount", re.I),
+    "date": re.compile(r"何时|什么时候|哪天|哪一天|日期|期限|截止|多久|时限|几月|哪年|什么时间|when|what date|deadline|by what|how long|which year", re.I),
+    "person": re.compile(r"谁|哪位|何人|由谁|担任|任命|免去|组长|任职|\bwho\b|whom|appointed|heads?\b|leader|chair", re.I),
+    "document": re.compile(r"哪个文件|什么文件|哪份文件|哪一份|文号|发文字号|哪个通知|which document|what document|document number|which notice|which file", re.I),
+}
+_STOP = re.compile(
+    r"请问|一下|的是|是什么|是多少|多少|什么|哪些|哪个|哪里|哪|如何|怎么|怎样|吗|呢|吧|呀|啊|？|\?|，|。|、|：|；|！|《|》|“|”"
+    r"|阳泉市|人民政府|市政府|公报|文件里|文件中|规定|要求|根据|关于"
+)
+
+
+@dataclass
+class QuestionInfo:
+    text: str
+    normalized: str
+    lang: str  # zh | en
+    cues: set[str] = field(default_factory=set)
+    years: list[int] = field(default_factory=list)
+    content: str = ""  # the normalised question without question words: what overlap is measured on
+    multi: bool = False
+
+
+def analyse(question: str) -> QuestionInfo:
+    norm = normalize_for_search(question)
+    lang = "en" if len(_EN.findall(question)) > 2 * len(_CJK.findall(question)) else "zh"
+    cues = {name for name, pat in CUES.items() if pat.search(question)}
+    years = sorted({int(y) for y in _YEAR.findall(norm)})
+    content = _STOP.sub(" ", norm)
+    multi = len(years) >= 2 or bool(re.search(r"分别|各自|respectively|both|each of", question, re.I))
+    return QuestionInfo(question, norm, lang, cues, years, content, multi)
+
+
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of CJK runs and lowercased words of Latin/digit runs."""
+    out: set[str] = set()
+    for run in re.findall(r"[\u4e00-\u9fff]+", text):
+        if len(run) == 1:
+            out.add(run)
+        out.update(run[i : i + 2] for i in range(len(run) - 1))
+    out.update(w.lower() for w in re.findall(r"[A-Za-z]{2,}|\d+(?:\.\d+)?", text))
+    return out

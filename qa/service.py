@@ -1,0 +1,118 @@
+"""The explicit app state: settings -> encoder -> index -> searcher -> answer chain.
+
+One GazetteService is what the CLI, the API, the UI and the eval runner hold; nothing else keeps
+global state.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict
+from functools import cached_property
+from pathlib import Path
+
+from qa.answer.chain import AskRequest, build_answer_chain
+from qa.answer.extractive import ExtractiveParams
+from qa.answer.types import AnswerResult
+from qa.config import Settings
+from qa.corpus.normalize import NORMALIZER_VERSION
+from qa.corpus.parser import parse_issue
+from qa.corpus.types import Document, Issue
+from qa.models import SearchHit
+
+log = logging.getLogger(__name__)
+
+
+def make_encoder(settings: Settings):
+    from qa.embeddings.embedder import E5Embeddings  # noqa: PLC0415 - torch import is slow; only when needed
+
+    return E5Embeddings(settings)
+
+
+def build_index(settings: Settings, encoder=None, show_progress: bool = True, incremental: bool = False):
+    """Build (or bring up to date) the index at settings.index_dir from settings.corpus_dir."""
+    from qa.index.builder import IndexBuilder  # noqa: PLC0415
+    from qa.index.faiss_index import IndexParams  # noqa: PLC0415
+
+    builder = IndexBuilder(settings.index_dir, encoder or make_encoder(settings), normalizer_version=NORMALIZER_VERSION,
+                           params=IndexParams.from_settings(settings), show_progress=show_progress)
+    return builder.update(settings.corpus_dir) if incremental else builder.build(settings.corpus_dir)
+
+
+class GazetteService:
+    def __init__(self, settings: Settings, encoder, searcher) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self.searcher = searcher
+        self._issues_lock = threading.Lock()
+        generative = None
+        if settings.llm_base_url:
+            from qa.answer.generative import GenerativeAnswerer  # noqa: PLC0415
+
+            generative = GenerativeAnswerer(settings)
+        self.chain = build_answer_chain(self.search, lambda q: searcher.routes(q).doc_numbers,
+                                        ExtractiveParams(), generative)
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, build_if_missing: bool = True) -> "GazetteService":
+        from qa.index.search import HybridSearcher  # noqa: PLC0415
+        from qa.index.store import IndexNotFoundError  # noqa: PLC0415
+
+        settings = settings or Settings()
+        encoder = make_encoder(settings)
+        try:
+            searcher = HybridSearcher.open(settings, encoder)
+        except IndexNotFoundError:
+            if not build_if_missing:
+                raise
+            log.warning("no index at %s: building one from %s", settings.index_dir, settings.corpus_dir)
+            report = build_index(settings, encoder, show_progress=True)
+            log.warning("index built: %d chunks in %.1f s", report.n_chunks, report.seconds)
+            searcher = HybridSearcher.open(settings, encoder)
+        return cls(settings, encoder, searcher)
+
+    # ---- retrieval and answers -------------------------------------------------------------------
+
+    def search(self, query: str, top_k: int = 5, filters: dict | None = None) -> list[SearchHit]:
+        return self.searcher.search(query, top_k=top_k, filters=filters)
+
+    def ask(self, question: str, top_k: int | None = None, filters: dict | None = None, mode: str | None = None) -> AnswerResult:
+        req = AskRequest(question, top_k or self.settings.top_k, filters, mode or self.settings.answer_mode)
+        return self.chain.invoke(req)
+
+    # ---- documents -------------------------------------------------------------------------------
+
+    @cached_property
+    def _parsed(self) -> list[Issue]:
+        files = sorted({c.source_file for c in self.searcher.store.chunks})
+        return [parse_issue(Path(self.settings.corpus_dir) / f) for f in files if (Path(self.settings.corpus_dir) / f).exists()]
+
+    def _documents(self) -> dict[str, Document]:
+        with self._issues_lock:
+            return {d.key: d for issue in self._parsed for d in issue.documents}
+
+    def document(self, doc_key: str) -> dict | None:
+        doc = self._documents().get(doc_key) or self._documents().get(_dash_key(doc_key))
+        if doc is None:
+            return None
+        issue = next(i for i in self._parsed if i.issue == doc.issue)
+        d = asdict(doc)
+        d["doc_key"] = doc.key
+        d["source_file"] = issue.source_file
+        return d
+
+    def issues(self) -> list[dict]:
+        with self._issues_lock:
+            parsed = self._parsed
+        return [
+            {"issue": i.issue, "year": i.year, "number": i.number, "publish_date": i.publish_date, "source_file": i.source_file,
+             "documents": [{"doc_key": d.key, "doc_number": d.doc_number, "title": d.title, "category": d.category}
+                           for d in i.documents]}
+            for i in parsed
+        ]
+
+
+def _dash_key(doc_key: str) -> str:
+    """2022-03-05 -> 2022-03#05 (a '#' is awkward in URLs)."""
+    parts = doc_key.rsplit("-", 1)
+    return f"{parts[0]}#{parts[1]}" if len(parts) == 2 and parts[1].isdigit() and len(parts[0]) == 7 else doc_key
