@@ -1,0 +1,152 @@
+"""POST /v1/chat/completions in OpenAI's shape, so any OpenAI client can ask the gazette.
+
+The last user message is the question; the answer is the assistant message; citations ride in an
+extra top-level field `citations` (and on the final stream chunk). Earlier turns are not used:
+every question is answered from the gazette alone.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qa.api.auth import require_api_key
+from qa.api.errors import APIError
+from qa.api.schemas import TOP_K_MAX, TOP_K_MIN, CitationOut, ErrorOut, Filters, check_text
+from qa.api.state import Worker
+from qa.api.streaming import SSE_HEADERS, pieces
+
+MODEL_ID = "gazette-qa"
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content or [] if p.type == "text")
+
+
+class ChatRequest(BaseModel):
+    # OpenAI clients send many options (temperature, n, …); they are accepted and ignored.
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(MODEL_ID, max_length=200)
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=200)
+    stream: bool = False
+    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="gazette-qa extension")
+    filters: Filters | None = Field(None, description="gazette-qa extension")
+    mode: Literal["extractive", "generative"] | None = Field(None, description="gazette-qa extension")
+
+    @field_validator("stream", mode="before")
+    @classmethod
+    def _strict_bool(cls, v: Any) -> Any:
+        if not isinstance(v, bool) and v is not None:
+            raise ValueError("stream must be true or false")
+        return bool(v)
+
+
+class ChatChoiceMessage(BaseModel):
+    role: str
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str
+
+
+class ChatResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: dict[str, int]
+    citations: list[CitationOut]
+
+
+def _question(req: ChatRequest, max_chars: int) -> str:
+    users = [m for m in req.messages if m.role == "user"]
+    if not users:
+        raise APIError(422, "invalid_request", "messages: no message with role 'user'")
+    try:
+        return check_text(users[-1].text(), "the last user message", max_chars)
+    except ValueError as exc:
+        raise APIError(422, "invalid_request", str(exc)) from None
+
+
+def _usage(question: str, answer: str) -> dict[str, int]:
+    # Characters, not tokens: there is no LLM tokenizer in extractive mode; clients only need the shape.
+    p, c = len(question), len(answer)
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None, **extra: Any) -> str:
+    import json
+
+    body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+async def _stream(cid: str, created: int, model: str, data: dict):
+    yield _chunk(cid, created, model, {"role": "assistant", "content": ""}, None)
+    for piece in pieces(data["answer"]):
+        yield _chunk(cid, created, model, {"content": piece}, None)
+    yield _chunk(cid, created, model, {}, "stop", citations=data["citations"], answered=data["answered"],
+                 answer_id=data["answer_id"])
+    yield "data: [DONE]\n\n"
+
+
+def build_openai_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_api_key)],
+                       responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut},
+                                  503: {"model": ErrorOut}})
+
+    @router.get("/models")
+    async def models() -> dict:
+        """The one model this server offers (for OpenAI clients that list models)."""
+        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "gazette-qa"}]}
+
+    @router.post("/chat/completions", response_model=ChatResponse,
+                 responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+    async def chat_completions(body: Annotated[ChatRequest, Body()], request: Request):
+        """OpenAI-compatible chat: the last user message is answered from the gazette, with `citations`."""
+        w: Worker = request.app.state.worker
+        question = _question(body, request.app.state.settings.max_question_chars)
+        service = w.service()
+        filters = body.filters.to_service() if body.filters else None
+        result = await w.run(service.ask, question, top_k=body.top_k, filters=filters, mode=body.mode)
+        data = result.to_dict()
+        cid = f"chatcmpl-{data.get('answer_id') or uuid.uuid4().hex}"
+        created = int(time.time())
+        model = body.model or MODEL_ID
+        if body.stream:
+            return StreamingResponse(_stream(cid, created, model, data), media_type="text/event-stream",
+                                     headers=SSE_HEADERS)
+        return JSONResponse({
+            "id": cid, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": data["answer"]},
+                         "finish_reason": "stop"}],
+            "usage": _usage(question, data["answer"]),
+            "citations": data["citations"],
+            "answered": data["answered"],
+            "answer_id": data["answer_id"],
+        })
+
+    return router

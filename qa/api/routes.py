@@ -1,0 +1,137 @@
+"""The answer API: /v1/ask, /v1/search, /v1/documents, /v1/issues, /v1/feedback; /healthz, /readyz."""
+# No `from __future__ import annotations`: FastAPI must see the per-app request model classes,
+# which are local variables here, not module globals.
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from qa.api.auth import require_api_key
+from qa.api.errors import APIError
+from qa.api.feedback import FeedbackStore
+from qa.api.schemas import (
+    AnswerOut,
+    DocumentOut,
+    ErrorOut,
+    FeedbackListOut,
+    FeedbackOut,
+    HealthOut,
+    IssuesOut,
+    RequestModels,
+    SearchOut,
+)
+from qa.api.state import ServiceHolder, Worker
+from qa.api.streaming import SSE_HEADERS, answer_events
+
+_ERRORS = {
+    400: {"model": ErrorOut, "description": "Malformed request (invalid JSON, unknown filter)."},
+    401: {"model": ErrorOut, "description": "Missing or wrong API key (only when one is configured)."},
+    413: {"model": ErrorOut, "description": "Request body too large."},
+    422: {"model": ErrorOut, "description": "The request does not match the schema."},
+    503: {"model": ErrorOut, "description": "The index is still loading."},
+}
+_DOC_KEY = re.compile(r"^(\d{4}-\d{2})[#\-](\d{1,4})$")
+
+
+def normalize_doc_key(raw: str) -> str:
+    """'2022-03#05', '2022-03-05' and '2022-03#5' all name the 5th document of issue 2022-03."""
+    m = _DOC_KEY.match(raw.strip())
+    return f"{m.group(1)}#{int(m.group(2)):02d}" if m else raw.strip()
+
+
+def worker(request: Request) -> Worker:
+    return request.app.state.worker
+
+
+def feedback_store(request: Request) -> FeedbackStore:
+    return request.app.state.feedback
+
+
+def build_health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", response_model=HealthOut)
+    async def healthz() -> dict:
+        """The process is up (the index may still be loading)."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+    async def readyz(request: Request) -> JSONResponse:
+        """200 once the index is loaded, 503 before (or if loading failed)."""
+        holder: ServiceHolder = request.app.state.holder
+        if holder.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not_ready", "detail": holder.status()}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    return router
+
+
+def build_api_router(models: RequestModels) -> APIRouter:
+    router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_ERRORS)
+    AskRequest, SearchRequest, FeedbackRequest = models.AskRequest, models.SearchRequest, models.FeedbackRequest
+
+    @router.post("/ask", tags=["answers"], response_model=AnswerOut,
+                 responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                                  "description": "The answer; with stream=true, server-sent events "
+                                                 "(`answer` pieces, then `citations`, then `done`)."}})
+    async def ask(body: Annotated[AskRequest, Body()], w: Annotated[Worker, Depends(worker)]):  # type: ignore[valid-type]
+        """Answer a question with cited source paragraphs."""
+        service = w.service()
+        filters = body.filters.to_service() if body.filters else None
+        result = await w.run(service.ask, body.question, top_k=body.top_k, filters=filters, mode=body.mode)
+        data = result.to_dict()
+        if body.stream:
+            return StreamingResponse(answer_events(data), media_type="text/event-stream", headers=SSE_HEADERS)
+        return JSONResponse(data)
+
+    @router.post("/search", tags=["answers"], response_model=SearchOut)
+    async def search(body: Annotated[SearchRequest, Body()], w: Annotated[Worker, Depends(worker)]):  # type: ignore[valid-type]
+        """Retrieve passages (hybrid dense + BM25 search), best first."""
+        service = w.service()
+        filters = body.filters.to_service() if body.filters else None
+        hits = await w.run(service.search, body.query, top_k=body.top_k, filters=filters)
+        return JSONResponse({"hits": [h.to_dict() for h in hits]})
+
+    @router.get("/documents/{doc_key}", tags=["documents"], response_model=DocumentOut,
+                responses={404: {"model": ErrorOut, "description": "No such document."}})
+    async def document(doc_key: Annotated[str, Path(max_length=64, description="e.g. 2022-03%2305 or 2022-03-05")],
+                       w: Annotated[Worker, Depends(worker)]):
+        """One document with its sections and paragraphs (with corpus line ranges)."""
+        service = w.service()
+        key = normalize_doc_key(doc_key)
+        doc = await w.run(service.document, key)
+        if doc is None:
+            hint = (" (a bare issue: the '#' was probably not URL-encoded; use 2022-03%2305 or 2022-03-05)"
+                    if re.fullmatch(r"\d{4}-\d{2}", key) else "")
+            raise APIError(404, "not_found", f"no document {key!r}{hint}")
+        return JSONResponse(doc)
+
+    @router.get("/issues", tags=["documents"], response_model=IssuesOut)
+    async def issues(w: Annotated[Worker, Depends(worker)]):
+        """The gazette issues in the index, with their documents."""
+        service = w.service()
+        return JSONResponse({"issues": await w.run(service.issues)})
+
+    @router.post("/feedback", tags=["feedback"], response_model=FeedbackOut, status_code=201)
+    async def add_feedback(body: Annotated[FeedbackRequest, Body()],  # type: ignore[valid-type]
+                           store: Annotated[FeedbackStore, Depends(feedback_store)]):
+        """Rate an answer (up/down or +1/-1), optionally with a comment."""
+        from anyio import to_thread
+
+        record = await to_thread.run_sync(lambda: store.add(
+            body.question, body.answer_id, body.rating_value(), body.comment or "", body.answer or "", "api"))
+        return JSONResponse(record.to_dict(), status_code=201)
+
+    @router.get("/feedback", tags=["feedback"], response_model=FeedbackListOut)
+    async def list_feedback(store: Annotated[FeedbackStore, Depends(feedback_store)],
+                            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                            offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
+        """Stored feedback, newest first."""
+        from anyio import to_thread
+
+        items, total = await to_thread.run_sync(lambda: (store.list(limit, offset), store.count()))
+        return JSONResponse({"items": [r.to_dict() for r in items], "total": total})
+
+    return router

@@ -1,0 +1,237 @@
+"""Request and response models of the HTTP API.
+
+Requests are strict (no silent coercion of "5" to 5, no unknown keys) so a client mistake gets a
+clear 4xx. The question length limit comes from Settings, so request models are built per app.
+Responses are declared for the OpenAPI document; the handlers return the service's own dicts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+
+ALLOWED_FILTERS = ("year", "issue", "category", "doc_number")
+TOP_K_MIN, TOP_K_MAX = 1, 50
+Rating = Literal["up", "down", "+1", "-1", 1, -1]
+
+
+def check_text(value: str, what: str, max_chars: int) -> str:
+    """Non-blank, within the limit, encodable (lone surrogates from JSON escapes would break the tokenizer)."""
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty or whitespace")
+    if len(value) > max_chars:
+        raise ValueError(f"{what} is {len(value)} characters long; the limit is {max_chars}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} contains characters that are not valid Unicode text") from None
+    return value.strip()
+
+
+class Filters(BaseModel):
+    """Restrict retrieval to one year, issue (e.g. "2022-03"), TOC category or document number."""
+
+    model_config = ConfigDict(strict=True, extra="forbid",
+                              json_schema_extra={"additionalProperties": False})
+
+    year: int | None = Field(None, ge=1900, le=2100, examples=[2022])
+    issue: str | None = Field(None, max_length=32, examples=["2022-03"])
+    category: str | None = Field(None, max_length=64, examples=["市政府办公室文件"])
+    doc_number: str | None = Field(None, max_length=64, examples=["阳政办发〔2022〕34号"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(k) for k in data if k not in ALLOWED_FILTERS)
+            if unknown:
+                raise ValueError(f"unknown filter key(s) {', '.join(map(repr, unknown))}; "
+                                 f"allowed: {', '.join(ALLOWED_FILTERS)}")
+        return data
+
+    def to_service(self) -> dict | None:
+        d = self.model_dump(exclude_none=True)
+        return d or None
+
+
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+class _AskBase(BaseModel):
+    model_config = _STRICT
+    question: str
+    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="Passages to retrieve (1–50).")
+    filters: Filters | None = None
+    mode: Literal["extractive", "generative"] | None = Field(None, description="Answer mode; default from settings.")
+    stream: bool = Field(False, description="Stream server-sent events: answer pieces, then citations, then done.")
+
+
+class _SearchBase(BaseModel):
+    model_config = _STRICT
+    query: str
+    top_k: int = Field(5, ge=TOP_K_MIN, le=TOP_K_MAX)
+    filters: Filters | None = None
+
+
+class _FeedbackBase(BaseModel):
+    model_config = _STRICT
+    question: str
+    answer_id: str = Field(..., max_length=128)
+    rating: Rating = Field(..., description='"up"/"down", or +1/-1 (number or string).')
+    comment: str | None = Field(None, max_length=4000)
+    answer: str | None = Field(None, max_length=20000, description="The answer text being rated (optional).")
+
+    @field_validator("rating", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # True == 1 in Python; a boolean is not a rating
+            raise ValueError('rating must be "up", "down", 1 or -1, not a boolean')
+        return v
+
+    def rating_value(self) -> int:
+        return 1 if self.rating in ("up", "+1", 1) else -1
+
+
+@dataclass(frozen=True)
+class RequestModels:
+    AskRequest: type[_AskBase]
+    SearchRequest: type[_SearchBase]
+    FeedbackRequest: type[_FeedbackBase]
+
+
+def _text_field(name: str, max_chars: int, description: str):
+    # The schema states the limits too, so generated clients and schemathesis know them.
+    return (str, Field(..., min_length=1, max_length=max_chars, pattern=r"\S", description=description))
+
+
+def _with_text_check(base: type[BaseModel], field: str, max_chars: int, description: str) -> type[BaseModel]:
+    # "before": our message ("must not be empty") comes first, not pydantic's pattern error;
+    # non-strings pass through to the strict type check.
+    def _check(cls, v: Any) -> Any:
+        return check_text(v, field, max_chars) if isinstance(v, str) else v
+
+    return create_model(
+        base.__name__.lstrip("_").replace("Base", "Request"),
+        __base__=base,
+        __validators__={f"_check_{field}": field_validator(field, mode="before")(_check)},
+        **{field: _text_field(field, max_chars, description)},
+    )
+
+
+def request_models(max_question_chars: int) -> RequestModels:
+    return RequestModels(
+        AskRequest=_with_text_check(_AskBase, "question", max_question_chars, "The question, Chinese or English."),
+        SearchRequest=_with_text_check(_SearchBase, "query", max_question_chars, "Search text."),
+        FeedbackRequest=_with_text_check(_FeedbackBase, "question", max_question_chars, "The question that was answered."),
+    )
+
+
+# ---- responses (documentation; extra keys allowed so the service can grow) ----
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class HitOut(_Open):
+    score: float
+    chunk_id: str
+    cite_text: str
+    source_file: str
+    line_start: int
+    line_end: int
+    issue: str
+    document_number: str
+    document_title: str
+    doc_key: str
+    section_path: list[str]
+    category: str
+    chunk_type: str
+
+
+class CitationOut(HitOut):
+    n: int
+    sentence: str
+
+
+class AnswerOut(_Open):
+    answer_id: str
+    question: str
+    answer: str
+    answered: bool
+    citations: list[CitationOut]
+    related: list[HitOut]
+    mode: str
+    notice: str
+    timings: dict[str, float]
+
+
+class SearchOut(_Open):
+    hits: list[HitOut]
+
+
+class ParagraphOut(_Open):
+    text: str
+    line_start: int
+    line_end: int
+    kind: str
+    section_path: list[str]
+
+
+class DocumentOut(_Open):
+    doc_key: str
+    issue: str
+    doc_number: str
+    title: str
+    issuer: str
+    date: str
+    category: str
+    source_file: str
+    line_start: int
+    line_end: int
+    sections: list[Any]
+    paragraphs: list[ParagraphOut]
+
+
+class IssueDocOut(_Open):
+    doc_key: str
+    doc_number: str
+    title: str
+    category: str
+
+
+class IssueOut(_Open):
+    issue: str
+    publish_date: str
+    source_file: str
+    documents: list[IssueDocOut]
+
+
+class IssuesOut(_Open):
+    issues: list[IssueOut]
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    created_at: str
+    question: str
+    answer_id: str
+    rating: int
+    comment: str
+    answer: str
+    source: str
+
+
+class FeedbackListOut(BaseModel):
+    items: list[FeedbackOut]
+    total: int
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: Any = None
+
+
+class HealthOut(BaseModel):
+    status: str
+    detail: str | None = None

@@ -1,0 +1,234 @@
+"""The Gradio chat UI (Chinese by default), mounted by the API app at /ui.
+
+It calls the same loaded service as the API (through the app's ServiceHolder) and stores 👍/👎 in
+the same feedback store. [n] markers in answers are made clickable in the browser (ASSETS_JS); a
+click selects that answer and source in the sources panel through a hidden textbox.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from qa.api.feedback import FeedbackStore
+from qa.api.state import NotReady, ServiceHolder
+from qa.ui.render import PANEL_HINT, answer_message, issue_label, sources_html
+
+log = logging.getLogger("qa.ui")
+
+TITLE = "阳泉市政府公报问答"
+ALL = "全部"
+EXAMPLES = [
+    "共享单车用户需要满多少岁？",
+    "阳政办发〔2022〕34号是什么文件？",
+    "Who heads the geological disaster prevention group in 2022?",
+    "发现草地贪夜蛾虫情后，多长时间内要报告？",
+    "龙华口调水工程总投资是多少亿元？",
+]
+_ASSETS = Path(__file__).parent / "assets"
+
+
+def _asset(name: str) -> str:
+    return (_ASSETS / name).read_text(encoding="utf-8")
+
+
+class GazetteUI:
+    def __init__(self, holder: ServiceHolder, feedback: FeedbackStore, max_question_chars: int = 2000,
+                 default_top_k: int = 5) -> None:
+        self.holder = holder
+        self.feedback = feedback
+        self.max_question_chars = max_question_chars
+        self.default_top_k = default_top_k
+        self._document = lru_cache(maxsize=256)(self._load_document)
+
+    # ---- service access ----
+    def _load_document(self, doc_key: str) -> dict | None:
+        try:
+            return self.holder.get().document(doc_key)
+        except NotReady:
+            return None
+
+    def _sources(self, result: dict | None, selected: int | None = None) -> str:
+        return sources_html(result, selected, self._document)
+
+    @staticmethod
+    def _filters(year: str | None, issue: str | None, category: str | None) -> dict | None:
+        f: dict[str, Any] = {}
+        if year and year != ALL:
+            f["year"] = int(year)
+        if issue and issue != ALL:
+            f["issue"] = issue.split(" ")[0]
+        if category and category != ALL:
+            f["category"] = category
+        return f or None
+
+    def filter_choices(self):
+        """Dropdown choices from the loaded index (run when the page loads)."""
+        try:
+            issues = self.holder.get().issues()
+        except NotReady:
+            return gr.update(), gr.update(), gr.update(), "索引正在加载，请稍候刷新页面…"
+        keys = sorted({i["issue"] for i in issues})
+        years = sorted({k[:4] for k in keys})
+        cats = sorted({d["category"] for i in issues for d in i["documents"] if d.get("category")})
+        return (gr.update(choices=[ALL, *years], value=ALL),
+                gr.update(choices=[ALL, *[f"{k} {issue_label(k)}" for k in keys]], value=ALL),
+                gr.update(choices=[ALL, *cats], value=ALL), "")
+
+    # ---- events ----
+    def respond(self, question: str, history: list, turns: list, year, issue, category):
+        question = (question or "").strip()
+        if not question:
+            gr.Warning("请输入问题。")
+            yield gr.update(), history, turns, gr.update(), gr.update()
+            return
+        if len(question) > self.max_question_chars:
+            gr.Warning(f"问题太长（{len(question)} 字），上限 {self.max_question_chars} 字。")
+            yield gr.update(), history, turns, gr.update(), gr.update()
+            return
+        history = [*history, {"role": "user", "content": question}]
+        yield "", [*history, {"role": "assistant", "content": "正在查找…"}], turns, gr.update(), gr.update()
+        try:
+            service = self.holder.get()
+            result = service.ask(question, top_k=self.default_top_k, filters=self._filters(year, issue, category))
+            data = result.to_dict()
+        except NotReady:
+            data = None
+            message = "索引正在加载，请稍候再试。"
+        except Exception:  # noqa: BLE001 - the UI shows a message, the log keeps the trace
+            log.exception("ask failed in the UI")
+            data = None
+            message = "出错了，请稍后再试。"
+        if data is None:
+            yield "", [*history, {"role": "assistant", "content": message}], turns, gr.update(), gr.update()
+            return
+        turns = [*turns, data]
+        history = [*history, {"role": "assistant", "content": answer_message(data)}]
+        first = data["citations"][0]["n"] if data.get("citations") else None
+        yield "", history, turns, self._sources(data, first), len(turns) - 1
+
+    def select_message(self, turns: list, evt: gr.SelectData):
+        turn = self._turn_of(evt.index, turns)
+        if turn is None:
+            return gr.update(), gr.update()
+        data = turns[turn]
+        first = data["citations"][0]["n"] if data.get("citations") else None
+        return self._sources(data, first), turn
+
+    def select_citation(self, ref: str, turns: list):
+        """ref = "<message index>:<n>:<nonce>", written by the page's script on a [n] click."""
+        try:
+            msg_index, n = (int(x) for x in ref.split(":")[:2])
+        except (ValueError, AttributeError):
+            return gr.update(), gr.update()
+        turn = self._turn_of(msg_index, turns)
+        if turn is None:
+            return gr.update(), gr.update()
+        return self._sources(turns[turn], n), turn
+
+    @staticmethod
+    def _turn_of(index: Any, turns: list) -> int | None:
+        # Every turn is two messages: the question, then the answer.
+        i = index[0] if isinstance(index, (list, tuple)) else index
+        if not isinstance(i, int):
+            return None
+        turn = i // 2
+        return turn if 0 <= turn < len(turns) else None
+
+    def _store(self, turn: int | None, turns: list, rating: int, comment: str) -> str:
+        if turn is None or not (0 <= turn < len(turns)):
+            return "请先选择一个回答。"
+        data = turns[turn]
+        self.feedback.add(data["question"], data.get("answer_id", ""), rating, (comment or "").strip(),
+                          data.get("answer", ""), source="ui")
+        return "已记录反馈，谢谢！" + ("（含评论）" if (comment or "").strip() else "")
+
+    def like(self, turns: list, comment: str, evt: gr.LikeData):
+        if evt.liked is None or evt.liked == "":  # un-liking: nothing to store
+            return gr.update(), gr.update()
+        rating = 1 if evt.liked is True or evt.liked == "Like" else -1
+        return self._store(self._turn_of(evt.index, turns), turns, rating, comment), ""
+
+    def rate_selected(self, rating: int):
+        def handler(turn, turns, comment):
+            return self._store(turn, turns, rating, comment), ""
+        return handler
+
+    # ---- layout ----
+    def build(self) -> gr.Blocks:
+        with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+            turns = gr.State([])
+            selected = gr.State(None)
+            gr.HTML(f"<div class='qa-header'><h1>{TITLE}</h1>"
+                    "<p>根据阳泉市人民政府公报回答问题，每个回答都注明出处（期号、文号、章节、原文）。"
+                    "也可以用英文提问（English questions work too）。</p></div>")
+            status = gr.Markdown("", elem_id="qa-status")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=380):
+                    chatbot = gr.Chatbot(label="对话", elem_id="qa-chat", height=560, render_markdown=False,
+                                         buttons=["copy"], feedback_options=("Like", "Dislike"),
+                                         latex_delimiters=[], placeholder="可以问公报里的事实、数字、期限、任免、文号……")
+                    with gr.Row():
+                        question = gr.Textbox(placeholder="请输入问题…", show_label=False, lines=1, max_lines=4,
+                                              scale=5, elem_id="qa-question", autofocus=True, submit_btn=False)
+                        ask_btn = gr.Button("提问", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
+                    with gr.Accordion("筛选（年份 / 期号 / 类别）", open=False):
+                        with gr.Row():
+                            year = gr.Dropdown([ALL], value=ALL, label="年份", elem_id="qa-year")
+                            issue = gr.Dropdown([ALL], value=ALL, label="期号", elem_id="qa-issue")
+                            category = gr.Dropdown([ALL], value=ALL, label="类别", elem_id="qa-category")
+                    gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题")
+                    clear = gr.Button("清空对话", size="sm", variant="secondary")
+                with gr.Column(scale=4, min_width=320):
+                    sources = gr.HTML(PANEL_HINT, label="出处", elem_id="qa-sources")
+                    with gr.Group():
+                        comment = gr.Textbox(placeholder="对所选回答的意见（可选）", show_label=False, lines=1,
+                                             elem_id="qa-comment")
+                        with gr.Row():
+                            up = gr.Button("👍 有帮助", size="sm", elem_id="qa-up")
+                            down = gr.Button("👎 没帮助", size="sm", elem_id="qa-down")
+                    feedback_status = gr.Markdown("", elem_id="qa-feedback-status")
+            # Written by the page script when a [n] marker is clicked; hidden but present in the DOM.
+            cite_ref = gr.Textbox(visible="hidden", elem_id="qa-cite-ref")
+
+            outputs = [question, chatbot, turns, sources, selected]
+            inputs = [question, chatbot, turns, year, issue, category]
+            question.submit(self.respond, inputs, outputs, concurrency_limit=4)
+            ask_btn.click(self.respond, inputs, outputs, concurrency_limit=4)
+            chatbot.select(self.select_message, [turns], [sources, selected])
+            cite_ref.change(self.select_citation, [cite_ref, turns], [sources, selected]).then(
+                None, None, None, js="() => { const el = document.querySelector('#qa-sources .qa-selected');"
+                                     " if (el) el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }")
+            chatbot.like(self.like, [turns, comment], [feedback_status, comment])
+            up.click(self.rate_selected(1), [selected, turns, comment], [feedback_status, comment])
+            down.click(self.rate_selected(-1), [selected, turns, comment], [feedback_status, comment])
+            clear.click(lambda: ([], [], PANEL_HINT, None, ""), None, [chatbot, turns, sources, selected, feedback_status])
+            demo.load(self.filter_choices, None, [year, issue, category, status])
+        demo.queue(default_concurrency_limit=4)
+        return demo
+
+
+def ui_auth(api_key: str | None):
+    """Gradio login when the server has an API key: any user name, the key as password."""
+    if not api_key:
+        return None
+    return lambda _user, password: secrets.compare_digest((password or "").encode(), api_key.encode())
+
+
+def mount_ui(app, holder: ServiceHolder, feedback: FeedbackStore, settings, path: str = "/ui"):
+    ui = GazetteUI(holder, feedback, settings.max_question_chars, settings.top_k)
+    theme = gr.themes.Soft(
+        # Local fonts only: the default theme would fetch Google Fonts, and these machines are offline.
+        font=["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "sans-serif"],
+        font_mono=["ui-monospace", "monospace"],
+    )
+    return gr.mount_gradio_app(
+        app, ui.build(), path=path, auth=ui_auth(settings.api_key),
+        auth_message="请输入访问密钥（用户名任意，密码为 API key）" if settings.api_key else None,
+        footer_links=["api"], ssr_mode=False, theme=theme, css=_asset("ui.css"), js=_asset("ui.js"),
+        show_error=False, mcp_server=False,
+    )
