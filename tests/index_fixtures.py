@@ -50,6 +50,7 @@ class HashEncoder:
         self.passage_calls += 1
         self.passages_seen.extend(texts)
         if self.delay_s:
+            print("embedding", flush=True)  # lets a test kill the process at this exact point
             time.sleep(self.delay_s)
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self._dim), np.float32)
 
@@ -149,11 +150,15 @@ def chunker_for(corpus_dir: Path):
 def _build_forever(index_dir: Path, corpora: list[Path]) -> None:
     """Rebuild the index over and over, alternating corpora, until killed."""
     from qa.index import IndexBuilder
+    from qa.index.lexical import JiebaTokenizer
 
+    tokenizer = JiebaTokenizer()  # loaded once, so a build is mostly writing files and swapping dirs
     i = 0
     while True:
         corpus = corpora[i % len(corpora)]
-        IndexBuilder(index_dir, HashEncoder(), normalizer_version="t", chunk_file=chunker_for(corpus)).build(corpus)
+        IndexBuilder(
+            index_dir, HashEncoder(), normalizer_version="t", chunk_file=chunker_for(corpus), tokenizer=tokenizer
+        ).build(corpus)
         print("built", i, flush=True)
         i += 1
 

@@ -75,6 +75,7 @@ class IndexBuilder:
         params: IndexParams = IndexParams(),
         chunk_file: ChunkFileFn | None = None,
         show_progress: bool = False,
+        tokenizer: JiebaTokenizer | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.encoder = encoder
@@ -82,7 +83,7 @@ class IndexBuilder:
         self.params = params
         self.chunk_file = chunk_file or _default_chunk_file()
         self.show_progress = show_progress
-        self._tokenizer = JiebaTokenizer()
+        self._tokenizer = tokenizer or JiebaTokenizer()
 
     # ---- public -------------------------------------------------------------------------------
 

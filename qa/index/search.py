@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.corpus.normalize import canonical_form, normalize_for_search, parse_doc_numbers
 from qa.index.fusion import FusionParams, fuse
-from qa.index.lexical import LexicalIndex, LexicalParams
+from qa.index.lexical import JiebaTokenizer, LexicalIndex, LexicalParams
 from qa.index.protocols import PassageEncoder, Reranker
 from qa.index.store import IndexStore, check_compatible
 from qa.models import SearchHit
@@ -53,6 +53,7 @@ class HybridSearcher:
         settings=None,
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
+        tokenizer: JiebaTokenizer | None = None,  # share one loaded jieba dictionary between components
     ) -> None:
         check_compatible(store.manifest, encoder.model_name, encoder.dim, store.path)
         self.store = store
@@ -60,7 +61,8 @@ class HybridSearcher:
         self.config = config or SearchConfig()
         chunks = store.chunks
         self.lexical = LexicalIndex(
-            store.tokens, [c.doc_key for c in chunks], (p for c in chunks for p in c.persons), self.config.lexical
+            store.tokens, [c.doc_key for c in chunks], (p for c in chunks for p in c.persons), self.config.lexical,
+            tokenizer,
         )
         self._query_params = self._query_time_params(settings)
         if reranker is None and settings is not None and getattr(settings, "reranker_model", None):
