@@ -1,0 +1,114 @@
+"""Run the question set through each system and score every item.
+
+For each question: system.search(question, top_k=10) gives the retrieval figures, system.ask(question)
+(for gazette-qa: GazetteService.ask, the API's code path) gives the answer figures.
+"""
+from __future__ import annotations
+
+import logging
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from qa.config import PROJECT_ROOT
+from qa.corpus.normalize import squash
+from qa.evaluation.items import EvalItem
+from qa.evaluation.metrics import (ItemRecord, answer_scores, breakdown, count_relevant, failures, latency,
+                                   retrieval_scores, summarise)
+from qa.evaluation.systems import EvalSystem
+
+log = logging.getLogger(__name__)
+
+SEARCH_K = 10
+
+
+@dataclass
+class SystemRun:
+    system: str
+    records: list[ItemRecord]
+    config: dict
+    seconds: float
+
+    def figures(self) -> dict:
+        return {
+            "overall": summarise(self.records),
+            "by_type": breakdown(self.records, lambda r: r.type),
+            "by_lang": breakdown(self.records, lambda r: r.lang),
+            "latency_ms": latency(self.records),
+            "seconds": round(self.seconds, 1),
+            "config": self.config,
+            "failures": failures(self.records),
+            "items": [r.to_dict() for r in self.records],
+        }
+
+
+def score_item(system: EvalSystem, item: EvalItem, collection: Sequence[str]) -> ItemRecord:
+    t0 = time.perf_counter()
+    passages = system.search(item.question, SEARCH_K)
+    search_ms = (time.perf_counter() - t0) * 1000
+    retrieval = None
+    if item.answerable:
+        n_rel = count_relevant(collection, item.evidence)
+        retrieval = retrieval_scores([p.text for p in passages], item.evidence, n_rel)
+    ans = system.ask(item.question)
+    scores = answer_scores(item.answerable, item.must_contain, item.evidence, ans.answer, ans.answered,
+                           [p.text for p in ans.cited])
+    return ItemRecord(
+        id=item.id, question=item.question, type=item.type, lang=item.lang, answerable=item.answerable,
+        must_contain=list(item.must_contain), answer=ans.answer, answered=ans.answered, accuracy=scores.accuracy,
+        citation_precision=scores.citation_precision, citation_recall=scores.citation_recall,
+        n_citations=len(ans.cited), retrieval=retrieval, timings_ms={"search": search_ms, **ans.timings_ms},
+        top5=[p.brief() for p in passages[:5]],
+    )
+
+
+def error_record(item: EvalItem, exc: Exception) -> ItemRecord:
+    zeros = {k: 0.0 for k in retrieval_scores([], item.evidence, 0)} if item.answerable else None
+    return ItemRecord(id=item.id, question=item.question, type=item.type, lang=item.lang, answerable=item.answerable,
+                      must_contain=list(item.must_contain), answer="", answered=False, accuracy=0.0,
+                      retrieval=zeros, error=f"{type(exc).__name__}: {exc}")
+
+
+def evaluate(system: EvalSystem, items: Sequence[EvalItem], progress: bool = True) -> SystemRun:
+    t0 = time.perf_counter()
+    collection = [squash(t) for t in system.collection()]  # squashed once: nDCG's ideal counts scan it per item
+    records = []
+    for item in tqdm(items, desc=f"eval {system.name}", unit="q", disable=not progress):
+        try:
+            records.append(score_item(system, item, collection))
+        except Exception as exc:  # one broken item is a figure (errors, scored 0), not the end of a long run
+            log.exception("eval %s: item %s raised", system.name, item.id)
+            records.append(error_record(item, exc))
+    return SystemRun(system.name, records, system.describe(), time.perf_counter() - t0)
+
+
+def git_state(root: Path = PROJECT_ROOT) -> dict:
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def build_report(name: str, runs: Sequence[SystemRun], questions: Path | str, selection: dict) -> dict:
+    """All figures of one eval run, one entry per system (gazette-qa first)."""
+    return {
+        "name": name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "questions": str(questions),
+        "selection": selection,
+        "git": git_state(),
+        "python": platform.python_version(),
+        "systems": {run.system: run.figures() for run in runs},
+    }
