@@ -13,6 +13,7 @@ from pathlib import Path
 
 from qa.answer.chain import AskRequest, build_answer_chain
 from qa.answer.extractive import ExtractiveParams
+from qa.answer.similarity import CachedEncoder
 from qa.answer.types import AnswerResult
 from qa.config import Settings
 from qa.corpus.normalize import NORMALIZER_VERSION
@@ -50,8 +51,9 @@ class GazetteService:
             from qa.answer.generative import GenerativeAnswerer  # noqa: PLC0415
 
             generative = GenerativeAnswerer(settings)
-        self.chain = build_answer_chain(self.search, lambda q: searcher.routes(q).doc_numbers,
-                                        ExtractiveParams(), generative)
+        similarity = encoder.similarity if hasattr(encoder, "similarity") else None
+        self.chain = build_answer_chain(self.search, searcher.routes,
+                                        ExtractiveParams(), similarity, generative)
 
     @classmethod
     def load(cls, settings: Settings | None = None, build_if_missing: bool = True) -> "GazetteService":
@@ -59,7 +61,7 @@ class GazetteService:
         from qa.index.store import IndexNotFoundError  # noqa: PLC0415
 
         settings = settings or Settings()
-        encoder = make_encoder(settings)
+        encoder = CachedEncoder(make_encoder(settings))
         try:
             searcher = HybridSearcher.open(settings, encoder)
         except IndexNotFoundError:

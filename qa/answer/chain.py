@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from qa.answer.extractive import ExtractiveParams, compose, refuse
+from qa.answer.extractive import ExtractiveParams, SentenceSimilarity, compose, person_timeline, refuse
 from qa.answer.question import QuestionInfo, analyse
 from qa.answer.types import AnswerResult
 from qa.models import SearchHit
 
 SearchFn = Callable[[str, int, dict | None], list[SearchHit]]
 _MARKER = re.compile(r"\[(\d+)\]")
+_POSTS_Q = re.compile(r"职务|职位|岗位|任过|担任|任职|履历|posts?|positions?|roles?|appointed", re.I)
 
 
 @dataclass
@@ -36,6 +37,7 @@ class _State:
     info: QuestionInfo
     hits: list[SearchHit] = field(default_factory=list)
     doc_route: bool = False
+    persons: list[str] = field(default_factory=list)
     parts: list[tuple[QuestionInfo, list[SearchHit]]] = field(default_factory=list)
     result: AnswerResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -50,15 +52,18 @@ def _year_uncovered(info: QuestionInfo, hits: list[SearchHit]) -> list[int]:
     return missing
 
 
-def build_answer_chain(search: SearchFn, doc_number_route: Callable[[str], list[str]],
+def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
                        params: ExtractiveParams = ExtractiveParams(),
+                       similarity: SentenceSimilarity | None = None,
                        generative: Callable[[AnswerResult, list[SearchHit]], AnswerResult] | None = None) -> Runnable:
     """retrieve | answer | check_citations."""
 
     def retrieve(req: AskRequest) -> _State:
         t0 = time.perf_counter()
         state = _State(req, analyse(req.question))
-        state.doc_route = bool(doc_number_route(req.question))
+        matched = routes(req.question)  # RouteMatch: document numbers and person names the question names
+        state.doc_route = bool(matched.doc_numbers)
+        state.persons = list(matched.persons)
         k = max(req.top_k, params.max_passages)
         state.hits = search(req.question, k, req.filters)
         # Multi-part questions over several years: each year answered from its own evidence.
@@ -79,10 +84,14 @@ def build_answer_chain(search: SearchFn, doc_number_route: Callable[[str], list[
             years = "、".join(f"{y}年" for y in missing)
             reason = f"（公报未收录{years}的相关内容）" if info.lang == "zh" else f" (no passage about {', '.join(map(str, missing))})"
             state.result = refuse(info, state.hits, reason)
+        elif state.persons and not state.doc_route and ("person" in info.cues or _POSTS_Q.search(info.text)):
+            state.result = person_timeline(info, state.persons, state.hits) or compose(
+                info, state.hits, params, state.doc_route, similarity)
         elif state.parts:
-            state.result = _answer_parts(state, params)
+            state.result = _answer_parts(state, params, similarity)
         else:
-            state.result = compose(info, state.hits[: max(state.request.top_k, params.max_passages)], params, state.doc_route)
+            state.result = compose(info, state.hits[: max(state.request.top_k, params.max_passages)], params,
+                                   state.doc_route, similarity)
         if generative is not None and state.result.answered and state.request.mode == "generative":
             state.result = generative(state.result, state.hits)
         state.timings["answer"] = (time.perf_counter() - t0) * 1000
@@ -105,11 +114,11 @@ def build_answer_chain(search: SearchFn, doc_number_route: Callable[[str], list[
     return RunnableLambda(retrieve) | RunnableLambda(answer) | RunnableLambda(check_citations)
 
 
-def _answer_parts(state: _State, params: ExtractiveParams) -> AnswerResult:
+def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceSimilarity | None) -> AnswerResult:
     """One answer sentence per part, markers renumbered into one citation list."""
     answers, citations, related, answered = [], [], [], False
     for part_info, hits in state.parts:
-        part = compose(part_info, hits, params, False)
+        part = compose(part_info, hits, params, False, similarity)
         label = f"{part_info.years[0]}年" if part_info.years else ""
         if not part.answered:
             answers.append(f"{label}：公报中未找到。" if part_info.lang == "zh" else f"{label}: not found in the gazette.")

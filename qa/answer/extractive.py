@@ -8,6 +8,7 @@ names, 哪个文件 -> documents). Document questions are answered from the docu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.answer.question import QuestionInfo, bigrams
@@ -26,11 +27,18 @@ NOT_FOUND_EN = "The gazette does not contain an answer to this question."
 
 @dataclass(frozen=True)
 class ExtractiveParams:
-    max_passages: int = 5  # sentences are taken from the top passages only
+    max_passages: int = 3  # sentences are taken from the top passages only
     max_sentences: int = 2
-    second_ratio: float = 0.8  # a second sentence joins when it scores this close to the best
-    min_overlap: float = 0.34  # refusal threshold on the best sentence score (calibrated on the eval set)
-    rank_decay: float = 0.08
+    second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
+    min_score: float = 0.35  # refusal threshold on the best sentence score (calibrated on the eval set)
+    min_score_en: float = 0.2  # cross-lingual similarities run lower
+    rank_decay: float = 0.05
+    semantic_weight: float = 0.6  # sentence score = w * semantic + (1 - w) * lexical + cues
+    semantic_floor: float = 0.75  # e5 cosines live in ~[0.7, 0.95]: rescale [floor, floor + span] to [0, 1]
+    semantic_span: float = 0.17
+
+
+SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, sentences -> cosine per sentence
 
 
 @dataclass
@@ -65,9 +73,10 @@ def _overlap(q: set[str], sentence: str, context: str) -> float:
     return (len(q & s) + 0.5 * len((q - s) & c)) / len(q)
 
 
-def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams) -> list[_Candidate]:
+def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
+                    similarity: SentenceSimilarity | None = None) -> list[_Candidate]:
     q = bigrams(info.content)
-    out: list[_Candidate] = []
+    rows: list[tuple[int, str, float, float]] = []  # hit index, sentence, lexical overlap, cues - rank decay
     for i, hit in enumerate(hits[: params.max_passages]):
         c = hit.chunk
         context = f"{c.doc_title} {' '.join(c.section_path)}"
@@ -75,8 +84,16 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         if c.chunk_type == "table":
             body = hit.chunk.embed_text.split("\n", 2)[-1]  # readable roster rows
         for sentence in split_sentences(body):
-            score = _overlap(q, sentence, context) + _cue_bonus(info, sentence, hit) - params.rank_decay * i
-            out.append(_Candidate(i, sentence, score))
+            rows.append((i, sentence, _overlap(q, sentence, context), _cue_bonus(info, sentence, hit) - params.rank_decay * i))
+    if not rows:
+        return []
+    # English questions share no characters with the Chinese source: meaning only.
+    w = (1.0 if info.lang == "en" else params.semantic_weight) if similarity else 0.0
+    semantic = similarity(info.text, [r[1] for r in rows]) if similarity else [0.0] * len(rows)
+    out = []
+    for (i, sentence, lexical, extra), cos in zip(rows, semantic):
+        sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
+        out.append(_Candidate(i, sentence, w * sem + (1 - w) * lexical + extra))
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -85,8 +102,8 @@ def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
     c = hit.chunk
     issue = f"{c.issue[:4]}年第{int(c.issue[5:])}期"
     if info.lang == "en":
-        return f"{c.doc_number} is 《{c.doc_title}》, published in the gazette issue {c.issue}"
-    return f"{c.doc_number}是《{c.doc_title}》，刊于{issue}公报"
+        return f"{c.doc_number} is 《{c.doc_title}》 (gazette issue {c.issue})."
+    return f"{c.doc_number}是《{c.doc_title}》，刊于{issue}公报。"
 
 
 def _english(info: QuestionInfo, sentence: str) -> str:
@@ -102,30 +119,28 @@ def _english(info: QuestionInfo, sentence: str) -> str:
     return f"{value} — the gazette says: {quote}" if value else f"The gazette says: {quote}"
 
 
-def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams, doc_route: bool) -> AnswerResult:
+def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams, doc_route: bool,
+            similarity: SentenceSimilarity | None = None) -> AnswerResult:
     """Pick and order the answering sentences; cite only the passages they come from."""
     if not hits:
         return refuse(info, hits)
     picks: list[tuple[int, str]] = []
-    wants_document = doc_route or ("document" in info.cues and not {"number", "date"} & info.cues)
-    if wants_document:
-        card = next((i for i, h in enumerate(hits[:3]) if h.chunk.chunk_type == "card"), None)
-        if card is not None:
-            picks.append((card, _card_answer(info, hits[card])))
-    candidates = score_sentences(info, hits, params)
-    if not picks:
-        if not candidates or candidates[0].score < params.min_overlap:
-            return refuse(info, hits)
-        best = candidates[0]
-        picks.append((best.hit_index, best.sentence))
-        for cand in candidates[1:]:
-            if len(picks) >= params.max_sentences or cand.score < params.second_ratio * best.score:
-                break
-            if cand.sentence != best.sentence:
-                picks.append((cand.hit_index, cand.sentence))
-    elif candidates and candidates[0].score >= params.min_overlap and not doc_route:
-        # "which document covers X": the card, then the sentence that shows it does
-        picks.append((candidates[0].hit_index, candidates[0].sentence))
+    threshold = params.min_score_en if info.lang == "en" else params.min_score
+    if doc_route and hits[0].chunk.chunk_type == "card":  # the question names a document number
+        return _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
+    candidates = score_sentences(info, hits, params, similarity)
+    if not candidates or candidates[0].score < threshold:
+        return refuse(info, hits)
+    best = candidates[0]
+    wants_document = "document" in info.cues and not {"number", "date", "person"} & info.cues
+    if wants_document:  # "which document covers X": name the document, then the sentence that shows it
+        picks.append((best.hit_index, _card_answer(info, hits[best.hit_index])))
+    picks.append((best.hit_index, best.sentence))
+    for cand in candidates[1:]:
+        if len(picks) >= params.max_sentences or cand.score < params.second_ratio * best.score:
+            break
+        if cand.sentence != best.sentence:
+            picks.append((cand.hit_index, cand.sentence))
     return _assemble(info, hits, picks)
 
 
@@ -158,3 +173,30 @@ def refuse(info: QuestionInfo, hits: list[SearchHit], reason: str = "") -> Answe
     if reason:
         text = f"{text}{reason}"
     return AnswerResult(info.text, text, False, [], list(hits))
+
+
+def person_timeline(info: QuestionInfo, persons: list[str], hits: list[SearchHit]) -> AnswerResult | None:
+    """A person's appointments and removals across issues, oldest first, each line cited."""
+    rows: list[tuple[str, int, str]] = []  # issue, hit index, sentence
+    for i, hit in enumerate(hits):
+        c = hit.chunk
+        if c.chunk_type == "card" or not set(persons) & set(c.persons):
+            continue
+        body = c.embed_text.split("\n", 2)[-1] if c.chunk_type == "table" else c.text
+        for sentence in split_sentences(body):
+            flat = normalize_for_search(sentence).replace(" ", "")
+            for p in persons:
+                if re.search(rf"{p}(为|任)|[：:；;]?{p}（|^{p}$", flat):
+                    rows.append((c.issue, i, sentence))
+                elif re.search(rf"{p}的.+职务", flat):  # a removal: the context word 免去 sits on an earlier line
+                    rows.append((c.issue, i, "免去" + sentence.lstrip()))
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (r[0], r[1]))
+    picks = []
+    for issue, i, sentence in rows[:6]:
+        c = hits[i].chunk
+        label = f"{issue[:4]}年第{int(issue[5:])}期（{c.doc_number}）"
+        picks.append((i, f"{label}：{sentence.rstrip('；;。')}。" if info.lang == "zh" else f"{issue} ({c.doc_number}): 「{sentence}」"))
+    result = _assemble(QuestionInfo(info.text, info.normalized, "zh", info.cues), hits, picks)
+    return result

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from qa.api.auth import add_security_to_openapi
 from qa.api.errors import install_error_handlers
 from qa.api.feedback import FeedbackStore
 from qa.api.limits import BodySizeLimit
@@ -77,6 +78,9 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
     app.include_router(build_health_router())
     app.include_router(build_api_router(request_models(settings.max_question_chars)))
     app.include_router(build_openai_router())
+
+    if settings.api_key:
+        add_security_to_openapi(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

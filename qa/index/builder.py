@@ -26,11 +26,8 @@ from qa.models import Chunk
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every *.txt under the corpus dir (recursively, hidden files skipped), in a stable order."""
-    return sorted(
-        p for p in corpus_dir.rglob("*.txt")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-    )
+    """The *.txt files directly in the corpus dir (as qa.corpus.chunker.chunk_corpus reads them), sorted."""
+    return sorted(p for p in corpus_dir.glob("*.txt") if p.is_file() and not p.name.startswith("."))
 
 
 def sha256_file(path: Path) -> str:

@@ -52,7 +52,7 @@ def doc_tokens(tokenizer: JiebaTokenizer, search_text: str, persons: Iterable[st
 
 
 def derive_stopwords(
-    tokens: Sequence[Sequence[str]], doc_keys: Sequence[str], max_doc_ratio: float = 0.5, min_docs: int = 20
+    tokens: Sequence[Sequence[str]], doc_keys: Sequence[str], max_doc_ratio: float = 0.8, min_docs: int = 20
 ) -> frozenset[str]:
     """Tokens present in more than `max_doc_ratio` of documents (not chunks: a long document has many
     chunks). Below `min_docs` documents the ratio says nothing, so only the fixed list applies."""
@@ -74,7 +74,7 @@ def derive_stopwords(
 class LexicalParams:
     k1: float = 1.5
     b: float = 0.75
-    stop_max_doc_ratio: float = 0.5
+    stop_max_doc_ratio: float = 0.8  # on the 5 issues: 阳泉市 人民政府 通知 关于 … (0.6 would also drop 管理 服务 建设)
     stop_min_docs: int = 20
 
 

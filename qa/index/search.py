@@ -100,6 +100,10 @@ class HybridSearcher:
         store = IndexStore.load(index_dir or settings.index_dir, encoder.model_name, encoder.dim)
         return cls(store, encoder, settings, config)
 
+    def warm_up(self) -> None:
+        """Load the jieba dictionary now (~0.8 s) instead of on the first query."""
+        self.lexical.tokenizer.tokenize("预热")
+
     @staticmethod
     def _query_time_params(settings) -> dict:
         if settings is None:

@@ -1,0 +1,67 @@
+"""Query/sentence similarity for the extractive answerer, with caches: the search already embedded
+the question, and the same passages' sentences come back for related questions."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class CachedEncoder:
+    """Wraps a PassageEncoder (same model_name/dim); caches query vectors and sentence vectors."""
+
+    def __init__(self, encoder, query_cache: int = 1024, sentence_cache: int = 50_000) -> None:
+        self.inner = encoder
+        self._queries = _LRU(query_cache)
+        self._sentences = _LRU(sentence_cache)
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return self.inner.model_name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        return self.inner.encode_passages(texts, show_progress=show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if missing:
+            vecs = self.inner.encode_queries(missing)
+            with self._lock:
+                for t, v in zip(missing, vecs):
+                    self._queries.put(t, v)
+        with self._lock:
+            return np.stack([self._queries[t] for t in texts]).astype(np.float32)
+
+    def similarity(self, question: str, sentences: list[str]) -> list[float]:
+        """Cosine between the question (as a query) and each sentence (as a passage)."""
+        q = self.encode_queries([question])[0]
+        with self._lock:
+            missing = [s for s in dict.fromkeys(sentences) if s not in self._sentences]
+        if missing:
+            vecs = self.inner.encode_passages(missing)
+            with self._lock:
+                for s, v in zip(missing, vecs):
+                    self._sentences.put(s, v)
+        with self._lock:
+            mat = np.stack([self._sentences[s] for s in sentences])
+        return (mat @ q).astype(float).tolist()
