@@ -213,6 +213,37 @@ def test_load_items_selection():
         load_items(QUESTIONS, types=["nonsense"])
 
 
+def _cli():
+    import typer  # noqa: PLC0415
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from qa.evaluation.cli import eval_command  # noqa: PLC0415
+
+    app = typer.Typer()
+    app.command()(eval_command)
+    return CliRunner(), app
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--types", "fact,nonsense"], "nonsense"),
+    (["--baseline", "llamaindex"], "llamaindex"),
+    (["--limit", "0"], "--limit"),
+])
+def test_cli_rejects_bad_options_before_loading_anything(args, message, tmp_path):
+    runner, app = _cli()
+    result = runner.invoke(app, [*args, "--index", str(tmp_path / "none"), "--reports-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not any(tmp_path.iterdir())  # no index was built, no report written
+
+
+def test_cli_compare_path_must_exist(tmp_path):
+    runner, app = _cli()
+    result = runner.invoke(app, ["--compare", str(tmp_path / "missing.json"), "--index", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "missing.json" in result.output
+    assert not (tmp_path / "none").exists()
+
+
 # ----------------------------------------------------------------------------------- slow: real index
 
 

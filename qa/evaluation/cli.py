@@ -15,12 +15,12 @@ BASELINES = ("langchain",)
 
 
 def eval_command(
-    questions: Annotated[Path, typer.Option("--questions", help="Question set (JSONL).")] = DEFAULT_QUESTIONS,
+    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, help="Question set (JSONL).")] = DEFAULT_QUESTIONS,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N questions (after --types).")] = None,
     types: Annotated[Optional[str], typer.Option("--types", help="Comma-separated question types, e.g. fact,number.")] = None,
     out: Annotated[str, typer.Option("--out", help="Report name: writes eval/reports/NAME.{json,md,png}.")] = "latest",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Also score a baseline side by side: langchain.")] = None,
-    compare: Annotated[Optional[Path], typer.Option("--compare", help="A previous report .json to print the delta against.")] = None,
+    compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, help="A previous report .json to print the delta against.")] = None,
     index: Annotated[Optional[Path], typer.Option("--index", help="Index directory (default: settings index_dir).")] = None,
     reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", help="Where reports go (default eval/reports).")] = None,
 ) -> None:

@@ -23,6 +23,10 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _ms(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
 def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
@@ -77,8 +81,10 @@ def markdown(report: dict) -> str:
     out += ["## Latency (ms)", ""]
     stages = sorted({st for f in figs for st in f["latency_ms"]})
     out += _table(["stage", *[f"{s} p50" for s in systems], *[f"{s} p95" for s in systems]],
-                  [[st, *[f["latency_ms"].get(st, {}).get("p50") for f in figs],
-                    *[f["latency_ms"].get(st, {}).get("p95") for f in figs]] for st in stages])
+                  [[st, *[_ms(f["latency_ms"].get(st, {}).get("p50")) for f in figs],
+                    *[_ms(f["latency_ms"].get(st, {}).get("p95")) for f in figs]] for st in stages])
+    out += ["", "`search` is the runner's own timed `search(top_k=10)` call; `retrieve`/`answer`/`total` are the "
+            "stages `ask` reports (its retrieve may reuse the query vector `search` just computed)."]
     order = " / ".join(systems)
     for title, key in (("By type", "by_type"), ("By language", "by_lang")):
         groups = list(figs[0][key])
@@ -136,7 +142,7 @@ def plot(report: dict, path: Path) -> None:
     bars(axes[2], types, [[f["by_type"].get(t, {}).get("accuracy") for t in types] for f in figs],
          "accuracy by question type")
     fig.suptitle(f"gazette-qa eval `{report['name']}` @ {(report.get('git') or {}).get('commit', '')[:10]}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
 
