@@ -43,10 +43,21 @@ def _validation_summary(errors: list[dict]) -> tuple[int, str, str, list[dict]]:
         items.append({"loc": _loc(loc), "msg": msg, "type": kind})
     if any(i["type"] in ("json_invalid", "json_type") for i in items):
         return 400, "invalid_json", "the request body is not valid JSON: " + "; ".join(i["msg"] for i in items), items
-    if any(i["type"] == "model_attributes_type" or i["type"] == "dict_type" and i["loc"] == "body" for i in items):
+    if any(i["type"] in ("model_attributes_type", "dict_type") and i["loc"] == "body" for i in items):
         return 422, "invalid_request", "the request body must be a JSON object", items
     detail = "; ".join(f"{i['loc']}: {i['msg']}" for i in items)
     return 422, "invalid_request", detail, items
+
+
+def _allowed_methods(request: Request) -> str:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(dict(request.scope, method="__none__"))
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -60,14 +71,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": error, "detail": detail, "errors": items}, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         phrase = _PHRASES.get(exc.status_code)
         if phrase is None:
             try:
                 phrase = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
             except ValueError:
                 phrase = "http_error"
-        return error_response(exc.status_code, phrase, exc.detail, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            headers["Allow"] = _allowed_methods(request)
+        return error_response(exc.status_code, phrase, exc.detail, headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa.api.auth import require_api_key
 from qa.api.errors import APIError
-from qa.api.schemas import TOP_K_MAX, TOP_K_MIN, CitationOut, ErrorOut, Filters, check_text
+from qa.api.schemas import CitationOut, ErrorOut, Filters, TopK, check_text
 from qa.api.state import Worker
-from qa.api.streaming import SSE_HEADERS, pieces
+from qa.api.streaming import OPENAI_EVENT_SCHEMA, SSE_HEADERS, pieces
 
 MODEL_ID = "gazette-qa"
 
@@ -44,9 +44,11 @@ class ChatRequest(BaseModel):
     # OpenAI clients send many options (temperature, n, …); they are accepted and ignored.
     model_config = ConfigDict(extra="allow")
     model: str = Field(MODEL_ID, max_length=200)
-    messages: list[ChatMessage] = Field(..., min_length=1, max_length=200)
+    messages: list[ChatMessage] = Field(
+        ..., min_length=1, max_length=200, description="The last message with role 'user' is the question.",
+        json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}}, "required": ["role"]}})
     stream: bool = False
-    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="gazette-qa extension")
+    top_k: TopK | None = Field(None, description="gazette-qa extension")
     filters: Filters | None = Field(None, description="gazette-qa extension")
     mode: Literal["extractive", "generative"] | None = Field(None, description="gazette-qa extension")
 
@@ -115,7 +117,8 @@ async def _stream(cid: str, created: int, model: str, data: dict):
 
 def build_openai_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_api_key)],
-                       responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut},
+                       responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut},
+                                  422: {"model": ErrorOut},
                                   503: {"model": ErrorOut}})
 
     @router.get("/models")
@@ -124,7 +127,7 @@ def build_openai_router() -> APIRouter:
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "gazette-qa"}]}
 
     @router.post("/chat/completions", response_model=ChatResponse,
-                 responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+                 responses={200: {"content": {"text/event-stream": {"schema": OPENAI_EVENT_SCHEMA}}}})
     async def chat_completions(body: Annotated[ChatRequest, Body()], request: Request):
         """OpenAI-compatible chat: the last user message is answered from the gazette, with `citations`."""
         w: Worker = request.app.state.worker

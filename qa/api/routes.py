@@ -22,7 +22,7 @@ from qa.api.schemas import (
     SearchOut,
 )
 from qa.api.state import ServiceHolder, Worker
-from qa.api.streaming import SSE_HEADERS, answer_events
+from qa.api.streaming import ANSWER_EVENT_SCHEMA, SSE_HEADERS, answer_events
 
 _ERRORS = {
     400: {"model": ErrorOut, "description": "Malformed request (invalid JSON, unknown filter)."},
@@ -73,7 +73,7 @@ def build_api_router(models: RequestModels) -> APIRouter:
     AskRequest, SearchRequest, FeedbackRequest = models.AskRequest, models.SearchRequest, models.FeedbackRequest
 
     @router.post("/ask", tags=["answers"], response_model=AnswerOut,
-                 responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                 responses={200: {"content": {"text/event-stream": {"schema": ANSWER_EVENT_SCHEMA}},
                                   "description": "The answer; with stream=true, server-sent events "
                                                  "(`answer` pieces, then `citations`, then `done`)."}})
     async def ask(body: Annotated[AskRequest, Body()], w: Annotated[Worker, Depends(worker)]):  # type: ignore[valid-type]

@@ -7,13 +7,25 @@ Responses are declared for the OpenAPI document; the handlers return the service
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator, model_validator
 
 ALLOWED_FILTERS = ("year", "issue", "category", "doc_number")
-TOP_K_MIN, TOP_K_MAX = 1, 50
 Rating = Literal["up", "down", "+1", "-1", 1, -1]
+
+
+def _integral(v: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer; strict pydantic would not. Strings and booleans stay errors.
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+Int = Annotated[int, BeforeValidator(_integral)]
+# Constraints inside the Annotated so the OpenAPI schema states them (minimum/maximum) even under `| None`.
+TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)]
+Year = Annotated[int, Field(ge=1900, le=2100), BeforeValidator(_integral)]
 
 
 def check_text(value: str, what: str, max_chars: int) -> str:
@@ -35,7 +47,7 @@ class Filters(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid",
                               json_schema_extra={"additionalProperties": False})
 
-    year: int | None = Field(None, ge=1900, le=2100, examples=[2022])
+    year: Year | None = Field(None, examples=[2022])
     issue: str | None = Field(None, max_length=32, examples=["2022-03"])
     category: str | None = Field(None, max_length=64, examples=["市政府办公室文件"])
     doc_number: str | None = Field(None, max_length=64, examples=["阳政办发〔2022〕34号"])
@@ -61,7 +73,7 @@ _STRICT = ConfigDict(strict=True, extra="forbid")
 class _AskBase(BaseModel):
     model_config = _STRICT
     question: str
-    top_k: int | None = Field(None, ge=TOP_K_MIN, le=TOP_K_MAX, description="Passages to retrieve (1–50).")
+    top_k: TopK | None = Field(None, description="Passages to retrieve (1–50).")
     filters: Filters | None = None
     mode: Literal["extractive", "generative"] | None = Field(None, description="Answer mode; default from settings.")
     stream: bool = Field(False, description="Stream server-sent events: answer pieces, then citations, then done.")
@@ -70,7 +82,7 @@ class _AskBase(BaseModel):
 class _SearchBase(BaseModel):
     model_config = _STRICT
     query: str
-    top_k: int = Field(5, ge=TOP_K_MIN, le=TOP_K_MAX)
+    top_k: TopK = 5
     filters: Filters | None = None
 
 

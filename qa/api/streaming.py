@@ -13,6 +13,12 @@ from typing import Any
 _MARKER = re.compile(r"(\[\d+\])")
 _CLAUSE = re.compile(r"[^，。；：！？,;:!?\n]*[，。；：！？,;:!?\n]?")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# OpenAPI shape of one event (for docs and schema-driven clients/tests).
+ANSWER_EVENT_SCHEMA = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"type": "string", "enum": ["answer", "citations", "done"]},
+    "data": {"type": "string", "description": "JSON: {delta} | {citations, related} | the rest of the answer"}}}
+OPENAI_EVENT_SCHEMA = {"type": "object", "required": ["data"], "properties": {
+    "data": {"type": "string", "description": "a chat.completion.chunk as JSON, or [DONE]"}}}
 
 
 def pieces(text: str, size: int = 16) -> Iterator[str]:

@@ -176,7 +176,7 @@ class GazetteUI:
                         question = gr.Textbox(placeholder="请输入问题…", show_label=False, lines=1, max_lines=4,
                                               scale=5, elem_id="qa-question", autofocus=True, submit_btn=False)
                         ask_btn = gr.Button("提问", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
-                    with gr.Accordion("筛选（年份 / 期号 / 类别）", open=False):
+                    with gr.Accordion("筛选（年份 / 期号 / 类别）", open=False, elem_id="qa-filters"):
                         with gr.Row():
                             year = gr.Dropdown([ALL], value=ALL, label="年份", elem_id="qa-year")
                             issue = gr.Dropdown([ALL], value=ALL, label="期号", elem_id="qa-issue")
@@ -207,6 +207,8 @@ class GazetteUI:
             up.click(self.rate_selected(1), [selected, turns, comment], [feedback_status, comment])
             down.click(self.rate_selected(-1), [selected, turns, comment], [feedback_status, comment])
             clear.click(lambda: ([], [], PANEL_HINT, None, ""), None, [chatbot, turns, sources, selected, feedback_status])
+            # The chatbot's own 🗑 must reset the turns too, or message indexes would point at old answers.
+            chatbot.clear(lambda: ([], PANEL_HINT, None, ""), None, [turns, sources, selected, feedback_status])
             demo.load(self.filter_choices, None, [year, issue, category, status])
         demo.queue(default_concurrency_limit=4)
         return demo

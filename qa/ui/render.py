@@ -26,8 +26,8 @@ def answer_message(result: dict) -> str:
         related = "右侧列出了相关段落，供参考。" if result.get("related") else ""
         text = result.get("answer") or ""
         head = f"{NOT_FOUND}：公报中没有找到能回答这个问题的内容。{related}"
-        # Keep the chain's own wording too when it says more than "not found".
-        if text and NOT_FOUND not in text and "not found" not in text.lower():
+        # Keep the chain's own wording unless it is the same Chinese "not found" (e.g. English, partial answers).
+        if text and NOT_FOUND not in text:
             head += f"\n\n{text}"
         return head + notice
     return (result.get("answer") or "") + notice

@@ -1,0 +1,122 @@
+"""Session fixtures for the API, schema and browser tests (a pytest plugin: `pytest_plugins = ["api_support"]`).
+
+One real index is built from corpus/ into a temp dir with the real GazetteService, once per test
+session, and shared by every module that uses these fixtures; a live uvicorn server runs it in a
+thread for the tests that need real HTTP (OpenAI client, load, browser).
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    app: object
+
+
+class ThreadedServer:
+    """uvicorn in a daemon thread on 127.0.0.1; stopped through should_exit."""
+
+    def __init__(self, app, port: int) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    access_log=False, lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{port}", daemon=True)
+
+    def __enter__(self) -> "ThreadedServer":
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def wait_ready(url: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def gazette_settings(tmp_path_factory) -> Settings:
+    index_dir = tmp_path_factory.mktemp("gazette-index") / "index"
+    return Settings(index_dir=index_dir)
+
+
+@pytest.fixture(scope="session")
+def gazette_service(gazette_settings):
+    """The real service over a real index built from corpus/ (first use builds it: minutes on 2 cores)."""
+    from qa.service import GazetteService
+
+    return GazetteService.load(gazette_settings)
+
+
+@pytest.fixture(scope="session")
+def api_app(gazette_service, gazette_settings):
+    from qa.api.app import create_app
+
+    return create_app(gazette_service, gazette_settings)
+
+
+@pytest.fixture(scope="session")
+def api_client(api_app) -> Iterator:
+    from fastapi.testclient import TestClient
+
+    # raise_server_exceptions: an unhandled error fails the test instead of hiding behind the JSON 500.
+    with TestClient(api_app, raise_server_exceptions=True) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def live_server(gazette_service, gazette_settings) -> Iterator[LiveServer]:
+    from qa.api.app import create_app
+
+    app = create_app(gazette_service, gazette_settings)
+    port = free_port()
+    with ThreadedServer(app, port):
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        yield LiveServer(url, gazette_settings, app)
+
+
+def load_benchmark_module():
+    """benchmarks/load.py as a module (benchmarks/ is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "load.py"
+    spec = importlib.util.spec_from_file_location("gazette_load_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,185 @@
+"""The Gradio UI in a real browser: Debian's headless Chromium driven by selenium, against a live
+uvicorn server over the real index. Saves tests/artifacts/ui.png and docs/ui.png.
+
+Needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`); selenium is never allowed to
+download a driver. A CJK font (fonts-wqy-microhei or fonts-noto-cjk) makes the screenshot legible.
+"""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["api_support"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+BIKE_Q = "共享单车用户需要满多少岁？"
+BIKE_DOC = "阳政办发〔2022〕34号"
+WAIT_S = 180  # a first answer on a busy 2-core machine can be slow
+
+
+@pytest.fixture(scope="module")
+def browser(monkeypatch_module):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("needs Debian's chromium and chromium-driver: run `make browser`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch_module.setenv("SE_AVOID_STATS", "true")
+    profile = tempfile.mkdtemp(prefix="qa-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", "--window-size=1440,1100", "--lang=zh-CN"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def _wait(driver, condition, timeout=WAIT_S):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+
+
+def _css(selector):
+    from selenium.webdriver.common.by import By
+
+    return lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()] or False
+
+
+def _open_ui(driver, url):
+    driver.get(f"{url}/ui/")
+    _wait(driver, _css("#qa-question textarea"), 60)
+    # Filters come from the loaded index when the page loads.
+    _wait(driver, lambda d: d.execute_script(
+        "return document.querySelector('#qa-status') && !document.body.innerText.includes('索引正在加载')"), 60)
+
+
+def _bot_messages(driver):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, "#qa-chat .bot-row .message-content")
+
+
+def _ask(driver, question: str):
+    from selenium.webdriver.common.by import By
+
+    before = len(_bot_messages(driver))
+    box = driver.find_element(By.CSS_SELECTOR, "#qa-question textarea")
+    box.clear()
+    box.send_keys(question)
+    driver.find_element(By.CSS_SELECTOR, "#qa-ask").click()
+    # Wait for this question's final answer (the placeholder says 正在查找…).
+    _wait(driver, lambda d: len(_bot_messages(d)) > before and "正在查找" not in _bot_messages(d)[-1].text)
+    return _bot_messages(driver)[-1]
+
+
+def test_ask_see_cited_answer_open_source_and_screenshot(browser, live_server):
+    from selenium.webdriver.common.by import By
+
+    _open_ui(browser, live_server.url)
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "阳泉市政府公报问答" in page and browser.title == "阳泉市政府公报问答"
+    assert browser.find_element(By.CSS_SELECTOR, "#qa-question textarea").get_attribute("placeholder") == "请输入问题…"
+
+    # An example question fills the box; then ask it.
+    example = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == BIKE_Q)
+    example.click()
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#qa-question textarea").get_attribute("value") == BIKE_Q, 20)
+    answer = _ask(browser, BIKE_Q)
+    assert "16" in answer.text
+
+    # [1] is a link; clicking it selects source 1 in the panel.
+    ref = _wait(browser, _css("#qa-chat .bot-row a.qa-cite-ref[data-n='1']"), 30)[-1]
+    assert ref.text == "[1]"
+    ref.click()
+    selected = _wait(browser, _css("#qa-sources #qa-src-1.qa-selected"), 30)[0]
+    assert selected.find_element(By.CSS_SELECTOR, ".qa-title").text
+    assert selected.find_element(By.CSS_SELECTOR, ".qa-docno").text
+    assert "年第" in selected.find_element(By.CSS_SELECTOR, ".qa-issue").text
+    panel = browser.find_element(By.CSS_SELECTOR, "#qa-sources").text
+    assert BIKE_DOC in panel
+    marks = browser.find_elements(By.CSS_SELECTOR, "#qa-sources mark")
+    assert any("16" in m.text for m in marks), [m.text for m in marks]
+
+    # The source expands to its whole section, from service.document().
+    cited = browser.find_element(By.XPATH, f"//div[contains(@class,'qa-src')][.//span[@class='qa-docno' and text()='{BIKE_DOC}']]")
+    details = cited.find_element(By.CSS_SELECTOR, "details.qa-section")
+    details.find_element(By.TAG_NAME, "summary").click()
+    _wait(browser, lambda d: details.get_attribute("open") is not None, 10)
+    paras = details.find_elements(By.CSS_SELECTOR, ".qa-para")
+    assert len(paras) > 1 and any("16" in p.text for p in paras if "qa-cited" in p.get_attribute("class"))
+
+    browser.execute_script("window.scrollTo(0, 0)")
+    shot = ROOT / "tests" / "artifacts" / "ui.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(shot, ROOT / "docs" / "ui.png")
+
+
+def test_not_found_state_shows_related_passages(browser, live_server):
+    from selenium.webdriver.common.by import By
+
+    _open_ui(browser, live_server.url)
+    answer = _ask(browser, "火星基地的建设预算是多少亿元？")
+    assert answer.text.startswith("未找到")
+    assert not answer.find_elements(By.CSS_SELECTOR, "a.qa-cite-ref")
+    _wait(browser, _css("#qa-sources .qa-notfound"), 30)
+    assert "相关段落" in browser.find_element(By.CSS_SELECTOR, "#qa-sources").text
+
+
+def test_english_question_and_thumbs_up_with_comment(browser, live_server):
+    from selenium.webdriver.common.by import By
+
+    _open_ui(browser, live_server.url)
+    answer = _ask(browser, f"What is document {BIKE_DOC} about?")
+    assert answer.find_elements(By.CSS_SELECTOR, "a.qa-cite-ref")
+    comment = f"browser test {id(answer)}"
+    browser.find_element(By.CSS_SELECTOR, "#qa-comment textarea").send_keys(comment)
+    browser.find_element(By.CSS_SELECTOR, "#qa-up").click()
+    _wait(browser, lambda d: "已记录反馈" in d.find_element(By.CSS_SELECTOR, "#qa-feedback-status").text, 30)
+    db = Path(live_server.settings.index_dir) / "feedback.sqlite3"
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT rating, source, question FROM feedback WHERE comment = ?", (comment,)).fetchone()
+    assert row == (1, "ui", f"What is document {BIKE_DOC} about?")
+
+
+def test_filters_come_from_the_index_and_restrict_answers(browser, live_server):
+    from selenium.webdriver.common.by import By
+
+    _open_ui(browser, live_server.url)
+    browser.find_element(By.CSS_SELECTOR, "#qa-filters > button").click()
+    _wait(browser, _css("#qa-year input"), 20)[0].click()
+    options = _wait(browser, _css("#qa-year li[role=option]"), 20)
+    labels = {o.get_attribute("aria-label") for o in options}
+    expected = {p.stem[:4] for p in (ROOT / "corpus").glob("*.txt")}
+    assert expected <= labels, labels
+    next(o for o in options if o.get_attribute("aria-label") == "2021").click()
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#qa-year input").get_attribute("value") == "2021", 20)
+
+    _ask(browser, BIKE_Q)  # the answer is in 2022-03; with year 2021 only 2021 passages may come back
+    _wait(browser, _css("#qa-sources .qa-src"), 30)
+    issues = [e.get_attribute("textContent") for e in browser.find_elements(By.CSS_SELECTOR, "#qa-sources .qa-issue")]
+    assert issues and all(t.startswith("2021年") for t in issues), issues
