@@ -16,7 +16,7 @@ from qa.evaluation.items import EvalItem, load_items
 from qa.evaluation.metrics import (ItemRecord, answer_scores, contains_all, count_relevant, failures, held_evidence,
                                    hit_at_k, holds, latency, ndcg_at_k, percentile, reciprocal_rank, retrieval_scores,
                                    summarise)
-from qa.evaluation.report import compare, markdown, write_report
+from qa.evaluation.report import compare, headline_text, markdown, selection_note, write_report
 from qa.evaluation.runner import SystemRun, build_report
 from qa.evaluation.systems import passage_of_hit
 from qa.models import Chunk, SearchHit
@@ -199,6 +199,9 @@ def test_report_files_and_compare(tmp_path):
     rows = {(r["system"], r["metric"]): r for r in compare(report, older)}
     assert rows[("gazette-qa", "accuracy")]["delta"] == pytest.approx(0.1)
     assert rows[("langchain-baseline", "accuracy")]["delta"] == pytest.approx(0.0)
+    assert selection_note(report, older) is None
+    older["selection"] = {"limit": 50}
+    assert "differ" in selection_note(report, older)
 
 
 def test_load_items_selection():
@@ -267,6 +270,7 @@ def test_eval_subset_on_real_index(service, tmp_path):
     report = build_report("subset", [run], QUESTIONS, {"every": 5})
     paths = write_report(report, tmp_path, "subset")
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
+    print(headline_text(report))  # shown with -s: the figures the floors are set from
     o = report["systems"]["gazette-qa"]["overall"]
     assert o["n"] == len(items) and o["errors"] == 0
     assert o["hit@5"] >= FLOOR_HIT5, o

@@ -128,6 +128,7 @@ class LangChainBaseline:
                   "model_path": embeddings.model_name, "cache": str(where), **{k: v for k, v in key.items() if k != "files"},
                   "corpus_sha256": key["files"]}
         if (where / META).is_file():
+            embeddings.show_progress = False  # a bar per query would drown the runner's own bar
             # Our own cache (written below): its docstore is a pickle, hence the explicit opt-in.
             store = FAISS.load_local(str(where), embeddings, allow_dangerous_deserialization=True)
             return cls(store, {**config, "cached": True}, params)
@@ -137,6 +138,7 @@ class LangChainBaseline:
         store = FAISS.from_documents(chunks, embeddings)
         seconds = time.perf_counter() - t0
         _save_atomically(store, where, {**key, "n_chunks": len(chunks), "build_seconds": round(seconds, 1)})
+        embeddings.show_progress = False
         return cls(store, {**config, "cached": False, "build_seconds": round(seconds, 1)}, params)
 
     def _passages(self, docs) -> list[Passage]:

@@ -27,7 +27,9 @@ def eval_command(
     """Score retrieval (hit@k, MRR, nDCG) and answers (accuracy, citations, refusals, latency) on the question set."""
     from qa.config import get_settings  # noqa: PLC0415
     from qa.evaluation.items import load_items  # noqa: PLC0415
-    from qa.evaluation.report import REPORTS_DIR, compare as diff, format_compare, headline_text, write_report  # noqa: PLC0415
+    from qa.evaluation.report import (REPORTS_DIR, format_compare, headline_text, selection_note,  # noqa: PLC0415
+                                      write_report)
+    from qa.evaluation.report import compare as diff  # noqa: PLC0415
     from qa.evaluation.runner import build_report, evaluate  # noqa: PLC0415
     from qa.evaluation.systems import ServiceSystem  # noqa: PLC0415
     from qa.service import GazetteService  # noqa: PLC0415
@@ -60,4 +62,4 @@ def eval_command(
     for kind, p in paths.items():
         typer.echo(f"wrote {kind}: {p}")
     if previous is not None:
-        typer.echo(format_compare(diff(report, previous), str(compare)))
+        typer.echo(format_compare(diff(report, previous), str(compare), selection_note(report, previous)))

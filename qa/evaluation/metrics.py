@@ -175,6 +175,8 @@ def summarise(records: Sequence[ItemRecord]) -> dict:
     out["citation_recall"] = _mean(r.citation_recall for r in answered)
     out["answered_rate"] = _mean(1.0 if r.answered else 0.0 for r in ans)
     out["refusal_rate"] = _mean(0.0 if r.answered or r.error else 1.0 for r in unans)
+    # Context for accuracy: a long answer (the baseline's whole passage) holds key strings more easily.
+    out["answer_chars_p50"] = percentile([float(len(r.answer)) for r in records if r.answered], 50)
     out["errors"] = sum(1 for r in records if r.error)
     return out
 

@@ -13,6 +13,7 @@ HEADLINE = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "accuracy"
 CHART_METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "accuracy")
 BREAKDOWN_METRICS = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "accuracy", "citation_precision", "answered_rate")
 MAX_MD_FAILURES = 150
+BASELINE_NAME = "langchain-baseline"
 
 
 def _fmt(v) -> str:
@@ -75,9 +76,15 @@ def markdown(report: dict) -> str:
                       if "index_manifest" in cfg else f", {cfg.get('n_chunks')} chunks"))
     out += ["", "## Overall", ""]
     out += _table(["metric", *systems], [[m, *[f["overall"].get(m) for f in figs]] for m in HEADLINE]
-                  + [["errors", *[f["overall"]["errors"] for f in figs]]])
+                  + [["answer_chars_p50", *[f["overall"].get("answer_chars_p50") for f in figs]],
+                     ["errors", *[f["overall"]["errors"] for f in figs]]])
     out += ["", "Retrieval figures are over answerable questions (top 10 of `search`); accuracy over all "
-            "(unanswerable: right when refused); citation precision/recall over answered answerable ones.", ""]
+            "(unanswerable: right when refused); citation precision/recall over answered answerable ones."]
+    if BASELINE_NAME in systems:
+        out.append(f"The {BASELINE_NAME} has no answerer: its answer is its whole top passage (see answer_chars_p50) "
+                   "and its citations the top 3, so its accuracy measures containment, not a stated answer; "
+                   "it never refuses.")
+    out.append("")
     out += ["## Latency (ms)", ""]
     stages = sorted({st for f in figs for st in f["latency_ms"]})
     out += _table(["stage", *[f"{s} p50" for s in systems], *[f"{s} p95" for s in systems]],
@@ -170,8 +177,20 @@ def compare(current: dict, previous: dict) -> list[dict]:
     return rows
 
 
-def format_compare(rows: list[dict], previous_name: str) -> str:
-    lines = [f"delta against {previous_name}:", f"{'system':20} {'metric':22} {'before':>9} {'now':>9} {'delta':>9}"]
+def selection_note(current: dict, previous: dict) -> str | None:
+    """Deltas between different question selections compare different things: say so."""
+    def sel(r: dict) -> tuple:
+        first = next(iter(r.get("systems", {}).values()), {})
+        return r.get("questions"), json.dumps(r.get("selection"), sort_keys=True), first.get("overall", {}).get("n")
+
+    a, b = sel(previous), sel(current)
+    if a == b:
+        return None
+    return f"note: the reports differ in questions/selection: before {a}, now {b}"
+
+
+def format_compare(rows: list[dict], previous_name: str, note: str | None = None) -> str:
+    lines = [f"delta against {previous_name}:", *([note] if note else []), f"{'system':20} {'metric':22} {'before':>9} {'now':>9} {'delta':>9}"]
     for r in rows:
         d = r["delta"]
         sign = "" if d is None else ("+" if d > 0 else "")
