@@ -20,6 +20,7 @@ from qa.models import SearchHit
 
 SearchFn = Callable[[str, int, dict | None], list[SearchHit]]
 _MARKER = re.compile(r"\[(\d+)\]")
+NO_LLM_NOTICE = "no LLM endpoint configured; extractive answer"
 _POSTS_Q = re.compile(r"职务|职位|岗位|任过|担任|任职|履历|posts?|positions?|roles?|appointed", re.I)
 
 
@@ -92,8 +93,11 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         else:
             state.result = compose(info, state.hits[: max(state.request.top_k, params.max_passages)], params,
                                    state.doc_route, similarity)
-        if generative is not None and state.result.answered and state.request.mode == "generative":
-            state.result = generative(state.result, state.hits)
+        if state.request.mode == "generative":
+            if generative is None:  # asked for, but no endpoint configured (settings.llm_base_url)
+                state.result.notice = NO_LLM_NOTICE
+            elif state.result.answered:
+                state.result = generative(state.result, state.hits)
         state.timings["answer"] = (time.perf_counter() - t0) * 1000
         return state
 
