@@ -560,7 +560,7 @@ def test_real_corpus_build_and_search(real_index) -> None:
     assert report.n_chunks == len(store) > 100
     t0 = time.perf_counter()
     s = HybridSearcher(store, enc, settings)
-    assert time.perf_counter() - t0 < 1.0  # BM25 rebuilt from stored tokens
+    assert time.perf_counter() - t0 < 2.0  # BM25 rebuilt from stored tokens (~0.5 s here; slack for a busy box)
     stop = s.lexical.stopwords
     assert {"阳泉市", "人民政府"} <= stop
     hits = s.search("阳政办发〔2022〕34号", 3)

@@ -9,7 +9,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FusionParams:
-    method: Literal["rrf", "weighted"] = "rrf"
+    method: Literal["rrf", "weighted"] = "weighted"  # best of the two in a first check on eval/questions.jsonl
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     rrf_k: float = 60.0
