@@ -6,7 +6,9 @@ thread for the tests that need real HTTP (OpenAI client, load, browser).
 """
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -70,7 +72,9 @@ def wait_ready(url: str, timeout_s: float = 120.0) -> None:
 
 @pytest.fixture(scope="session")
 def gazette_settings(tmp_path_factory) -> Settings:
-    index_dir = tmp_path_factory.mktemp("gazette-index") / "index"
+    # QA_TEST_INDEX_DIR reuses an index between local runs (built there if missing); CI builds a fresh one.
+    reuse = os.environ.get("QA_TEST_INDEX_DIR")
+    index_dir = Path(reuse) if reuse else tmp_path_factory.mktemp("gazette-index") / "index"
     return Settings(index_dir=index_dir)
 
 
@@ -118,5 +122,6 @@ def load_benchmark_module():
     spec = importlib.util.spec_from_file_location("gazette_load_benchmark", path)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module

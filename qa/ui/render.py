@@ -23,13 +23,10 @@ def answer_message(result: dict) -> str:
     """The assistant's chat message: plain text with [n] markers (the browser makes them clickable)."""
     notice = f"\n\n（{result['notice']}）" if result.get("notice") else ""
     if not result.get("answered"):
-        related = "右侧列出了相关段落，供参考。" if result.get("related") else ""
-        text = result.get("answer") or ""
-        head = f"{NOT_FOUND}：公报中没有找到能回答这个问题的内容。{related}"
-        # Keep the chain's own wording unless it is the same Chinese "not found" (e.g. English, partial answers).
-        if text and NOT_FOUND not in text:
-            head += f"\n\n{text}"
-        return head + notice
+        # A plain "not found" first, then the chain's own wording (it may say why, e.g. a year not in the gazette).
+        text = (result.get("answer") or "").strip() or "公报中没有找到能回答这个问题的内容。"
+        related = "\n\n右侧列出了相关段落，供参考。" if result.get("related") else ""
+        return f"{NOT_FOUND}答案。\n{text}{related}{notice}"
     return (result.get("answer") or "") + notice
 
 
