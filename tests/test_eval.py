@@ -191,6 +191,7 @@ def test_report_files_and_compare(tmp_path):
     loaded = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert loaded["systems"]["gazette-qa"]["overall"]["accuracy"] == pytest.approx(0.4)
     assert len(loaded["systems"]["gazette-qa"]["items"]) == 5
+    assert loaded["systems"]["gazette-qa"]["failures"][0]["top5"][0]["doc_number"] == "阳政发〔2020〕1号"
     md = markdown(report)
     assert "| accuracy | 0.400 | 0.600 |" in md and "## By type (gazette-qa / langchain-baseline)" in md
     assert "**a2**" in md

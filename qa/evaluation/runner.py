@@ -43,9 +43,25 @@ class SystemRun:
             "latency_ms": latency(self.records),
             "seconds": round(self.seconds, 1),
             "config": self.config,
-            "failures": failures(self.records),
-            "items": [r.to_dict() for r in self.records],
+            "failures": [{**f, "answer": _clip(f["answer"])} for f in failures(self.records)],
+            "items": [_compact(r) for r in self.records],
         }
+
+
+ANSWER_CHARS_KEPT = 300  # the baseline's answers are whole passages: the report keeps their start
+
+
+def _compact(r: ItemRecord) -> dict:
+    """A per-item row for the report: the question text is in the question set (by id) and the
+    retrieved passages are listed for failures, so neither is repeated here."""
+    d = r.to_dict()
+    del d["question"], d["top5"]
+    d["answer"] = _clip(d["answer"])
+    return d
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= ANSWER_CHARS_KEPT else text[:ANSWER_CHARS_KEPT] + "…"
 
 
 def score_item(system: EvalSystem, item: EvalItem, collection: Sequence[str]) -> ItemRecord:
@@ -63,7 +79,8 @@ def score_item(system: EvalSystem, item: EvalItem, collection: Sequence[str]) ->
         id=item.id, question=item.question, type=item.type, lang=item.lang, answerable=item.answerable,
         must_contain=list(item.must_contain), answer=ans.answer, answered=ans.answered, accuracy=scores.accuracy,
         citation_precision=scores.citation_precision, citation_recall=scores.citation_recall,
-        n_citations=len(ans.cited), retrieval=retrieval, timings_ms={"search": search_ms, **ans.timings_ms},
+        n_citations=len(ans.cited), retrieval=retrieval,
+        timings_ms={k: round(v, 2) for k, v in {"search": search_ms, **ans.timings_ms}.items()},
         top5=[p.brief() for p in passages[:5]],
     )
 
