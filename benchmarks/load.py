@@ -144,11 +144,13 @@ def start_server(port: int, index_dir: Path | None, log_path: Path) -> subproces
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# API load benchmark", "",
-             f"{meta['date']} · {meta['machine']} · {meta['cpus']} CPUs · Python {meta['python']}",
+             f"{meta['date']} · {meta['machine']} · {meta['cpus']} CPUs · Python {meta['python']} · "
+             f"load average before the run {meta['loadavg']} (other jobs share the machine)",
              f"Server: {meta['server']}, index `{meta['index_dir']}`.",
              f"Clients: httpx async, {meta['clients']} concurrent, back-to-back requests, at most {meta['seconds']} s "
              f"and {meta['max_requests']} requests per endpoint; questions from `eval/questions.jsonl` "
-             f"({meta['n_questions']}, cycled). Latency is client-side wall time per request.", "",
+             f"({meta['n_questions']}, cycled: later rounds may hit the service's query-embedding cache). "
+             "Latency is client-side wall time per request.", "",
              "| endpoint | clients | requests | errors | seconds | req/s | p50 ms | p95 ms | max ms |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -184,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("bounds: 1-200 clients, at most 600 s and 100000 requests per endpoint")
 
     questions = load_questions()
+    loadavg = " ".join(f"{x:.1f}" for x in os.getloadavg())
     proc = None
     if args.url:
         base_url = args.url.rstrip("/")
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  error on {s.endpoint}: {e}")
     index_dir = args.index_dir or os.environ.get("QA_INDEX_DIR") or "settings default"
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version(), "index_dir": index_dir,
+            "cpus": os.cpu_count(), "python": platform.python_version(), "index_dir": index_dir, "loadavg": loadavg,
             "clients": args.clients, "seconds": args.seconds, "max_requests": args.max_requests,
             "n_questions": len(questions),
             "server": (f"already running at {base_url}" if args.url else
