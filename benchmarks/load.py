@@ -18,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -194,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        log_path = args.out.parent / "load-server.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path = Path(tempfile.gettempdir()) / f"gazette-qa-load-server-{port}.log"
         proc = start_server(port, args.index_dir, log_path)
         print(f"server pid {proc.pid} on {base_url} (log {log_path})", flush=True)
     try:
