@@ -20,13 +20,17 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(BIN)/qa serve
 
-# Debian's chromium for the UI test (never a browser a tool downloads itself).
+# Debian's chromium for the UI test (never a browser a tool downloads itself), and a CJK font for its screenshot.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list 2>/dev/null | grep -qi wenquanyi || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null)
+
+# The tests that need a real index share one, built (or brought up to date) here once per run.
+TEST_INDEX := $(CURDIR)/.cache/test-index
 
 test: setup browser
-	$(BIN)/python -m pytest -q -ra
+	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/qa index update --index $(TEST_INDEX)
+	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q -ra
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
