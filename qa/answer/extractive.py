@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.answer.question import QuestionInfo, bigrams
+from qa.answer.question import QuestionInfo, bigrams, unit_forms
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
@@ -19,6 +19,8 @@ from qa.models import SearchHit
 _SENTENCES = re.compile(r"[^。；！？!?;\n]+[。；！？!?;]?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
+# Looser than _DATE: what can answer 何时/多久 (10月底前, 次月15日前, 3年, 从原任职时间算起).
+_TIME_LIKE = re.compile(r"[\d一二三四五六七八九十两]\s*(?:年|月|日|天|周|小时|个工作日)|底前|之日|时间|即日|起施行|期间|同时")
 _NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
 
 NOT_FOUND_ZH = "公报中未找到能回答该问题的内容。"
@@ -32,10 +34,13 @@ class ExtractiveParams:
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
     min_score: float = 0.35  # refusal threshold on the best sentence score (calibrated on the eval set)
     min_score_en: float = 0.2  # cross-lingual similarities run lower
+    min_lexical: float = 0.2  # a Chinese answer sentence shares at least this much of the question's wording
     rank_decay: float = 0.05
     semantic_weight: float = 0.6  # sentence score = w * semantic + (1 - w) * lexical + cues
     semantic_floor: float = 0.75  # e5 cosines live in ~[0.7, 0.95]: rescale [floor, floor + span] to [0, 1]
     semantic_span: float = 0.17
+    semantic_candidates: int = 8  # sentences embedded per question (after a lexical pre-selection)
+    semantic_candidates_en: int = 12
 
 
 SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, sentences -> cosine per sentence
@@ -46,14 +51,30 @@ class _Candidate:
     hit_index: int
     sentence: str
     score: float
+    lexical: float = 0.0
 
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCES.findall(text) if len(s.strip()) >= 4]
 
 
+_ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "副主任", "主任", "副局长", "局长", "成员")
+
+
+def _role_bonus(question: str, sentence: str) -> float:
+    """组长 asked -> a row naming the 组长, not a 副组长 row."""
+    asked = next((r for r in _ROLES if r in question), None)
+    if not asked:
+        return 0.0
+    flat = normalize_for_search(sentence).replace(" ", "")
+    said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}[：:]|为.*{r}", flat) or f"{r}：" in flat]
+    if not said:
+        return 0.0
+    return 0.2 if said[0] == asked or asked in flat and not flat.count("副" + asked) == flat.count(asked) else -0.2
+
+
 def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit) -> float:
-    bonus = 0.0
+    bonus = _role_bonus(info.normalized, sentence)
     if "number" in info.cues and _NUMBER.search(sentence):
         bonus += 0.15
     if "date" in info.cues and _DATE.search(sentence):
@@ -87,15 +108,42 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
             rows.append((i, sentence, _overlap(q, sentence, context), _cue_bonus(info, sentence, hit) - params.rank_decay * i))
     if not rows:
         return []
+    # Embedding sentences is the costly step: only the best few by wording and cues are embedded.
+    if info.lang == "en":
+        rows = [r for r in rows if r[0] < 2][: params.semantic_candidates_en]
+    else:
+        rows = sorted(rows, key=lambda r: -(r[2] + r[3]))[: params.semantic_candidates]
     # English questions share no characters with the Chinese source: meaning only.
     w = (1.0 if info.lang == "en" else params.semantic_weight) if similarity else 0.0
     semantic = similarity(info.text, [r[1] for r in rows]) if similarity else [0.0] * len(rows)
     out = []
     for (i, sentence, lexical, extra), cos in zip(rows, semantic):
         sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
-        out.append(_Candidate(i, sentence, w * sem + (1 - w) * lexical + extra))
+        out.append(_Candidate(i, sentence, w * sem + (1 - w) * lexical + extra, lexical))
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
+    """The sentence carries what the question asks for: the year it names, a number in the unit it
+    asks for, a date, the place. A sentence that does not is no answer, however similar it reads."""
+    flat = normalize_for_search(sentence).replace(" ", "")
+    c = hit.chunk
+    for year in info.years:
+        if not (c.year == year or str(year) in c.doc_title or str(year) in flat):
+            return False
+    if info.unit:
+        if not any(re.search(rf"\d(?:\.\d+)?(?:万|亿)?{re.escape(u)}", flat) or f"{u}" in flat and re.search(r"\d", flat)
+                   for u in unit_forms(info.unit)):
+            return False
+    elif "number" in info.cues and info.lang == "zh" and not re.search(r"\d|[一二三四五六七八九十百千万]+[个项家条次名人座辆处所]", flat):
+        return False
+    if "date" in info.cues and info.lang == "zh" and "number" not in info.cues and not _TIME_LIKE.search(flat):
+        return False
+    context = normalize_for_search(f"{c.text} {c.doc_title}").replace(" ", "").replace("孟县", "盂县")
+    if info.places and not all(p in context for p in info.places):
+        return False
+    return True
 
 
 def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
@@ -128,7 +176,9 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     threshold = params.min_score_en if info.lang == "en" else params.min_score
     if doc_route and hits[0].chunk.chunk_type == "card":  # the question names a document number
         return _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
-    candidates = score_sentences(info, hits, params, similarity)
+    candidates = [c for c in score_sentences(info, hits, params, similarity)
+                  if _answers_the_type(info, c.sentence, hits[c.hit_index])
+                  and (info.lang == "en" or c.lexical >= params.min_lexical)]
     if not candidates or candidates[0].score < threshold:
         return refuse(info, hits)
     best = candidates[0]
@@ -157,15 +207,7 @@ def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, 
             text = _english(info, sentence)
         parts.append(f"{text}[{numbers[hit_index]}]")
     related = [h for i, h in enumerate(hits) if i not in numbers]
-    return AnswerResult(info.text, "".join(_join(parts)), True, citations, related)
-
-
-def _join(parts: list[str]) -> list[str]:
-    out = []
-    for n, p in enumerate(parts):
-        sep = "" if n == len(parts) - 1 or p[-1] == "]" and re.search(r"[。！？.]\[\d+\]$", p) else ""
-        out.append(p + sep + (" " if n < len(parts) - 1 else ""))
-    return out
+    return AnswerResult(info.text, " ".join(parts), True, citations, related)
 
 
 def refuse(info: QuestionInfo, hits: list[SearchHit], reason: str = "") -> AnswerResult:

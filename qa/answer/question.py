@@ -9,6 +9,12 @@ from qa.corpus.normalize import normalize_for_search
 _EN = re.compile(r"[A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+# The unit a 多少/几 question asks for (多少平方米, 多少万元, 几座): the answer must carry it.
+_UNIT_Q = re.compile(r"(?:多少|几)(平方米|万元|亿元|公里|千米|辆|座|套|处|件|亩|度|元|吨|户|所|家|个百分点|个月|%|人|名|天|个)")
+_UNIT_ALIASES = {"度": ("度", "℃"), "%": ("%", "％"), "个百分点": ("个百分点", "%"), "名": ("名", "人"),
+                 "人": ("人", "名"), "个月": ("个月", "月"), "天": ("天", "日"), "元": ("元", "万元", "亿元")}
+# Places: an answer about one district must not be taken from a passage about others.
+_PLACE = re.compile(r"(城区|矿区|郊区|平定县|盂县|孟县|高新区|开发区|经济技术开发区|北京|上海|天津|太原|晋中|深圳|广州)")
 
 CUES: dict[str, re.Pattern[str]] = {
     "number": re.compile(r"多少|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|how old|what age|what percentage|what share|(?<!document )number of|amount", re.I),
@@ -31,6 +37,8 @@ class QuestionInfo:
     years: list[int] = field(default_factory=list)
     content: str = ""  # the normalised question without question words: what overlap is measured on
     multi: bool = False
+    unit: str = ""  # 多少亿元 -> 亿元: a number answer must come with this unit
+    places: list[str] = field(default_factory=list)  # districts/counties/cities the question names
 
 
 def analyse(question: str) -> QuestionInfo:
@@ -40,7 +48,13 @@ def analyse(question: str) -> QuestionInfo:
     years = sorted({int(y) for y in _YEAR.findall(norm)})
     content = _STOP.sub(" ", norm)
     multi = len(years) >= 2 or bool(re.search(r"分别|各自|respectively|both|each of", question, re.I))
-    return QuestionInfo(question, norm, lang, cues, years, content, multi)
+    unit_m = _UNIT_Q.search(norm)
+    places = sorted({p.replace("孟县", "盂县") for p in _PLACE.findall(norm)})
+    return QuestionInfo(question, norm, lang, cues, years, content, multi, unit_m.group(1) if unit_m else "", places)
+
+
+def unit_forms(unit: str) -> tuple[str, ...]:
+    return _UNIT_ALIASES.get(unit, (unit,))
 
 
 def bigrams(text: str) -> set[str]:
