@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     embedding_model: str = "intfloat/multilingual-e5-small"
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
-    quantize: Literal["none", "int8"] = "int8"
+    # int8: dynamic int8 except the FFN down-projections (default); int8-full: every Linear (faster, coarser)
+    quantize: Literal["none", "int8", "int8-full"] = "int8"
     embed_batch_size: int = 32
     torch_threads: int = 0  # 0 = torch default
 

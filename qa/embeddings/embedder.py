@@ -115,8 +115,8 @@ class E5Embeddings(Embeddings):
             local_files_only=self.resolved.source != "as-given",
         )
         model.eval()
-        if s.quantize == "int8":
-            model = quantize_int8(model)
+        if s.quantize in ("int8", "int8-full"):
+            model = quantize_int8(model, skip_down_projections=s.quantize == "int8")
         self._model = model
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
         if dim is None:
