@@ -39,8 +39,8 @@ class ExtractiveParams:
     semantic_weight: float = 0.6  # sentence score = w * semantic + (1 - w) * lexical + cues
     semantic_floor: float = 0.75  # e5 cosines live in ~[0.7, 0.95]: rescale [floor, floor + span] to [0, 1]
     semantic_span: float = 0.17
-    semantic_candidates: int = 8  # sentences embedded per question (after a lexical pre-selection)
-    semantic_candidates_en: int = 12
+    semantic_candidates: int = 5  # sentences embedded per question (after a lexical pre-selection)
+    semantic_candidates_en: int = 8
 
 
 SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, sentences -> cosine per sentence
