@@ -21,10 +21,12 @@ from qa.evaluation.runner import SystemRun, build_report
 from qa.evaluation.systems import passage_of_hit
 from qa.models import Chunk, SearchHit
 
-# Floors for the slow subset run (every 5th question); the lead raises them to just under measured figures.
-FLOOR_HIT5 = 0.6
-FLOOR_MRR = 0.5
-FLOOR_ACCURACY = 0.4
+# Floors for the slow subset run (every 5th question, 71 items): a regression guard set a few points
+# under the measured figures (hit@5 0.742, MRR@10 0.762, accuracy 0.620 on the int8 index, 2026-11-22);
+# int8 activations are scaled per batch, so figures move slightly from build to build.
+FLOOR_HIT5 = 0.70
+FLOOR_MRR = 0.72
+FLOOR_ACCURACY = 0.56
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
