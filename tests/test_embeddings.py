@@ -492,3 +492,21 @@ def test_bench_script_importable() -> None:
     assert len(texts) == 50 and all(150 <= len(t) <= 300 for t in texts)
 
 
+
+
+@pytest.mark.slow
+def test_concurrent_encodes_from_threads_match_sequential(emb_fp32) -> None:
+    """The API encodes from a thread pool: concurrent calls must neither fail nor mix up batches."""
+    import concurrent.futures as cf
+
+    texts = corpus_lines(60, seed=3)
+    groups = [texts[i : i + 1 + i % 4] for i in range(0, len(texts), 3)]
+    expected = [emb_fp32.encode_passages(g) for g in groups]
+    with cf.ThreadPoolExecutor(8) as ex:
+        # token_lengths (truncation off) racing encode (truncation on) is what broke under load:
+        # the fast tokenizer keeps that setting on the shared instance.
+        lengths = [ex.submit(emb_fp32.token_lengths, [t * 4 for t in g]) for g in groups]
+        got = list(ex.map(emb_fp32.encode_passages, groups))
+    assert all(f.result() for f in lengths)
+    for e, g in zip(expected, got):
+        assert np.allclose(e, g, atol=1e-5)

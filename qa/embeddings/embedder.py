@@ -8,6 +8,7 @@ path goes to SentenceTransformer unchanged, so a user with hub access can pick b
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class E5Embeddings(Embeddings):
         if s.quantize in ("int8", "int8-full"):
             model = quantize_int8(model, skip_down_projections=s.quantize == "int8")
         self._model = model
+        self._lock = threading.RLock()
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
         if dim is None:
             dim = int(np.asarray(model.encode(["x"], convert_to_numpy=True)).shape[-1])
@@ -145,7 +147,8 @@ class E5Embeddings(Embeddings):
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         """Token counts as the model sees them (specials included, before truncation)."""
-        enc = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
+        with self._lock:
+            enc = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
         return [len(ids) for ids in enc["input_ids"]]
 
     def batches(self, lengths: Sequence[int]) -> list[np.ndarray]:
@@ -165,6 +168,13 @@ class E5Embeddings(Embeddings):
         return out
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        # HF fast tokenizers keep padding/truncation state on the shared instance: two threads
+        # encoding at once (the API serves requests from a thread pool) corrupt each other's
+        # batches ("Unable to create tensor…"). One model call at a time; torch still uses every core.
+        with self._lock:
+            return self._encode_locked(texts, show_progress)
+
+    def _encode_locked(self, texts: list[str], show_progress: bool) -> np.ndarray:
         n = len(texts)
         if n == 0:
             return np.zeros((0, self._dim), dtype=np.float32)
