@@ -41,27 +41,23 @@ class CachedEncoder:
     def encode_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         return self.inner.encode_passages(texts, show_progress=show_progress)
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def _cached(self, cache: _LRU, texts: Sequence[str], encode) -> np.ndarray:
+        """Vectors for `texts`, encoding (in one batch) only those the cache lacks."""
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+            missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            vecs = self.inner.encode_queries(missing)
+            vecs = encode(missing)
             with self._lock:
                 for t, v in zip(missing, vecs):
-                    self._queries.put(t, v)
+                    cache.put(t, v)
         with self._lock:
-            return np.stack([self._queries[t] for t in texts]).astype(np.float32)
+            return np.stack([cache[t] for t in texts]).astype(np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._cached(self._queries, texts, self.inner.encode_queries)
 
     def similarity(self, question: str, sentences: list[str]) -> list[float]:
         """Cosine between the question (as a query) and each sentence (as a passage)."""
         q = self.encode_queries([question])[0]
-        with self._lock:
-            missing = [s for s in dict.fromkeys(sentences) if s not in self._sentences]
-        if missing:
-            vecs = self.inner.encode_passages(missing)
-            with self._lock:
-                for s, v in zip(missing, vecs):
-                    self._sentences.put(s, v)
-        with self._lock:
-            mat = np.stack([self._sentences[s] for s in sentences])
+        mat = self._cached(self._sentences, sentences, self.inner.encode_passages)
         return (mat @ q).astype(float).tolist()
