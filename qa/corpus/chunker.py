@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.corpus.files import corpus_files
 from qa.corpus.normalize import normalize_for_search
 from qa.corpus.parser import parse_issue
 from qa.corpus.tables import roster_persons
@@ -40,7 +41,7 @@ def issue_label(issue: Issue) -> str:
 
 
 def chunk_corpus(corpus_dir: Path) -> list[Chunk]:
-    return [c for path in sorted(corpus_dir.glob("*.txt")) for c in chunk_file(path)]
+    return [c for path in corpus_files(corpus_dir) for c in chunk_file(path)]
 
 
 def chunk_file(path: Path) -> list[Chunk]:

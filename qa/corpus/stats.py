@@ -1,24 +1,16 @@
 """Corpus-level views: stats per issue and the corpus manifest (issue, publish date, sha256)."""
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qa.corpus.chunker import chunk_issue
+from qa.corpus.files import corpus_files, sha256_file
 from qa.corpus.parser import parse_issue
 from qa.corpus.types import Issue
 
 MANIFEST_NAME = "manifest.json"
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    return sorted(corpus_dir.glob("*.txt"))
 
 
 def load_issues(corpus_dir: Path) -> list[Issue]:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qa.config import PROJECT_ROOT, Settings
+from qa.corpus.files import corpus_files, sha256_file
 from qa.evaluation.systems import Passage, SystemAnswer
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,8 @@ def resolve_model(settings: Settings):
     return project_resolve(settings)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    files = sorted(Path(corpus_dir).glob("*.txt"))
+def required_corpus_files(corpus_dir: Path) -> list[Path]:
+    files = corpus_files(Path(corpus_dir))
     if not files:
         raise FileNotFoundError(f"no corpus .txt files in {corpus_dir}")
     return files
@@ -68,7 +61,7 @@ def cache_key(settings: Settings, params: BaselineParams, files: list[Path], mod
         "passage_prefix": settings.passage_prefix,
         "chunk_size": params.chunk_size,
         "chunk_overlap": params.chunk_overlap,
-        "files": {p.name: _sha256(p) for p in files},
+        "files": {p.name: sha256_file(p) for p in files},
     }
 
 
@@ -120,7 +113,7 @@ class LangChainBaseline:
              show_progress: bool = True) -> "LangChainBaseline":
         from langchain_community.vectorstores import FAISS  # noqa: PLC0415
 
-        files = corpus_files(settings.corpus_dir)
+        files = required_corpus_files(settings.corpus_dir)
         embeddings, source = make_embeddings(settings, show_progress=show_progress)
         key = cache_key(settings, params, files, source)
         where = cache_dir_for(cache_root, key)

@@ -14,6 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from qa.corpus.files import corpus_files, sha256_file  # noqa: F401 - corpus_files is re-exported by qa.index
 from qa.index.atomic import MANIFEST, build_lock, commit, new_temp_dir, recover
 from qa.index.faiss_index import IndexParams, build_faiss_index
 from qa.index.lexical import LEXICAL_VERSION, JiebaTokenizer, doc_tokens
@@ -23,19 +24,6 @@ from qa.index.store import (
     utc_now, write_chunk_db,
 )
 from qa.models import Chunk
-
-
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The *.txt files directly in the corpus dir (as qa.corpus.chunker.chunk_corpus reads them), sorted."""
-    return sorted(p for p in corpus_dir.glob("*.txt") if p.is_file() and not p.name.startswith("."))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_text(text: str) -> str:
