@@ -119,18 +119,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(base_url: str, proc: subprocess.Popen | None, timeout_s: float) -> None:
+def wait_ready(base_url: str, proc: subprocess.Popen | None, timeout_s: float, poll_s: float = 0.5) -> None:
+    """Until /readyz answers 200; TimeoutError past timeout_s, RuntimeError if `proc` exits first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
+            raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
-    raise SystemExit(f"server not ready after {timeout_s} s")
+        time.sleep(poll_s)
+    raise TimeoutError(f"server not ready after {timeout_s} s")
 
 
 def start_server(port: int, index_dir: Path | None, log_path: Path) -> subprocess.Popen:
@@ -200,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server pid {proc.pid} on {base_url} (log {log_path})", flush=True)
     try:
         t0 = time.monotonic()
-        wait_ready(base_url, proc, args.ready_timeout)
+        try:
+            wait_ready(base_url, proc, args.ready_timeout)
+        except (RuntimeError, TimeoutError) as exc:
+            raise SystemExit(str(exc)) from exc
         print(f"ready after {time.monotonic() - t0:.1f} s", flush=True)
         results = asyncio.run(_run_all(base_url, args, questions))
     finally:

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from qa.config import Settings
@@ -59,15 +58,8 @@ class ThreadedServer:
 
 
 def wait_ready(url: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout_s} s")
+    """The benchmark's readiness wait, for a server in this process (no subprocess to watch)."""
+    load_benchmark_module().wait_ready(url, None, timeout_s, poll_s=0.2)
 
 
 @pytest.fixture(scope="session")
