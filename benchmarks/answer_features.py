@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from qa.answer.extractive import ExtractiveParams, _cue_bonus, _overlap, split_sentences
-from qa.answer.question import analyse, bigrams
+from qa.question import analyse, bigrams
 from qa.config import PROJECT_ROOT, Settings
 from qa.corpus.normalize import squash
 from qa.service import GazetteService

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.answer.extractive import ExtractiveParams, compose
-from qa.answer.question import analyse
+from qa.question import analyse
 from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash
 from qa.models import SearchHit

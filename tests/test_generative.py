@@ -25,7 +25,7 @@ from qa.answer.chain import NO_LLM_NOTICE, AskRequest, build_answer_chain
 from qa.answer.extractive import ExtractiveParams, compose, split_sentences
 from qa.answer.generative import (SYSTEM_PROMPT, UNAVAILABLE_NOTICE, GenerativeAnswerer, chinese_to_int,
                                   normalize_markers, numbers_in, passage_text, verify)
-from qa.answer.question import analyse
+from qa.question import analyse
 from qa.config import PROJECT_ROOT, Settings
 from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.extractive import ExtractiveParams, SentenceSimilarity, compose, person_timeline, refuse
-from qa.answer.question import QuestionInfo, analyse
+from qa.question import QuestionInfo, analyse
 from qa.answer.types import AnswerResult
 from qa.models import SearchHit
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.answer.question import QuestionInfo, bigrams, unit_forms
+from qa.question import QuestionInfo, bigrams, unit_forms
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit

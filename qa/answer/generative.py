@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from qa.answer.extractive import NOT_FOUND_EN, NOT_FOUND_ZH, split_sentences
-from qa.answer.question import analyse, bigrams
+from qa.question import analyse, bigrams
 from qa.answer.types import AnswerResult, Citation
 from qa.config import Settings
 from qa.corpus.normalize import normalize_for_search, squash

@@ -1,4 +1,5 @@
-"""What a question asks for: language, answer type cues, years, parts. Cheap and rule-based."""
+"""What a question asks for: language, answer type cues, years, parts. Cheap and rule-based; read by
+retrieval (year diversity, document questions) and by the answerer."""
 from __future__ import annotations
 
 import re
