@@ -102,6 +102,12 @@ class LexicalIndex:
         toks = [t for t in self.tokenizer.tokenize(query) if t not in self.stopwords]
         return toks + [p for p in self.persons if p in query]
 
+    def term_scores(self, term: str) -> np.ndarray:
+        """BM25 score of every chunk for one index term (zeros for a stopword or an unknown term)."""
+        if not self.n_docs or term not in self._bm25.vocab_dict:
+            return np.zeros(self.n_docs, np.float32)
+        return np.asarray(self._bm25.get_scores([term]), dtype=np.float32)
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk (vec_id order); zeros when no query token is in the vocabulary."""
         if not self.n_docs:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.corpus.normalize import canonical_form, normalize_for_search, parse_doc_numbers
+from qa.index.crosslingual import CrossLingual, CrossLingualParams
 from qa.index.fusion import FusionParams, fuse
 from qa.index.lexical import JiebaTokenizer, LexicalIndex, LexicalParams
 from qa.index.protocols import PassageEncoder, Reranker
@@ -32,6 +33,7 @@ class SearchConfig:
     n_candidates: int = 50  # taken from each of dense and BM25 before fusion
     doc_number_route: bool = True
     name_route: bool = True
+    crosslingual: CrossLingualParams | None = CrossLingualParams()  # English queries: pinyin names, CC-CEDICT terms
     rerank_top_n: int = 20  # when a reranker is on: how many fused hits it reorders
 
 
@@ -87,6 +89,7 @@ class HybridSearcher:
                     prefix, year, num = parsed[0]
                     self._docno_by_year_num.setdefault((year, num), []).append((prefix, key))
             self._docno_rows.setdefault(key, []).append(i)
+        self._crosslingual: CrossLingual | None = None  # built on the first query with Latin letters
         self._person_rows: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):
             for p in c.persons:
@@ -103,6 +106,16 @@ class HybridSearcher:
     def warm_up(self) -> None:
         """Load the jieba dictionary now (~0.8 s) instead of on the first query."""
         self.lexical.tokenizer.tokenize("预热")
+        self.crosslingual("warm up")
+
+    def crosslingual(self, query: str) -> CrossLingual | None:
+        """The English -> Chinese query side, for a query with Latin letters (built once, ~1 s)."""
+        if self.config.crosslingual is None or not any("a" <= ch.lower() <= "z" for ch in query):
+            return None
+        if self._crosslingual is None:
+            self._crosslingual = CrossLingual.for_index(
+                self.store.tokens, self._person_rows, self.lexical.stopwords, self.config.crosslingual)
+        return self._crosslingual
 
     @staticmethod
     def _query_time_params(settings) -> dict:
@@ -125,6 +138,8 @@ class HybridSearcher:
                         m.doc_numbers.append(key)
         if self.config.name_route:
             found = [p for p in self._person_rows if p in q]
+            cl = self.crosslingual(q)
+            found += [p for p in (cl.expand(q).persons if cl else ()) if p not in found]  # "Wu Xue" -> 武雪
             # 王伟明 in the query also contains 王伟: keep the longest names only.
             m.persons = sorted(p for p in found if not any(p != o and p in o for o in found))
         return m
@@ -168,6 +183,9 @@ class HybridSearcher:
         dense_ids, _ = self.store.dense_search(qvec, max(n, top_k), allowed, self._query_params)
 
         bm25_all = self.lexical.scores(q)
+        cl = self.crosslingual(q)
+        extra = cl.bm25_scores(q, self.lexical.term_scores, len(self.store)) if cl else None
+        bm25_all = bm25_all if extra is None else bm25_all + extra
         if allowed_mask is not None:
             bm25_all = np.where(allowed_mask, bm25_all, 0.0)
         positive = np.flatnonzero(bm25_all > 0)
