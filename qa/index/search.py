@@ -2,11 +2,14 @@
 
 Order of results: chunks of a document whose number (文号) the query names (its card first), then
 chunks naming a person the query names, then everything else; fused score orders within each tier.
+A question naming several years gets the best passages of each year first; a 'which document'
+question gets the top passage's document card beside it.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ from qa.index.lexical import JiebaTokenizer, LexicalIndex, LexicalParams
 from qa.index.protocols import PassageEncoder, Reranker
 from qa.index.store import IndexStore, check_compatible
 from qa.models import SearchHit
+from qa.question import analyse
 
 ALLOWED_FILTERS = ("year", "issue", "category", "doc_number")
 
@@ -35,6 +39,7 @@ class SearchConfig:
     name_route: bool = True
     crosslingual: CrossLingualParams | None = CrossLingualParams()  # English queries: pinyin names, CC-CEDICT terms
     rerank_top_n: int = 20  # when a reranker is on: how many fused hits it reorders
+    year_diverse_per_year: int = 2  # a question naming several years: the best passages of each year lead
 
 
 @dataclass
@@ -89,6 +94,7 @@ class HybridSearcher:
                     prefix, year, num = parsed[0]
                     self._docno_by_year_num.setdefault((year, num), []).append((prefix, key))
             self._docno_rows.setdefault(key, []).append(i)
+        self._card_row = {c.doc_key: i for i, c in enumerate(chunks) if c.chunk_type == "card"}
         self._crosslingual: CrossLingual | None = None  # built on the first query with Latin letters
         self._person_rows: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):
@@ -173,25 +179,72 @@ class HybridSearcher:
         q = normalize_for_search(query)
         if top_k <= 0 or not q or len(self.store) == 0 or (allowed is not None and len(allowed) == 0):
             return []
+        qvec = np.asarray(self.encoder.encode_queries([q]), dtype=np.float32)[0]
+        bm25_all = self.lexical.scores(q)
+        cl = self.crosslingual(q)
+        extra = cl.bm25_scores(q, self.lexical.term_scores, len(self.store)) if cl else None
+        bm25_all = bm25_all if extra is None else bm25_all + extra
+        route = self.routes(query)
+        main = self._rank(q, qvec, bm25_all, route, allowed, top_k, rerank=True)
+        info = analyse(query)
+        rows = main.rows[:top_k]
+        scores = dict(main.scores)
+        if len(info.years) >= 2 and not (filters or {}).get("year"):
+            rows = self._year_diverse(q, qvec, bm25_all, route, allowed, info.years, main, scores, top_k)
+        if "document" in info.cues and not route.doc_numbers:
+            rows = self._with_card(rows, scores, top_k)
+        return [
+            SearchHit(chunk=self.store.chunks[i], score=scores[i].get("rerank", scores[i]["fused"]), rank=rank,
+                      scores=scores[i])
+            for rank, i in enumerate(rows[:top_k], start=1)
+        ]
+
+    def _year_diverse(self, q, qvec, bm25_all, route, allowed, years, main: "_Ranking", scores: dict,
+                      top_k: int) -> list[int]:
+        """A question naming several years (2020年和2022年…) needs evidence from each: the best passages
+        of each named year lead, in turns, ordered by where each year's best stands in the main ranking."""
+        per_year: list[list[int]] = []
+        for year in years:
+            rows_y = np.flatnonzero(self._year == year)
+            if allowed is not None:
+                rows_y = np.intersect1d(rows_y, allowed)
+            if len(rows_y) == 0:
+                continue
+            ranked = self._rank(q, qvec, bm25_all, route, rows_y, self.config.year_diverse_per_year, rerank=False)
+            for i in ranked.rows:
+                scores.setdefault(i, ranked.scores[i])
+            per_year.append(ranked.rows[: self.config.year_diverse_per_year])
+        if len(per_year) < 2:
+            return main.rows[:top_k]
+        position = {i: r for r, i in enumerate(main.rows)}
+        per_year.sort(key=lambda rows: min((position.get(i, len(position)) for i in rows), default=len(position)))
+        lead = [i for turn in zip_longest(*per_year) for i in turn if i is not None]
+        return list(dict.fromkeys([*lead, *main.rows]))[: max(top_k, len(lead))]
+
+    def _with_card(self, rows: list[int], scores: dict, top_k: int) -> list[int]:
+        """A 'which document' question is answered by the document card (number, title, date): put the
+        top passage's card right after it when it is not already among the results."""
+        if not rows:
+            return rows
+        card = self._card_row.get(self.store.chunks[rows[0]].doc_key)
+        if card is None or card in rows[:top_k]:
+            return rows
+        scores.setdefault(card, {**scores[rows[0]], "route": 0.0, "card_of_top": 1.0})
+        return [rows[0], card, *[i for i in rows[1:] if i != card]]
+
+    def _rank(self, q: str, qvec: np.ndarray, bm25_all: np.ndarray, route: RouteMatch, allowed: np.ndarray | None,
+              top_k: int, rerank: bool) -> "_Ranking":
+        """Candidates from dense and BM25 (within `allowed`), fused, route tiers first, optionally reranked."""
         n = self.config.n_candidates
         allowed_mask = None
         if allowed is not None:
             allowed_mask = np.zeros(len(self.store), dtype=bool)
             allowed_mask[allowed] = True
-
-        qvec = np.asarray(self.encoder.encode_queries([q]), dtype=np.float32)[0]
-        dense_ids, _ = self.store.dense_search(qvec, max(n, top_k), allowed, self._query_params)
-
-        bm25_all = self.lexical.scores(q)
-        cl = self.crosslingual(q)
-        extra = cl.bm25_scores(q, self.lexical.term_scores, len(self.store)) if cl else None
-        bm25_all = bm25_all if extra is None else bm25_all + extra
-        if allowed_mask is not None:
             bm25_all = np.where(allowed_mask, bm25_all, 0.0)
+        dense_ids, _ = self.store.dense_search(qvec, max(n, top_k), allowed, self._query_params)
         positive = np.flatnonzero(bm25_all > 0)
         bm25_ids = positive[np.argsort(-bm25_all[positive], kind="stable")[: max(n, top_k)]]
 
-        route = self.routes(query)
         tier_of: dict[int, int] = {}
         for key in route.doc_numbers:
             for i in self._docno_rows.get(key, []):
@@ -205,6 +258,8 @@ class HybridSearcher:
         cand = np.array(
             list(dict.fromkeys([*map(int, dense_ids), *map(int, bm25_ids), *sorted(tier_of)])), dtype=np.int64
         )
+        if len(cand) == 0:
+            return _Ranking([], {})
         # Exact cosines for every candidate (route rows may lie outside the ANN top-n).
         dense = np.asarray(self.store.vectors[cand] @ qvec, dtype=np.float64)
         bm25 = bm25_all[cand].astype(np.float64)
@@ -213,19 +268,24 @@ class HybridSearcher:
         card_first = [int(tiers[j] == TIER_DOC_NUMBER and self._is_card[i]) for j, i in enumerate(cand)]
         order = sorted(range(len(cand)), key=lambda j: (-tiers[j], -card_first[j], -fused[j], int(cand[j])))
 
-        rerank: dict[int, float] = {}
-        if self.reranker is not None:
+        rerank_scores: dict[int, float] = {}
+        if rerank and self.reranker is not None:
             head = order[: max(self.config.rerank_top_n, top_k)]
             scores = self.reranker.score(q, [self.store.chunks[int(cand[j])].text for j in head])
-            rerank = {j: float(s) for j, s in zip(head, scores)}
-            head = sorted(head, key=lambda j: (-tiers[j], -card_first[j], -rerank[j], int(cand[j])))
+            rerank_scores = {j: float(s) for j, s in zip(head, scores)}
+            head = sorted(head, key=lambda j: (-tiers[j], -card_first[j], -rerank_scores[j], int(cand[j])))
             order = head + order[len(head):]
 
-        hits = []
-        for rank, j in enumerate(order[:top_k], start=1):
-            i = int(cand[j])
+        out: dict[int, dict[str, float]] = {}
+        for j in order:
             s = {"dense": float(dense[j]), "bm25": float(bm25[j]), "fused": float(fused[j]), "route": float(tiers[j])}
-            if j in rerank:
-                s["rerank"] = rerank[j]
-            hits.append(SearchHit(chunk=self.store.chunks[i], score=rerank.get(j, float(fused[j])), rank=rank, scores=s))
-        return hits
+            if j in rerank_scores:
+                s["rerank"] = rerank_scores[j]
+            out[int(cand[j])] = s
+        return _Ranking([int(cand[j]) for j in order], out)
+
+
+@dataclass
+class _Ranking:
+    rows: list[int]  # vec_ids, best first
+    scores: dict[int, dict[str, float]]  # vec_id -> score components
