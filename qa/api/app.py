@@ -29,7 +29,9 @@ DEFAULT_MODEL_THREADS = 4  # concurrent model calls; more only queue on a 2-core
 def _default_factory(settings: Settings) -> Service:
     from qa.service import GazetteService
 
-    return GazetteService.load(settings)
+    service = GazetteService.load(settings)
+    service.searcher.warm_up()  # jieba and the English->Chinese tables load before /readyz, not on a first request
+    return service
 
 
 def _split(service: Any) -> tuple[Service | None, ServiceFactory | None]:
