@@ -54,6 +54,19 @@ def analyse(question: str) -> QuestionInfo:
     return QuestionInfo(question, norm, lang, cues, years, content, multi, unit_m.group(1) if unit_m else "", places)
 
 
+_ASKS = re.compile(r"谁|什么|多少|几|哪|何|是否|吗|多久|多大|多长|怎样|如何|有无")
+
+
+def clauses(question: str) -> list[str]:
+    """A Chinese question asking two things (组长是谁？办公室设在哪？ / 从哪天施行、有效期多久) split
+    into its asking clauses; one element when it asks one thing."""
+    parts = [p.strip(" ，,？?；;") for p in re.split(r"[？?；;]|[，、](?=[^，、]*(?:谁|什么|多少|几|哪|何时|是否|多久))", question)]
+    parts = [p for p in parts if p]
+    if len(parts) < 2 or not all(_ASKS.search(p) for p in parts):
+        return [question]
+    return parts
+
+
 def unit_forms(unit: str) -> tuple[str, ...]:
     return _UNIT_ALIASES.get(unit, (unit,))
 

@@ -122,7 +122,7 @@ def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceS
     """One answer sentence per part, markers renumbered into one citation list."""
     answers, citations, related, answered = [], [], [], False
     for part_info, hits in state.parts:
-        part = compose(part_info, hits, params, False, similarity)
+        part = compose(part_info, hits, params, False, similarity, split_clauses=False)  # the year is the part
         label = f"{part_info.years[0]}年" if part_info.years else ""
         if not part.answered:
             answers.append(f"{label}：公报中未找到。" if part_info.lang == "zh" else f"{label}: not found in the gazette.")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.question import QuestionInfo, bigrams, unit_forms
+from qa.question import QuestionInfo, analyse, bigrams, clauses, unit_forms
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
@@ -54,8 +54,15 @@ class _Candidate:
     lexical: float = 0.0
 
 
+# Roster rows that lost their line breaks in the source (组 长：雷健坤 市长副组长：李文兵 …) split at each role label.
+_ROSTER_ROW = re.compile(r"(?<!办公室)(?<![副务：:])(?=(?:常务副组长|副组长|组\s*长|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:])")
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCES.findall(text) if len(s.strip()) >= 4]
+    out = []
+    for s in _SENTENCES.findall(text):
+        out.extend(part.strip() for part in _ROSTER_ROW.split(s))
+    return [s for s in out if len(s) >= 4]
 
 
 _ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "副主任", "主任", "副局长", "局长", "成员")
@@ -168,30 +175,59 @@ def _english(info: QuestionInfo, sentence: str) -> str:
 
 
 def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams, doc_route: bool,
-            similarity: SentenceSimilarity | None = None) -> AnswerResult:
-    """Pick and order the answering sentences; cite only the passages they come from."""
+            similarity: SentenceSimilarity | None = None, split_clauses: bool = True) -> AnswerResult:
+    """Pick and order the answering sentences; cite only the passages they come from. A question
+    asking two things (组长是谁？办公室设在哪？) also gets the best sentence of each clause."""
     if not hits:
         return refuse(info, hits)
     picks: list[tuple[int, str]] = []
     threshold = params.min_score_en if info.lang == "en" else params.min_score
     if doc_route and hits[0].chunk.chunk_type == "card":  # the question names a document number
         return _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
-    candidates = [c for c in score_sentences(info, hits, params, similarity)
-                  if _answers_the_type(info, c.sentence, hits[c.hit_index])
-                  and (info.lang == "en" or c.lexical >= params.min_lexical)]
-    if not candidates or candidates[0].score < threshold:
+    candidates = _answering(info, hits, params, similarity)
+    parts = clauses(info.text) if split_clauses and info.lang == "zh" else [info.text]
+    if len(parts) >= 2:
+        picks = _clause_picks(info, parts, hits, params, similarity)
+    if not picks and (not candidates or candidates[0].score < threshold):
         return refuse(info, hits)
-    best = candidates[0]
-    wants_document = "document" in info.cues and not {"number", "date", "person"} & info.cues
-    if wants_document:  # "which document covers X": name the document, then the sentence that shows it
-        picks.append((best.hit_index, _card_answer(info, hits[best.hit_index])))
-    picks.append((best.hit_index, best.sentence))
-    for cand in candidates[1:]:
-        if len(picks) >= params.max_sentences or cand.score < params.second_ratio * best.score:
-            break
-        if cand.sentence != best.sentence:
-            picks.append((cand.hit_index, cand.sentence))
+    if candidates and candidates[0].score >= threshold:
+        best = candidates[0]
+        wants_document = "document" in info.cues and not {"number", "date", "person"} & info.cues
+        lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
+        lead.append((best.hit_index, best.sentence))
+        for cand in candidates[1:]:
+            if len(lead) >= params.max_sentences or cand.score < params.second_ratio * best.score:
+                break
+            if cand.sentence != best.sentence:
+                lead.append((cand.hit_index, cand.sentence))
+        picks = list(dict.fromkeys([*lead, *picks]))
     return _assemble(info, hits, picks)
+
+
+def _answering(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
+               similarity: SentenceSimilarity | None) -> list[_Candidate]:
+    """Sentences that could answer, best first: scored, and carrying what the question asks for."""
+    return [c for c in score_sentences(info, hits, params, similarity)
+            if _answers_the_type(info, c.sentence, hits[c.hit_index])
+            and (info.lang == "en" or c.lexical >= params.min_lexical)]
+
+
+def _clause_picks(info: QuestionInfo, parts: list[str], hits: list[SearchHit], params: ExtractiveParams,
+                  similarity: SentenceSimilarity | None) -> list[tuple[int, str]]:
+    """The best sentence for each asking clause; the years and places the whole question names bind
+    every clause. A clause asking for a document is answered by the top passage's card."""
+    picks: list[tuple[int, str]] = []
+    for part in parts:
+        part_info = analyse(part)
+        part_info.years = part_info.years or info.years
+        part_info.places = part_info.places or info.places
+        candidates = _answering(part_info, hits, params, similarity)
+        if "document" in part_info.cues and not {"number", "date", "person"} & part_info.cues:
+            i = candidates[0].hit_index if candidates else 0
+            picks.append((i, _card_answer(info, hits[i])))
+        elif candidates and candidates[0].score >= params.min_score:
+            picks.append((candidates[0].hit_index, candidates[0].sentence))
+    return picks
 
 
 def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, str]]) -> AnswerResult:
