@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer.extractive import ExtractiveParams, compose
-from qa.question import analyse
+from qa.answer.extractive import ExtractiveParams, compose, split_sentences
+from qa.question import analyse, clauses
 from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash
 from qa.models import SearchHit
@@ -45,6 +45,30 @@ def test_question_analysis():
     assert analyse("How old must users of shared bikes be?").lang == "en"
     assert analyse("郊区要改造多少平方米？").places == ["郊区"]
     assert "person" in analyse("地质灾害防治领导小组组长是谁").cues
+
+
+def test_question_clauses():
+    assert clauses("阳泉市行政复议体制改革领导小组组长是谁？办公室设在哪？") == ["阳泉市行政复议体制改革领导小组组长是谁", "办公室设在哪"]
+    assert clauses("细则从哪天施行、有效期多久？") == ["细则从哪天施行", "有效期多久"]
+    assert clauses("市抗震救灾指挥部的指挥长由谁担任？") == ["市抗震救灾指挥部的指挥长由谁担任？"]
+    assert clauses("根据规定，哪个部门负责？") == ["根据规定，哪个部门负责？"]  # one asking clause
+
+
+def test_roster_rows_without_line_breaks_split_at_role_labels():
+    rows = split_sentences("组 长：雷健坤 市长副组长：李文兵 市政府副市长成 员：梁爱卿 市政府副秘书长")
+    assert rows == ["组 长：雷健坤 市长", "副组长：李文兵 市政府副市长", "成 员：梁爱卿 市政府副秘书长"]
+    # an office director inside a sentence, and a rendered 'group：role：name' row, stay whole
+    assert len(split_sentences("办公室设在市规划和自然资源局，办公室主任：王光荣（兼）。")) == 1
+    assert len(split_sentences("年度地质灾害防治领导小组：组长：韩加政（副市长）")) == 1
+
+
+def test_two_clause_question_answers_both(chunks_2022):
+    hits = [h for h in hits_for(chunks_2022, "韩加政") if h.chunk.chunk_type == "table"]
+    hits += hits_for(chunks_2022, "办公室设在市规划和自然资源局")
+    result = compose(analyse("2022年地质灾害防治领导小组组长是谁？办公室设在哪？"), hits, ExtractiveParams(), False)
+    flat = result.answer.replace(" ", "")
+    assert result.answered and "组长：韩加政" in flat and "市规划和自然资源局" in flat, result.answer
+    check_markers(result)
 
 
 def test_number_question_picks_the_sentence_with_the_number(chunks_2022):

@@ -1,0 +1,24 @@
+"""Result order on the real index: several named years each get their passages; a which-document
+question carries the document card."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.slow
+def test_search_gives_each_named_year_its_best_passages(gazette_service):
+    question = "市民政局局长2021年初换成了谁，2022年又换成了谁？"
+    hits = gazette_service.search(question, top_k=5)
+    assert {2021, 2022} <= {h.chunk.year for h in hits[:4]}
+    texts = " ".join(h.chunk.text for h in hits)
+    assert "李海民为阳泉市民政局局长" in texts and "樊志红" in texts
+    # with one year filtered the order is the plain one
+    assert {h.chunk.year for h in gazette_service.search(question, top_k=5, filters={"year": 2022})} == {2022}
+
+
+@pytest.mark.slow
+def test_which_document_question_carries_the_card_of_the_top_passage(gazette_service):
+    hits = gazette_service.search("明确门前人行道也算单位市容环卫责任区的是哪份文件？", top_k=5)
+    assert hits[0].chunk.chunk_type != "card" and "门前人行道" in hits[0].chunk.text
+    assert hits[1].chunk.chunk_type == "card" and hits[1].chunk.doc_key == hits[0].chunk.doc_key
+    assert "阳政办发〔2020〕23号" in hits[1].chunk.text
