@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["api_support"]
+
 
 @pytest.mark.slow
 def test_search_gives_each_named_year_its_best_passages(gazette_service):
