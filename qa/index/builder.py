@@ -6,6 +6,7 @@ stored vectors also let a change of index type (flat -> ivf) happen without re-e
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from qa.index.lexical import LEXICAL_VERSION, JiebaTokenizer, doc_tokens
 from qa.index.protocols import ChunkFileFn, PassageEncoder
 from qa.index.store import (
     CHUNKS_DB, FAISS_FILE, VECTORS, IndexNotFoundError, IndexStore, Manifest, StoredChunks, check_compatible,
-    utc_now, write_chunk_db,
+    encoder_mismatch, encoder_variant, utc_now, write_chunk_db,
 )
 from qa.models import Chunk
+
+log = logging.getLogger(__name__)
 
 
 def sha256_text(text: str) -> str:
@@ -89,8 +92,8 @@ class IndexBuilder:
 
     def update(self, corpus_dir: Path | str) -> BuildReport:
         """Bring the index in line with the corpus, embedding only chunks it has no vector for.
-        Builds from scratch if there is no index yet; raises IndexMismatchError if the index was
-        embedded with another model."""
+        Builds from scratch if there is no index yet or its vectors come from another encoder variant
+        (runtime/quantisation); raises IndexMismatchError if the index was embedded with another model."""
         t0 = time.perf_counter()
         corpus_dir = Path(corpus_dir)
         with build_lock(self.index_dir):
@@ -103,7 +106,13 @@ class IndexBuilder:
                 report = None
             else:
                 check_compatible(old.manifest, self.encoder.model_name, self.encoder.dim, self.index_dir)
-                report = self._update(corpus_dir, old)
+                problem = encoder_mismatch(old.manifest, encoder_variant(self.encoder))
+                if problem:
+                    # Reused vectors would mix two encoders in one index: embed everything anew.
+                    log.warning("%s: %s; re-embedding every chunk", self.index_dir, problem)
+                    report = None
+                else:
+                    report = self._update(corpus_dir, old)
         if report is None:
             return self.build(corpus_dir)
         report.seconds = time.perf_counter() - t0
@@ -232,6 +241,7 @@ class IndexBuilder:
             files=dict(sorted(file_shas.items())),
             created=created,
             updated=utc_now(),
+            encoder=encoder_variant(self.encoder),
         )
         tmp = new_temp_dir(self.index_dir)
         try:

@@ -1,7 +1,8 @@
 """The on-disk index: FAISS vectors + SQLite chunk store + vectors.npy + manifest.json, read side.
 
 Layout of an index dir:
-  manifest.json   model, dim, normaliser/lexical versions, chunk count, index params, sha256 per corpus file
+  manifest.json   model, encoder variant, dim, normaliser/lexical versions, chunk count, index params,
+                  sha256 per corpus file
   chunks.sqlite   one row per chunk (vec_id = row of vectors.npy = FAISS id), all Chunk fields, tokens
   vectors.npy     float32 (n, dim), kept so updates and index-type changes never re-embed
   faiss.index     IndexIDMap2 over Flat/IVF/HNSW (inner product on unit vectors)
@@ -10,6 +11,7 @@ Writing happens in builder.py, always into a fresh temp dir that atomic.commit s
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +26,7 @@ from qa.index.faiss_index import search_params
 from qa.models import Chunk
 
 FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
 CHUNKS_DB = "chunks.sqlite"
 VECTORS = "vectors.npy"
 FAISS_FILE = "faiss.index"
@@ -51,6 +54,9 @@ class Manifest:
     created: str
     updated: str = ""
     format_version: int = FORMAT_VERSION
+    # Runtime/quantisation of the encoder that made the vectors (E5Embeddings.variant, e.g. "onnx/int8");
+    # "" = not recorded (older index, or an encoder that does not say).
+    encoder: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
@@ -219,3 +225,31 @@ def check_compatible(manifest: Manifest, expected_model: str | None, expected_di
             f"index at {where} does not match the embedding model in use: {'; '.join(problems)}. "
             "Rebuild it (`qa index build`) or configure the model it was built with."
         )
+
+
+def encoder_variant(encoder) -> str:
+    """The `variant` of an encoder, looking through wrappers that keep the real one as `.inner`
+    (CachedEncoder); "" when it does not say."""
+    for obj in (encoder, getattr(encoder, "inner", None)):
+        v = getattr(obj, "variant", None)
+        if isinstance(v, str) and v:
+            return v
+    return ""
+
+
+def encoder_mismatch(manifest: Manifest, variant: str) -> str | None:
+    """Why vectors of this index and of `variant` are not quite comparable, or None. Same model, other
+    runtime or quantisation: vectors agree to ~0.99 cosine, so searching still works, a little worse;
+    only a known-and-different pair counts."""
+    if not manifest.encoder or not variant or manifest.encoder == variant:
+        return None
+    return (f"index vectors were made by {manifest.model_name} as {manifest.encoder!r}, "
+            f"the encoder in use is {variant!r}: rebuild the index (`qa index build`) or configure that variant")
+
+
+def warn_if_encoder_differs(manifest: Manifest, encoder, where: Path) -> str | None:
+    """Log (and return) the mismatch between an index and the encoder that will query it."""
+    problem = encoder_mismatch(manifest, encoder_variant(encoder))
+    if problem:
+        log.warning("%s: %s", where, problem)
+    return problem
