@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, bigrams, clauses, unit_forms
+from qa.answer.grounding import ungrounded
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
@@ -33,7 +34,7 @@ class ExtractiveParams:
     max_sentences: int = 2
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
     min_score: float = 0.35  # refusal threshold on the best sentence score (calibrated on the eval set)
-    min_score_en: float = 0.2  # cross-lingual similarities run lower
+    min_score_en: float = 0.05  # cross-lingual similarities run lower; the grounding checks do the refusing (benchmarks/results/refusal_calibration.md)
     min_lexical: float = 0.2  # a Chinese answer sentence shares at least this much of the question's wording
     rank_decay: float = 0.05
     semantic_weight: float = 0.6  # sentence score = w * semantic + (1 - w) * lexical + cues
@@ -133,24 +134,9 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
 
 def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
     """The sentence carries what the question asks for: the year it names, a number in the unit it
-    asks for, a date, the place. A sentence that does not is no answer, however similar it reads."""
-    flat = normalize_for_search(sentence).replace(" ", "")
-    c = hit.chunk
-    for year in info.years:
-        if not (c.year == year or str(year) in c.doc_title or str(year) in flat):
-            return False
-    if info.unit:
-        if not any(re.search(rf"\d(?:\.\d+)?(?:万|亿)?{re.escape(u)}", flat) or f"{u}" in flat and re.search(r"\d", flat)
-                   for u in unit_forms(info.unit)):
-            return False
-    elif "number" in info.cues and info.lang == "zh" and not re.search(r"\d|[一二三四五六七八九十百千万]+[个项家条次名人座辆处所]", flat):
-        return False
-    if "date" in info.cues and info.lang == "zh" and "number" not in info.cues and not _TIME_LIKE.search(flat):
-        return False
-    context = normalize_for_search(f"{c.text} {c.doc_title}").replace(" ", "").replace("孟县", "盂县")
-    if info.places and not all(p in context for p in info.places):
-        return False
-    return True
+    asks for, a date, the place (qa/answer/grounding.py). A sentence that does not is no answer,
+    however similar it reads."""
+    return not ungrounded(info, sentence, hit)
 
 
 def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:

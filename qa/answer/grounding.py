@@ -1,0 +1,220 @@
+"""Does a candidate sentence carry what the question asks for? The answerability gate.
+
+A near miss reads like an answer: the right document, the right topic, but another district's figure,
+another year's target, a percentage where an amount is asked, the title of a notice whose annex was
+not printed. Similarity scores cannot tell those apart; these checks read the question's constraints
+(years, gazette issue, places, the kind and unit of the value asked for) and require the answering
+sentence, or for years and issues its passage, to carry them. `ungrounded` returns why a sentence is
+no answer (a short reason, for tests and debugging) or "" when it may answer.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.corpus.normalize import normalize_for_search
+from qa.models import SearchHit
+from qa.question import QuestionInfo, unit_forms
+
+_CN_NUM = "一二三四五六七八九十百千万两零〇"
+# A number: digits, or Chinese numerals (三个工作日, 一个月, 两座).
+_NUM = rf"(?:\d+(?:\.\d+)?|[{_CN_NUM}]+)"
+_ANY_NUMBER = re.compile(rf"\d|[{_CN_NUM}]+\s*(?:个|项|家|条|次|名|人|座|辆|处|所|年|月|日|天|周|倍|成)")
+_YEAR_VALUE = re.compile(r"(?:19|20)\d{2}\s*年")
+# Looser than a date: what can answer 何时/多久 (10月底前, 次月15日前, 一个月, 从原任职时间算起).
+_TIME_LIKE = re.compile(rf"[\d{_CN_NUM}]\s*(?:个)?\s*(?:年|月|日|天|周|小时|工作日)|底前|之日|时间|即日|起施行|期间|同时")
+_YEARS_IN = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*(?:年)?\s*[-—–~至到]\s*((?:19|20)\d{2}))?(?!\d)")
+_ISSUE_ZH = re.compile(r"((?:19|20)\d{2})\s*年\s*第\s*(\d{1,2})\s*期")
+_ISSUE_EN = re.compile(r"((?:19|20)\d{2})\s*(?:No\.?|issue|#)\s*(\d{1,2})\b", re.I)
+
+# The kind of value a question asks for, beyond qa.question's 多少+unit: (question pattern, unit forms
+# the answer must carry). 败诉率是多少 asks for a percentage, 死亡人数 for a head count.
+_RATE = ("%", "个百分点", "百分之", "成")
+_ASKED_KIND_ZH: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"(?:率|比例|比重|占比|百分比)(?:的?(?:目标|标准|门槛|要求))?(?:要|应|需)?(?:是|为|到|达到|有|各是)?多少"), _RATE),
+    (re.compile(r"人数(?:的?(?:目标|标准|门槛|要求))?(?:是|为|有|达到)?(?:多少|几)"), ("人", "名")),
+    (re.compile(r"多少钱|(?:金额|资金|经费|投资额|总投资|补贴|补助|奖励|费用)(?:是|为|有|共|达|需要|要)?多少"), ("元",)),
+    (re.compile(r"面积(?:是|为|有|共|达|要)?多少"), ("亩", "平方米", "公顷", "平方公里", "平方千米")),
+]
+_ASKED_KIND_EN: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"\b(?:what|which)\s+(?:percentage|share|proportion|rate|ratio)\b|\bper\s*cent|\bpercentage\b", re.I), _RATE),
+    (re.compile(r"\bhow many\s+(?:people|persons|deaths|dead|casualties|staff|residents|participants)\b", re.I), ("人", "名")),
+    (re.compile(r"\b(?:US\s+)?dollars\b", re.I), ("美元",)),
+    (re.compile(r"\bhow much\s+(?:money|funding|subsidy|investment)|\byuan\b|\bin\s+RMB\b", re.I), ("元",)),
+]
+# 败诉率是多少 / 比例要达到多少: the rate asked about, which the answer's percentage must belong to.
+_RATE_ASKED = re.compile(r"([\u4e00-\u9fff]率|比例|比重|占比)(?:的?(?:目标|标准|门槛|要求))?(?:要|应|需)?(?:是|为|到|达到|有)?多少")
+# Between a rate and its value: another quantity (基准费率的基础上降幅不低于15%) means the value is not the rate's.
+_OTHER_QUANTITY = re.compile(r"率|幅|比例|比重|占比|增长|下降|提高|降低")
+# 哪几个单位 / 哪些 ask which ones, not how many.
+_WHICH_ONES = re.compile(r"哪几|哪些|哪一些")
+_ASKS_YEAR = re.compile(r"哪一?年|\b(?:what|which)\s+year\b", re.I)
+# Asked for people (not for the unit that bears a cost: 由谁承担, 谁出); a list of people (专家组成员有哪些人)
+# is answered by names or role rows, not by a sentence saying who is responsible.
+_ASKS_PEOPLE = re.compile(r"(?:是|为)谁|由谁担任|谁担任|哪位|何人|\bwho\s+(?:is|was|were|are)\b|\bwhom\b", re.I)
+_ASKS_NAMES = re.compile(r"哪些人|什么人|哪几位|哪几个人|成员(?:是|有)(?:谁|哪些)")
+_NAME_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|成员|召集人|总指挥|委员)\s*[：:]")
+# A who-question is answered by a name, a post holder (组长：市卫健委主任) or a lead unit (市纪委监委牵头).
+_PERSON_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|局长|市长|书记|成员|负责人|召集人|总指挥)\s*[：:]|[\u4e00-\u9fff]{2,4}为|牵头|担任|兼任|任命|负责")
+
+_PLACE_NAMES = ("城区", "矿区", "郊区", "平定县", "盂县", "高新区", "开发区", "经济技术开发区")
+_ANNEX_POINTER = re.compile(r"见附件|见网络版|[（(]\s*略\s*[)）]")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the question's answer must carry."""
+
+    years: tuple[int, ...]
+    issues: tuple[str, ...]  # gazette issues named: "2023-06"
+    places: tuple[str, ...]
+    units: tuple[tuple[str, ...], ...]  # each tuple: alternative unit forms, one must follow a number
+    number: bool  # some number must be given
+    year_value: bool  # 哪一年: a year must be given
+    time: bool  # 何时/多久: a date or duration must be given
+    person: bool
+    names: bool  # a list of people: names or role rows
+    rate_terms: tuple[str, ...]  # 败诉率 -> ("诉率",): the rate asked about must be the one given
+
+
+def asked(info: QuestionInfo) -> Asked:
+    text = info.normalized
+    which_ones = bool(_WHICH_ONES.search(text))
+    units: list[tuple[str, ...]] = []
+    if info.unit and not which_ones:
+        units.append(unit_forms(info.unit))
+    for pattern, forms in (_ASKED_KIND_EN if info.lang == "en" else _ASKED_KIND_ZH):
+        if pattern.search(text) and not any(set(forms) & set(u) for u in units):
+            units.append(forms)
+    rate_terms = tuple(dict.fromkeys(m.group(1) for m in _RATE_ASKED.finditer(text) if m.group(1) not in ("效率", "频率")))
+    issues = tuple(f"{int(y)}-{int(n):02d}" for y, n in (_ISSUE_ZH.findall(text) + _ISSUE_EN.findall(text)))
+    return Asked(
+        years=tuple(info.years), issues=issues, places=tuple(info.places), units=tuple(units),
+        number="number" in info.cues and not which_ones,
+        year_value=bool(_ASKS_YEAR.search(text)),
+        time="date" in info.cues and "number" not in info.cues and info.lang == "zh",
+        person=bool(_ASKS_PEOPLE.search(text) or _ASKS_NAMES.search(text)),
+        names=bool(_ASKS_NAMES.search(text)),
+        rate_terms=rate_terms,
+    )
+
+
+def _flat(text: str) -> str:
+    return normalize_for_search(text).replace(" ", "")
+
+
+def _years_named(text: str) -> list[tuple[int, int]]:
+    """Years and year ranges (2023-2025年) a text names, as (first, last)."""
+    out = []
+    for m in _YEARS_IN.finditer(text):
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) else a
+        out.append((a, b) if a <= b else (b, a))
+    return out
+
+
+def _covers(spans: list[tuple[int, int]], year: int) -> bool:
+    return any(a <= year <= b for a, b in spans)
+
+
+def _has_value(flat: str, forms: tuple[str, ...]) -> bool:
+    if "天" in forms:
+        forms = (*forms, "工作日")
+    for u in forms:
+        if u in ("百分之", "成"):
+            if re.search(rf"百分之{_NUM}" if u == "百分之" else rf"{_NUM}成", flat):
+                return True
+            continue
+        for m in re.finditer(rf"({_NUM})\s*(?:多)?(?:万|亿|千)?\s*(?:个)?{re.escape(u)}", flat):
+            if m.group(1) != "一" or u != "个":  # 上一个月, 一个平台: an article, not a count
+                return True
+    return False
+
+
+_HEADING_LINE = re.compile(r"^[^。；;]{1,24}$")
+
+
+def _rate_value(flat: str, term: str) -> bool:
+    """The sentence gives the rate asked about: the term, then within a short stretch its percentage,
+    with no other quantity in between (基准费率的基础上降幅不低于15% gives a reduction, not the rate)."""
+    for m in re.finditer(re.escape(term), flat):
+        v = re.search(rf"{_NUM}\s*[%％]|百分之{_NUM}", flat[m.end(): m.end() + 16])
+        if v and not _OTHER_QUANTITY.search(flat[m.end(): m.end() + v.start()]):
+            return True
+    return False
+
+
+def _sentence_scope(sentence: str, hit: SearchHit) -> str:
+    """The sentence with what governs it in its passage: the lead of its line ('四、城区：…开工800套；
+    基本建成240套') and the nearest heading line above it ('(三) 城区' over a paragraph)."""
+    text = hit.chunk.text
+    i = text.find(sentence)
+    if i < 0:
+        return sentence
+    start = text.rfind("\n", 0, i) + 1
+    lead = re.split(r"[。；;：:]", text[start:i], maxsplit=1)[0] if i > start else ""
+    heading = ""
+    for line in reversed(text[:start].splitlines()):
+        if _HEADING_LINE.match(line.strip()):
+            heading = line
+            break
+    return f"{heading} {lead} {sentence}"
+
+
+def ungrounded(info: QuestionInfo, sentence: str, hit: SearchHit) -> str:
+    """Why `sentence` (from `hit`) does not answer the question; "" when nothing is missing."""
+    a = asked(info)
+    c = hit.chunk
+    flat = _flat(sentence)
+    passage = _flat(f"{c.doc_title} {' '.join(c.section_path)} {c.text}")
+
+    # Years: the passage must speak of the year asked (its own year, or its title/section/text naming it,
+    # ranges included); taken from a passage of another year, a sentence naming other years only
+    # is another year's figure.
+    for year in a.years:
+        if c.year == year:
+            continue
+        if not _covers(_years_named(passage), year):
+            return f"year {year} not in passage"
+        said = _years_named(flat)
+        if said and not _covers(said, year):
+            return f"sentence names other years than {year}"
+    if a.issues and c.issue not in a.issues:
+        return f"issue {c.issue} not asked"
+
+    # Places: the sentence, its line, its section or its document names the place asked about.
+    if a.places:
+        scope = _flat(_sentence_scope(sentence, hit)) + _flat(" ".join(c.section_path)) + _flat(c.doc_title)
+        for place in a.places:
+            if place not in scope.replace("孟县", "盂县"):
+                return f"place {place} not in sentence"
+
+    # Pointers are not answers: a lead-in to a list of names (…决定，任命：), an annex reference
+    # (见附件1, 略, 见网络版), the document's title.
+    if a.person and flat.endswith(("：", ":")):
+        return "lead-in"
+    if _ANNEX_POINTER.search(flat):
+        return "annex pointer"
+    title = _flat(c.doc_title)
+    if "document" not in info.cues and title and (len(flat) >= 8 and flat in title or title in flat and len(flat) <= len(title) + 12):
+        return "document title"
+
+    # The value asked for.
+    for forms in a.units:
+        if not _has_value(flat, forms):
+            return f"no value in {forms[0]}"
+    if a.number and not _ANY_NUMBER.search(flat):
+        return "no number"
+    if a.year_value and not _YEAR_VALUE.search(flat):
+        return "no year"
+    if a.time and not _TIME_LIKE.search(flat):
+        return "no date or duration"
+    for term in a.rate_terms:
+        if not _rate_value(flat, term):
+            return f"no value of {term}"
+    named = any(p.replace(" ", "") in flat for p in c.persons)
+    if a.names and not (named or _NAME_EVIDENCE.search(flat)):
+        return "no names"
+    if a.person and not (named or _PERSON_EVIDENCE.search(flat)):
+        return "no name or post"
+    return ""

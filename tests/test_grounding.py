@@ -1,0 +1,176 @@
+"""The answerability gate (qa/answer/grounding.py) on real passages: each kind of near miss is refused,
+and the question the same passage does answer is still answered.
+
+Fast tests run the extractive answerer on real corpus chunks without the model (lexical scoring);
+the slow ones ask the real service over the shared real index.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.answer.extractive import ExtractiveParams, compose
+from qa.answer.grounding import asked, ungrounded
+from qa.corpus.chunker import chunk_file
+from qa.corpus.normalize import squash
+from qa.models import Chunk, SearchHit
+from qa.question import analyse
+
+pytest_plugins = ["api_support"]
+ROOT = Path(__file__).resolve().parent.parent
+PARAMS = ExtractiveParams()
+
+
+@pytest.fixture(scope="module")
+def chunks() -> dict[str, list[Chunk]]:
+    return {issue: chunk_file(ROOT / "corpus" / f"{issue}.txt") for issue in ("2020-02", "2021-01", "2021-04", "2022-03", "2023-06")}
+
+
+def hits_with(chunks: list[Chunk], *needles: str) -> list[SearchHit]:
+    picked = [c for c in chunks if c.chunk_type != "card" and all(n in squash(c.text) for n in needles)]
+    assert picked, needles
+    return [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate(picked)]
+
+
+def hit_of(chunks: list[Chunk], sentence: str) -> SearchHit:
+    return hits_with(chunks, squash(sentence))[0]
+
+
+def answer(question: str, hits: list[SearchHit]):
+    return compose(analyse(question), hits, PARAMS, False)
+
+
+# ---- places: a district the task list does not name ----------------------------------------------
+
+def test_district_missing_from_the_task_list_is_refused(chunks):
+    hits = hits_with(chunks["2020-02"], "实施71.5万平方米城镇老旧小区改造")  # (二)盂县 (三)城区 (四)矿区, no 郊区
+    refused = answer("2020年郊区老旧小区改造要改造多少平方米？", hits)
+    assert not refused.answered and refused.answer.startswith("公报中未找到")
+    assert refused.related and not refused.citations
+
+
+def test_district_named_by_the_heading_above_is_answered(chunks):
+    hits = hits_with(chunks["2020-02"], "实施71.5万平方米城镇老旧小区改造")
+    result = answer("2020年城区老旧小区改造要改造多少平方米？", hits)
+    assert result.answered and "71.5" in result.answer and "16.2" not in result.answer, result.answer
+
+
+def test_a_sentence_naming_other_districts_is_no_answer(chunks):
+    sentence = "到2023年，城区、矿区、郊区共进驻300辆幸福快车。"
+    hit = hit_of(chunks["2021-04"], sentence)
+    assert ungrounded(analyse("“123工程”里开发区要进驻多少辆幸福快车？"), sentence, hit).startswith("place")
+    assert ungrounded(analyse("“123工程”里城区、矿区、郊区共要进驻多少辆幸福快车？"), sentence, hit) == ""
+
+
+# ---- years and issues ----------------------------------------------------------------------------
+
+def test_year_outside_the_plan_is_refused_and_inside_answered(chunks):
+    hits = hits_with(chunks["2023-06"], "服务区快充桩覆盖率达到80%")
+    assert not answer("充（换）电基础设施三年行动计划里，2026年高速公路服务区快充桩覆盖率要到多少？", hits).answered
+    result = answer("2024年底高速公路3个服务区快充桩覆盖率要到多少？", hits)
+    assert result.answered and "80%" in result.answer, result.answer
+
+
+def test_another_years_figure_is_refused(chunks):
+    hits = hits_with(chunks["2020-02"], "2020年度住房保障工作目标任务为")
+    assert not answer("阳泉市2021年度住房保障工作目标任务是多少套？", hits).answered
+    result = answer("阳泉市2020年度城镇棚户区住房改造开工目标任务是多少套？", hits)
+    assert result.answered and "5734" in result.answer, result.answer
+
+
+def test_a_sentence_naming_only_other_years_from_a_passage_of_another_year():
+    text = "2025年全市新增公共充电桩1000个。\n2023年新增300个。"
+    c = Chunk("x", text, text, text, "2023-06.txt", 1, 2, "2023-06", 2023, "2023-06#01", "", "三年行动计划", "")
+    info = analyse("2024年全市新增多少个公共充电桩？")
+    assert ungrounded(info, "2025年全市新增公共充电桩1000个。", SearchHit(c, 1.0)) == "year 2024 not in passage"
+    c2 = Chunk("y", "2024年到2025年每年新增500个；2026年新增300个。", "", "", "2023-06.txt", 1, 2, "2023-06", 2023,
+               "2023-06#01", "", "计划", "")
+    assert ungrounded(info, "2026年新增300个。", SearchHit(c2, 1.0)).startswith("sentence names other years")
+
+
+def test_an_issue_not_asked_is_refused(chunks):
+    hit = hits_with(chunks["2022-03"], "重污染天气")[0]
+    assert asked(analyse("2023年第6期公报里的重污染天气应急预案")).issues == ("2023-06",)
+    assert ungrounded(analyse("2022年第4期公报里气象灾害预警的会商机制是什么？"), "某句", hit).startswith("issue")
+    assert asked(analyse("Who was appointed in the 2023 No.6 gazette?")).issues == ("2023-06",)
+
+
+# ---- the value asked for -------------------------------------------------------------------------
+
+def test_a_rate_asked_needs_that_rate_not_another_figure(chunks):
+    hits = hits_with(chunks["2021-01"], "全市共办结行政诉讼案件79件")
+    assert not answer("2020年阳泉市行政诉讼案件的败诉率是多少？", hits).answered  # only 纠正率 and a count
+    result = answer("2020年行政复议纠正率是多少？", hits)
+    assert result.answered and "22.86%" in result.answer, result.answer
+
+
+def test_a_change_relative_to_the_rate_is_not_the_rate(chunks):
+    hits = hits_with(chunks["2021-01"], "在基准费率的基础上降幅")
+    assert not answer("安全生产责任保险方案中，煤矿企业的基准费率是多少？", hits).answered
+    result = answer("被纳入联合惩戒黑名单的单位，保险费率的提高幅度不低于多少？", hits)
+    assert result.answered and "30%" in result.answer, result.answer
+
+
+def test_a_head_count_is_asked_and_a_pointer_to_the_annex_is_no_answer(chunks):
+    hits = hits_with(chunks["2022-03"], "突发事件分级标准见附件1")
+    assert not answer("按文旅突发事件分级标准，重大文旅突发事件的死亡人数门槛是多少？", hits).answered
+    info = analyse("突发事件分为几个等级？")
+    assert ungrounded(info, "（突发事件分级标准见附件1）", hits[0]) == "annex pointer"
+
+
+def test_chinese_numerals_count_and_an_article_does_not(chunks):
+    hit = hits_with(chunks["2021-01"], "三个工作日内")[0]
+    sentence = next(s for s in hit.chunk.text.replace("\n", "。").split("。") if "三个工作日内" in s)
+    assert ungrounded(analyse("各县区、部门要在几天内更新收费目录清单？"), sentence, hit) == ""
+    c = Chunk("z", "在本月完成上一个月部下发图斑的核查。", "", "", "2021-01.txt", 1, 1, "2021-01", 2021, "2021-01#01", "", "", "")
+    assert ungrounded(analyse("全市下发了多少个卫片图斑？"), "在本月完成上一个月部下发图斑的核查。", SearchHit(c, 1.0)) == "no value in 个"
+
+
+def test_which_ones_is_not_how_many():
+    a = asked(analyse("全市落实13710工作比较好的是哪几个单位？"))
+    assert not a.units and not a.number
+    assert asked(analyse("城市运行指挥中心计划哪年建成？")).year_value
+    assert not asked(analyse("What yearly subsidy do disabled children get?")).year_value
+
+
+# ---- people ----------------------------------------------------------------------------------------
+
+def test_a_list_of_people_needs_names(chunks):
+    hits = hits_with(chunks["2023-06"], "重污染天气应急专家库")
+    assert not answer("阳泉市重污染天气应急预案的专家组成员有哪些人？", hits).answered
+
+
+def test_a_lead_in_is_no_answer_to_who(chunks):
+    hit = hits_with(chunks["2021-01"], "程建军为阳泉市商务局副局长")[0]
+    lead = next(line for line in hit.chunk.text.splitlines() if line.endswith("任命："))
+    info = analyse("Who was appointed director of the Yangquan Municipal Health Commission in 2021?")
+    assert ungrounded(info, lead, hit) == "lead-in"
+    # the same kind of line answers a date question: the date is in it
+    assert ungrounded(analyse("程建军的任命是哪天的常务会议决定的？"), lead, hit) == ""
+
+
+def test_english_number_questions_need_the_unit(chunks):
+    hit = hits_with(chunks["2021-01"], "地震灾害分级")[0]
+    info = analyse("Under the 2021 earthquake emergency plan, how many deaths trigger a level-one municipal response?")
+    assert ungrounded(info, "1.5 地震灾害分级", hit) == "no value in 人"
+    assert ungrounded(info, "造成300人以上死亡（含失踪）的地震灾害", hit) == ""
+
+
+# ---- slow: the real service ----------------------------------------------------------------------
+
+NEAR_MISSES = [
+    ("阳泉市2024年度地质灾害防治方案统计的隐患点有多少处？", "2022年度全市地质灾害隐患点共多少处？", "344"),
+    ("2020年老旧小区改造任务分解里，郊区要改造多少平方米？", "2020年老旧小区改造任务分解里，城区要改造多少平方米？", "71.5"),
+    ("2020年阳泉市行政诉讼案件的败诉率是多少？", "2020年全市办结了多少件行政诉讼案件？", "79"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unanswerable,answerable,key", NEAR_MISSES)
+def test_near_miss_refused_and_its_neighbour_answered(gazette_service, unanswerable, answerable, key):
+    refused = gazette_service.ask(unanswerable)
+    assert not refused.answered and refused.answer.startswith("公报中未找到"), refused.answer
+    assert refused.related and not refused.citations
+    result = gazette_service.ask(answerable)
+    assert result.answered and key in result.answer.replace(" ", ""), result.answer
