@@ -134,6 +134,23 @@ def test_which_ones_is_not_how_many():
     assert not asked(analyse("What yearly subsidy do disabled children get?")).year_value
 
 
+# ---- the organisation asked about ------------------------------------------------------------------
+
+def test_a_sentence_about_the_notice_at_large_does_not_answer_for_one_unit(chunks):
+    hits = hits_with(chunks["2023-06"], "重大火灾隐患")
+    hits = [h for h in hits if "第三人民医院" in h.chunk.doc_title]
+    assert not answer("阳泉市第三人民医院被挂牌督办的重大火灾隐患具体是什么问题？", hits).answered
+    assert asked(analyse("2022年6月谁被任命为阳泉信达投资管理有限责任公司董事长？")).organisations
+    assert not asked(analyse("第三人民医院挂牌督办的通知是哪天印发的？")).organisations  # about the document
+
+
+def test_the_organisation_named_in_the_sentence_is_answered(chunks):
+    hit = hits_with(chunks["2022-03"], "杜培岩为阳泉信达投资管理有限责任公司董事长")[0]
+    info = analyse("2022年6月谁被任命为阳泉信达投资管理有限责任公司董事长？")
+    assert ungrounded(info, "杜培岩为阳泉信达投资管理有限责任公司董事长；", hit) == ""
+    assert "not in sentence" in ungrounded(info, "李彦明为阳泉市建设集团有限责任公司董事长。", hit)
+
+
 # ---- people ----------------------------------------------------------------------------------------
 
 def test_a_list_of_people_needs_names(chunks):

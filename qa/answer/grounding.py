@@ -57,7 +57,10 @@ _NAME_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|成员|召集人|总指
 # A who-question is answered by a name, a post holder (组长：市卫健委主任) or a lead unit (市纪委监委牵头).
 _PERSON_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|局长|市长|书记|成员|负责人|召集人|总指挥)\s*[：:]|[\u4e00-\u9fff]{2,4}为|牵头|担任|兼任|任命|负责")
 
-_PLACE_NAMES = ("城区", "矿区", "郊区", "平定县", "盂县", "高新区", "开发区", "经济技术开发区")
+# An organisation the question names (阳泉市第三人民医院, 融盛投资控股集团, 驻北京联络处): a sentence about
+# the document at large (对6家重大火灾隐患单位进行挂牌督办) does not answer a question about one of them.
+_ORG = re.compile(r"((?:第[一二三四五六七八九十]+|[^\W\d的在里和与是被由要了从对为中]{1,6}?)"
+                  r"(?:人民医院|医院|学校|中学|小学|集团|公司|联络处|办事处|银行))")
 _ANNEX_POINTER = re.compile(r"见附件|见网络版|[（(]\s*略\s*[)）]")
 
 
@@ -73,6 +76,7 @@ class Asked:
     year_value: bool  # 哪一年: a year must be given
     time: bool  # 何时/多久: a date or duration must be given
     person: bool
+    organisations: tuple[str, ...]
     names: bool  # a list of people: names or role rows
     rate_terms: tuple[str, ...]  # 败诉率 -> ("诉率",): the rate asked about must be the one given
 
@@ -95,6 +99,7 @@ def asked(info: QuestionInfo) -> Asked:
         time="date" in info.cues and "number" not in info.cues and info.lang == "zh",
         person=bool(_ASKS_PEOPLE.search(text) or _ASKS_NAMES.search(text)),
         names=bool(_ASKS_NAMES.search(text)),
+        organisations=tuple(_ORG.findall(text.replace(" ", ""))) if {"document", "date"}.isdisjoint(info.cues) else (),
         rate_terms=rate_terms,
     )
 
@@ -183,11 +188,16 @@ def ungrounded(info: QuestionInfo, sentence: str, hit: SearchHit) -> str:
         return f"issue {c.issue} not asked"
 
     # Places: the sentence, its line, its section or its document names the place asked about.
+    scope = _flat(_sentence_scope(sentence, hit))
     if a.places:
-        scope = _flat(_sentence_scope(sentence, hit)) + _flat(" ".join(c.section_path)) + _flat(c.doc_title)
+        wider = (scope + _flat(" ".join(c.section_path)) + _flat(c.doc_title)).replace("孟县", "盂县")
         for place in a.places:
-            if place not in scope.replace("孟县", "盂县"):
+            if place not in wider:
                 return f"place {place} not in sentence"
+    # An organisation asked about that the passage names must be named where the answer is.
+    for org in a.organisations:
+        if org in passage and org not in scope:
+            return f"{org} not in sentence"
 
     # Pointers are not answers: a lead-in to a list of names (…决定，任命：), an annex reference
     # (见附件1, 略, 见网络版), the document's title.
