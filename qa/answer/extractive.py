@@ -33,7 +33,7 @@ class ExtractiveParams:
     max_passages: int = 3  # sentences are taken from the top passages only
     max_sentences: int = 2
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
-    min_score: float = 0.35  # refusal threshold on the best sentence score (calibrated on the eval set)
+    min_score: float = 0.35  # refusal threshold on the best sentence score (benchmarks/results/refusal_calibration.md)
     min_score_en: float = 0.05  # cross-lingual similarities run lower; the grounding checks do the refusing (benchmarks/results/refusal_calibration.md)
     min_lexical: float = 0.2  # a Chinese answer sentence shares at least this much of the question's wording
     rank_decay: float = 0.05

@@ -10,6 +10,7 @@ no answer (a short reason, for tests and debugging) or "" when it may answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.corpus.normalize import normalize_for_search
@@ -166,50 +167,66 @@ def _sentence_scope(sentence: str, hit: SearchHit) -> str:
     return f"{heading} {lead} {sentence}"
 
 
-def ungrounded(info: QuestionInfo, sentence: str, hit: SearchHit) -> str:
-    """Why `sentence` (from `hit`) does not answer the question; "" when nothing is missing."""
-    a = asked(info)
-    c = hit.chunk
-    flat = _flat(sentence)
-    passage = _flat(f"{c.doc_title} {' '.join(c.section_path)} {c.text}")
+@dataclass(frozen=True)
+class _Candidate:
+    """One sentence under test, with the texts the checks compare against."""
 
-    # Years: the passage must speak of the year asked (its own year, or its title/section/text naming it,
-    # ranges included); taken from a passage of another year, a sentence naming other years only
-    # is another year's figure.
-    for year in a.years:
+    asked: Asked
+    info: QuestionInfo
+    hit: SearchHit
+    flat: str  # the sentence, normalised, no spaces
+    scope: str  # the sentence with its line lead and heading
+    passage: str  # title, section path and text of its passage
+
+
+def _check_years(x: _Candidate) -> str:
+    """The passage speaks of the year asked (its own year, or its title/section/text naming it, ranges
+    included); taken from a passage of another year, a sentence naming other years only is another
+    year's figure. A gazette issue asked (2023年第6期) must be the passage's."""
+    c = x.hit.chunk
+    for year in x.asked.years:
         if c.year == year:
             continue
-        if not _covers(_years_named(passage), year):
+        if not _covers(_years_named(x.passage), year):
             return f"year {year} not in passage"
-        said = _years_named(flat)
+        said = _years_named(x.flat)
         if said and not _covers(said, year):
             return f"sentence names other years than {year}"
-    if a.issues and c.issue not in a.issues:
+    if x.asked.issues and c.issue not in x.asked.issues:
         return f"issue {c.issue} not asked"
+    return ""
 
-    # Places: the sentence, its line, its section or its document names the place asked about.
-    scope = _flat(_sentence_scope(sentence, hit))
-    if a.places:
-        wider = (scope + _flat(" ".join(c.section_path)) + _flat(c.doc_title)).replace("孟县", "盂县")
-        for place in a.places:
-            if place not in wider:
-                return f"place {place} not in sentence"
-    # An organisation asked about that the passage names must be named where the answer is.
-    for org in a.organisations:
-        if org in passage and org not in scope:
-            return f"{org} not in sentence"
 
-    # Pointers are not answers: a lead-in to a list of names (…决定，任命：), an annex reference
-    # (见附件1, 略, 见网络版), the document's title.
-    if a.person and flat.endswith(("：", ":")):
+def _check_places(x: _Candidate) -> str:
+    """The sentence, its line, its section or its document names the district asked about."""
+    c = x.hit.chunk
+    wider = (x.scope + _flat(" ".join(c.section_path)) + _flat(c.doc_title)).replace("孟县", "盂县")
+    return next((f"place {p} not in sentence" for p in x.asked.places if p not in wider), "")
+
+
+def _check_organisations(x: _Candidate) -> str:
+    """An organisation asked about that the passage names must be named where the answer is."""
+    return next((f"{o} not in sentence" for o in x.asked.organisations if o in x.passage and o not in x.scope), "")
+
+
+def _check_pointers(x: _Candidate) -> str:
+    """Pointers are not answers: a lead-in to a list of names (…决定，任命：), an annex reference
+    (见附件1, 略, 见网络版), the document's title."""
+    if x.asked.person and x.flat.endswith(("：", ":")):
         return "lead-in"
-    if _ANNEX_POINTER.search(flat):
+    if _ANNEX_POINTER.search(x.flat):
         return "annex pointer"
-    title = _flat(c.doc_title)
-    if "document" not in info.cues and title and (len(flat) >= 8 and flat in title or title in flat and len(flat) <= len(title) + 12):
+    title = _flat(x.hit.chunk.doc_title)
+    if "document" not in x.info.cues and title and (
+            len(x.flat) >= 8 and x.flat in title or title in x.flat and len(x.flat) <= len(title) + 12):
         return "document title"
+    return ""
 
-    # The value asked for.
+
+def _check_value(x: _Candidate) -> str:
+    """The kind of value asked for: a number in the unit asked, a percentage of the rate asked, a year,
+    a date or duration."""
+    a, flat = x.asked, x.flat
     for forms in a.units:
         if not _has_value(flat, forms):
             return f"no value in {forms[0]}"
@@ -219,12 +236,34 @@ def ungrounded(info: QuestionInfo, sentence: str, hit: SearchHit) -> str:
         return "no year"
     if a.time and not _TIME_LIKE.search(flat):
         return "no date or duration"
-    for term in a.rate_terms:
-        if not _rate_value(flat, term):
-            return f"no value of {term}"
-    named = any(p.replace(" ", "") in flat for p in c.persons)
-    if a.names and not (named or _NAME_EVIDENCE.search(flat)):
+    return next((f"no value of {t}" for t in a.rate_terms if not _rate_value(flat, t)), "")
+
+
+def _check_people(x: _Candidate) -> str:
+    """Who-questions are answered by a name, a post holder or a lead unit; a list of people by names."""
+    named = any(p.replace(" ", "") in x.flat for p in x.hit.chunk.persons)
+    if x.asked.names and not (named or _NAME_EVIDENCE.search(x.flat)):
         return "no names"
-    if a.person and not (named or _PERSON_EVIDENCE.search(flat)):
+    if x.asked.person and not (named or _PERSON_EVIDENCE.search(x.flat)):
         return "no name or post"
+    return ""
+
+
+CHECKS: dict[str, Callable[[_Candidate], str]] = {
+    "years": _check_years, "places": _check_places, "organisations": _check_organisations,
+    "pointers": _check_pointers, "value": _check_value, "people": _check_people,
+}
+
+
+def ungrounded(info: QuestionInfo, sentence: str, hit: SearchHit, skip: frozenset[str] = frozenset()) -> str:
+    """Why `sentence` (from `hit`) does not answer the question; "" when nothing is missing.
+    `skip` names checks to leave out (the calibration's ablation)."""
+    c = hit.chunk
+    x = _Candidate(asked(info), info, hit, _flat(sentence), _flat(_sentence_scope(sentence, hit)),
+                   _flat(f"{c.doc_title} {' '.join(c.section_path)} {c.text}"))
+    for name, check in CHECKS.items():
+        if name not in skip:
+            why = check(x)
+            if why:
+                return why
     return ""
