@@ -89,6 +89,13 @@ def test_a_sentence_naming_only_other_years_from_a_passage_of_another_year():
     assert ungrounded(info, "2026年新增300个。", SearchHit(c2, 1.0)).startswith("sentence names other years")
 
 
+def test_a_report_printed_the_next_year_does_not_give_that_years_figure(chunks):
+    hits = hits_with(chunks["2021-01"], "全市共办结行政复议案件35件")  # 2020年法治政府建设情况报告, issue 2021-01
+    assert not answer("2021年全市行政复议纠正率是多少？", hits).answered
+    result = answer("2020年全市行政复议纠正率是多少？", hits)
+    assert result.answered and "22.86%" in result.answer, result.answer
+
+
 def test_an_issue_not_asked_is_refused(chunks):
     hit = hits_with(chunks["2022-03"], "重污染天气")[0]
     assert asked(analyse("2023年第6期公报里的重污染天气应急预案")).issues == ("2023-06",)
@@ -151,6 +158,20 @@ def test_the_organisation_named_in_the_sentence_is_answered(chunks):
     assert "not in sentence" in ungrounded(info, "李彦明为阳泉市建设集团有限责任公司董事长。", hit)
 
 
+def test_an_organisation_the_passage_never_names_is_refused(chunks):
+    hits = [h for h in hits_with(chunks["2023-06"], "重大火灾隐患") if "第三人民医院" in h.chunk.doc_title]
+    assert not answer("阳泉市第一人民医院被挂牌督办的火灾隐患是什么？", hits).answered
+    assert asked(analyse("阳泉市政府驻上海联络处主任是谁？")).proper_organisations == ("驻上海联络处",)
+    assert not asked(analyse("按病种分值付费首批试点医院什么时候试运行？")).proper_organisations  # not a name
+
+
+def test_english_districts_are_read():
+    assert asked(analyse("How many geological hazard sites did Pingding County have in 2022?")).places == ("平定县",)
+    assert asked(analyse("What did the Yangquan High-tech Industrial Development Zone get?")).places == ("高新区",)
+    assert asked(analyse("What was the 2020 administrative reconsideration correction rate?")).units == (
+        asked(analyse("纠正率是多少？")).units)
+
+
 # ---- people ----------------------------------------------------------------------------------------
 
 def test_a_list_of_people_needs_names(chunks):
@@ -180,6 +201,10 @@ NEAR_MISSES = [
     ("阳泉市2024年度地质灾害防治方案统计的隐患点有多少处？", "2022年度全市地质灾害隐患点共多少处？", "344"),
     ("2020年老旧小区改造任务分解里，郊区要改造多少平方米？", "2020年老旧小区改造任务分解里，城区要改造多少平方米？", "71.5"),
     ("2020年阳泉市行政诉讼案件的败诉率是多少？", "2020年全市办结了多少件行政诉讼案件？", "79"),
+    ("2021年全市行政复议纠正率是多少？", "2020年全市行政复议纠正率是多少？", "22.86"),
+    ("2020年郊区老旧小区改造涉及多少户？", "2020年矿区老旧小区改造涉及多少户？", "4359"),
+    ("2020年高新区住房保障城镇棚户区住房改造开工多少套？", "2020年盂县住房保障城镇棚户区住房改造开工多少套？", "205"),
+    ("阳泉市政府驻天津联络处主任是谁？", "共享单车用户需要满多少岁？", "16"),
 ]
 
 

@@ -38,7 +38,7 @@ _ASKED_KIND_ZH: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(r"面积(?:是|为|有|共|达|要)?多少"), ("亩", "平方米", "公顷", "平方公里", "平方千米")),
 ]
 _ASKED_KIND_EN: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
-    (re.compile(r"\b(?:what|which)\s+(?:percentage|share|proportion|rate|ratio)\b|\bper\s*cent|\bpercentage\b", re.I), _RATE),
+    (re.compile(r"\b(?:what|which)\s+(?:percentage|share|proportion|ratio)\b|\brate\b|\bper\s*cent|\bpercentage\b", re.I), _RATE),
     (re.compile(r"\bhow many\s+(?:people|persons|deaths|dead|casualties|staff|residents|participants)\b", re.I), ("人", "名")),
     (re.compile(r"\b(?:US\s+)?dollars\b", re.I), ("美元",)),
     (re.compile(r"\bhow much\s+(?:money|funding|subsidy|investment)|\byuan\b|\bin\s+RMB\b", re.I), ("元",)),
@@ -58,10 +58,24 @@ _NAME_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|成员|召集人|总指
 # A who-question is answered by a name, a post holder (组长：市卫健委主任) or a lead unit (市纪委监委牵头).
 _PERSON_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|局长|市长|书记|成员|负责人|召集人|总指挥)\s*[：:]|[\u4e00-\u9fff]{2,4}为|牵头|担任|兼任|任命|负责")
 
+# Districts in English questions, as official translations and pinyin write them.
+_PLACE_EN: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bPingding\b", re.I), "平定县"),
+    (re.compile(r"\bYu\s*(?:County|xian)\b|\bMeng\s*xian\b", re.I), "盂县"),
+    (re.compile(r"\bCheng\s*qu\b|\bCheng District\b", re.I), "城区"),
+    (re.compile(r"\bKuang\s*qu\b|\bMining District\b", re.I), "矿区"),
+    (re.compile(r"\bJiao\s*qu\b|\bSuburban District\b", re.I), "郊区"),
+    (re.compile(r"\bHigh[- ]?tech\b[\w\s-]*?\bZone\b", re.I), "高新区"),
+    (re.compile(r"\bDevelopment Zone\b", re.I), "开发区"),
+]
 # An organisation the question names (阳泉市第三人民医院, 融盛投资控股集团, 驻北京联络处): a sentence about
 # the document at large (对6家重大火灾隐患单位进行挂牌督办) does not answer a question about one of them.
 _ORG = re.compile(r"((?:第[一二三四五六七八九十]+|[^\W\d的在里和与是被由要了从对为中]{1,6}?)"
                   r"(?:人民医院|医院|学校|中学|小学|集团|公司|联络处|办事处|银行))")
+# ... and one named so that it is surely a proper name (阳泉市第一人民医院, 驻上海联络处): a passage that never
+# names it is not about it.
+_PROPER_ORG = re.compile(r"((?:阳泉市?|驻)[^\W\d的在里和与是被由要了从对为]{1,8}?(?:医院|中学|小学|学校|联络处|办事处)"
+                         r"|第[一二三四五六七八九十]+[^\W\d]{0,4}?(?:医院|中学|小学))")
 _ANNEX_POINTER = re.compile(r"见附件|见网络版|[（(]\s*略\s*[)）]")
 
 
@@ -78,8 +92,18 @@ class Asked:
     time: bool  # 何时/多久: a date or duration must be given
     person: bool
     organisations: tuple[str, ...]
+    proper_organisations: tuple[str, ...]
     names: bool  # a list of people: names or role rows
     rate_terms: tuple[str, ...]  # 败诉率 -> ("诉率",): the rate asked about must be the one given
+
+
+def _places(info: QuestionInfo) -> tuple[str, ...]:
+    if info.lang != "en":
+        return tuple(info.places)
+    found = [zh for pattern, zh in _PLACE_EN if pattern.search(info.text)]
+    if "高新区" in found:  # 阳泉高新技术产业开发区: the high-tech zone is also 'a development zone'
+        found = [p for p in found if p != "开发区"]
+    return tuple(dict.fromkeys([*info.places, *found]))
 
 
 def asked(info: QuestionInfo) -> Asked:
@@ -94,13 +118,14 @@ def asked(info: QuestionInfo) -> Asked:
     rate_terms = tuple(dict.fromkeys(m.group(1) for m in _RATE_ASKED.finditer(text) if m.group(1) not in ("效率", "频率")))
     issues = tuple(f"{int(y)}-{int(n):02d}" for y, n in (_ISSUE_ZH.findall(text) + _ISSUE_EN.findall(text)))
     return Asked(
-        years=tuple(info.years), issues=issues, places=tuple(info.places), units=tuple(units),
+        years=tuple(info.years), issues=issues, places=_places(info), units=tuple(units),
         number="number" in info.cues and not which_ones,
         year_value=bool(_ASKS_YEAR.search(text)),
         time="date" in info.cues and "number" not in info.cues and info.lang == "zh",
         person=bool(_ASKS_PEOPLE.search(text) or _ASKS_NAMES.search(text)),
         names=bool(_ASKS_NAMES.search(text)),
         organisations=tuple(_ORG.findall(text.replace(" ", ""))) if {"document", "date"}.isdisjoint(info.cues) else (),
+        proper_organisations=tuple(re.sub(r"^(?:阳泉市?)?(?:市?政府)?", "", o) for o in _PROPER_ORG.findall(text.replace(" ", ""))),
         rate_terms=rate_terms,
     )
 
@@ -180,15 +205,20 @@ class _Candidate:
 
 
 def _check_years(x: _Candidate) -> str:
-    """The passage speaks of the year asked (its own year, or its title/section/text naming it, ranges
-    included); taken from a passage of another year, a sentence naming other years only is another
-    year's figure. A gazette issue asked (2023年第6期) must be the passage's."""
+    """The year asked is the document's (the years its title names, else its issue's year), or the
+    section or the sentence's own line names it (ranges such as 2023-2025年 included); from elsewhere a
+    sentence naming only other years is another year's figure, and a 2020 report printed in a 2021 issue
+    does not give 2021's figure. A gazette issue asked (2023年第6期) must be the passage's."""
     c = x.hit.chunk
+    title_years = _years_named(_flat(c.doc_title))
     for year in x.asked.years:
-        if c.year == year:
+        if _covers(title_years, year) or not title_years and c.year == year:
             continue
-        if not _covers(_years_named(x.passage), year):
-            return f"year {year} not in passage"
+        if not _covers(_years_named(_flat(" ".join(c.section_path)) + x.scope), year):
+            if not _covers(_years_named(x.passage), year):
+                return f"year {year} not in passage"
+            if not (c.year == year and not title_years):
+                return f"year {year} not where the sentence is"
         said = _years_named(x.flat)
         if said and not _covers(said, year):
             return f"sentence names other years than {year}"
@@ -205,8 +235,10 @@ def _check_places(x: _Candidate) -> str:
 
 
 def _check_organisations(x: _Candidate) -> str:
-    """An organisation asked about that the passage names must be named where the answer is."""
-    return next((f"{o} not in sentence" for o in x.asked.organisations if o in x.passage and o not in x.scope), "")
+    """An organisation asked about that the passage names must be named where the answer is; one that
+    is surely a proper name must be named by the passage at all."""
+    missing = next((f"{o} not in passage" for o in x.asked.proper_organisations if o not in x.passage), "")
+    return missing or next((f"{o} not in sentence" for o in x.asked.organisations if o in x.passage and o not in x.scope), "")
 
 
 def _check_pointers(x: _Candidate) -> str:
