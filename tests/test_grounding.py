@@ -216,3 +216,37 @@ def test_near_miss_refused_and_its_neighbour_answered(gazette_service, unanswera
     assert refused.related and not refused.citations
     result = gazette_service.ask(answerable)
     assert result.answered and key in result.answer.replace(" ", ""), result.answer
+
+
+# ---- the chain: a document number or gazette issue the corpus does not hold -----------------------
+
+def chain_over(hits: list[SearchHit], doc_numbers: tuple[str, ...] = ()):
+    from qa.answer.chain import build_answer_chain
+    from qa.index.search import RouteMatch
+
+    return build_answer_chain(lambda q, k, f: hits, lambda q: RouteMatch(list(doc_numbers), []))
+
+
+def test_a_document_number_not_in_the_gazette_is_refused_with_the_reason(chunks):
+    from qa.answer.chain import AskRequest
+
+    card = next(c for c in chunks["2022-03"] if c.chunk_type == "card" and c.doc_number == "阳政办发〔2022〕34号")
+    hits = [SearchHit(card, 1.0, 1)]
+    refused = chain_over(hits).invoke(AskRequest("阳政办发〔2024〕3号是什么文件？"))
+    assert not refused.answered and "阳政办发〔2024〕3号" in refused.answer and refused.related
+    known = chain_over(hits, ("阳政办发〔2022〕34号",)).invoke(AskRequest("阳政办发〔2022〕34号是什么文件？"))
+    assert known.answered and "互联网租赁自行车" in known.answer
+    # a number the passages cite (a provincial document) is no reason to refuse
+    cited = hits_with(chunks["2021-04"], "晋政办发〔2012〕37号")
+    result = chain_over(cited).invoke(AskRequest("按晋政办发〔2012〕37号要求，调整后的挂牌责任人名单印发给了谁？"))
+    assert "公报未收录" not in result.answer
+
+
+def test_a_gazette_issue_not_retrieved_is_refused_with_the_reason(chunks):
+    from qa.answer.chain import AskRequest
+
+    hits = hits_with(chunks["2022-03"], "年满16周岁")
+    refused = chain_over(hits).invoke(AskRequest("2022年第1期公报里共享单车用户需要满多少岁？"))
+    assert not refused.answered and "2022年第1期" in refused.answer
+    result = chain_over(hits).invoke(AskRequest("2022年第3期：互联网租赁自行车用户须年满多少周岁？"))
+    assert result.answered and "16" in result.answer, result.answer

@@ -15,7 +15,9 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.extractive import ExtractiveParams, SentenceSimilarity, compose, person_timeline, refuse
 from qa.question import QuestionInfo, analyse
+from qa.answer.grounding import asked
 from qa.answer.types import AnswerResult
+from qa.corpus.normalize import canonical_doc_number, parse_doc_numbers
 from qa.models import SearchHit
 
 SearchFn = Callable[[str, int, dict | None], list[SearchHit]]
@@ -38,6 +40,7 @@ class _State:
     info: QuestionInfo
     hits: list[SearchHit] = field(default_factory=list)
     doc_route: bool = False
+    doc_numbers: list[str] = field(default_factory=list)  # indexed document numbers the question names
     persons: list[str] = field(default_factory=list)
     parts: list[tuple[QuestionInfo, list[SearchHit]]] = field(default_factory=list)
     result: AnswerResult | None = None
@@ -53,6 +56,30 @@ def _year_uncovered(info: QuestionInfo, hits: list[SearchHit]) -> list[int]:
     return missing
 
 
+def _doc_number_uncovered(info: QuestionInfo, doc_numbers: list[str], hits: list[SearchHit]) -> list[str]:
+    """Document numbers the question names that are neither a gazette document nor cited by a retrieved
+    passage: 阳政办发〔2024〕3号 is not answered with another document's card."""
+    named = parse_doc_numbers(info.normalized)
+    if not named or doc_numbers:
+        return []
+    cited = [n for h in hits for n in parse_doc_numbers(h.chunk.text)]
+    missing = []
+    for prefix, year, num in named:
+        # the question's prefix may carry words before the number's own (按晋政办发…)
+        if not any(y == year and n == num and (prefix.endswith(p) or p.endswith(prefix)) for p, y, n in cited):
+            own = prefix[max(prefix.rfind("阳"), prefix.rfind("晋"), 0):]
+            missing.append(canonical_doc_number(own, year, num))
+    return missing
+
+
+def _issue_uncovered(info: QuestionInfo, hits: list[SearchHit]) -> list[str]:
+    """Gazette issues the question names (2022年第1期) that no retrieved passage belongs to."""
+    issues = asked(info).issues
+    if any(h.chunk.issue in issues for h in hits):
+        return []
+    return [f"{i[:4]}年第{int(i[5:])}期" for i in issues]
+
+
 def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
                        params: ExtractiveParams = ExtractiveParams(),
                        similarity: SentenceSimilarity | None = None,
@@ -64,6 +91,7 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         state = _State(req, analyse(req.question))
         matched = routes(req.question)  # RouteMatch: document numbers and person names the question names
         state.doc_route = bool(matched.doc_numbers)
+        state.doc_numbers = list(matched.doc_numbers)
         state.persons = list(matched.persons)
         k = max(req.top_k, params.max_passages)
         state.hits = search(req.question, k, req.filters)
@@ -81,7 +109,17 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         t0 = time.perf_counter()
         info = state.info
         missing = _year_uncovered(info, state.hits + [h for _, hs in state.parts for h in hs])
-        if missing and len(missing) == len(info.years):
+        unknown_docs = _doc_number_uncovered(info, state.doc_numbers, state.hits)
+        unknown_issues = _issue_uncovered(info, state.hits)
+        if unknown_issues:
+            reason = (f"（公报中没有{'、'.join(unknown_issues)}的相关内容）" if info.lang == "zh"
+                      else f" (no passage of gazette issue {', '.join(asked(info).issues)})")
+            state.result = refuse(info, state.hits, reason)
+        elif unknown_docs:
+            reason = (f"（公报未收录{'、'.join(unknown_docs)}）" if info.lang == "zh"
+                      else f" (no gazette document {', '.join(unknown_docs)})")
+            state.result = refuse(info, state.hits, reason)
+        elif missing and len(missing) == len(info.years):
             years = "、".join(f"{y}年" for y in missing)
             reason = f"（公报未收录{years}的相关内容）" if info.lang == "zh" else f" (no passage about {', '.join(map(str, missing))})"
             state.result = refuse(info, state.hits, reason)
