@@ -119,6 +119,16 @@ def test_a_change_relative_to_the_rate_is_not_the_rate(chunks):
     assert result.answered and "30%" in result.answer, result.answer
 
 
+def test_an_actual_figure_is_not_read_off_a_plan(chunks):
+    hits = hits_with(chunks["2022-03"], "全市108座市级发证非煤矿山压减比例不低于50%")  # 非煤矿山整合实施意见
+    assert not answer("非煤矿山整合完成后，全市实际保留了多少座矿山？", hits).answered
+    result = answer("全市市级发证的非煤矿山有多少座？", hits)
+    assert result.answered and "108" in result.answer, result.answer
+    report = hits_with(chunks["2021-01"], "全市共办结行政复议案件35件")  # a report states outcomes
+    result = answer("2020年全市实际办结行政复议案件多少件？", report)
+    assert result.answered and "35" in result.answer, result.answer
+
+
 def test_a_head_count_is_asked_and_a_pointer_to_the_annex_is_no_answer(chunks):
     hits = hits_with(chunks["2022-03"], "突发事件分级标准见附件1")
     assert not answer("按文旅突发事件分级标准，重大文旅突发事件的死亡人数门槛是多少？", hits).answered

@@ -58,6 +58,11 @@ _NAME_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|成员|召集人|总指
 # A who-question is answered by a name, a post holder (组长：市卫健委主任) or a lead unit (市纪委监委牵头).
 _PERSON_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|局长|市长|书记|成员|负责人|召集人|总指挥)\s*[：:]|[\u4e00-\u9fff]{2,4}为|牵头|担任|兼任|任命|负责")
 
+# An actual figure asked (实际保留了多少座): a plan states targets, not outcomes; a report states outcomes.
+_ASKS_OUTCOME = re.compile(r"实际|最终|\bactual(?:ly)?\b", re.I)
+_PLAN_TITLE = re.compile(r"方案|计划|意见|规划|工作要点|措施|行动|办法|细则|预案")
+_REPORT_TITLE = re.compile(r"报告|情况|总结|通报|结果")
+_TARGET = re.compile(r"不低于|不少于|不超过|力争|目标|确保|预计|计划")
 # Districts in English questions, as official translations and pinyin write them.
 _PLACE_EN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bPingding\b", re.I), "平定县"),
@@ -95,6 +100,7 @@ class Asked:
     proper_organisations: tuple[str, ...]
     names: bool  # a list of people: names or role rows
     rate_terms: tuple[str, ...]  # 败诉率 -> ("诉率",): the rate asked about must be the one given
+    outcome: bool  # an actual figure, not a target
 
 
 def _places(info: QuestionInfo) -> tuple[str, ...]:
@@ -127,6 +133,7 @@ def asked(info: QuestionInfo) -> Asked:
         organisations=tuple(_ORG.findall(text.replace(" ", ""))) if {"document", "date"}.isdisjoint(info.cues) else (),
         proper_organisations=tuple(re.sub(r"^(?:阳泉市?)?(?:市?政府)?", "", o) for o in _PROPER_ORG.findall(text.replace(" ", ""))),
         rate_terms=rate_terms,
+        outcome=bool(_ASKS_OUTCOME.search(text)),
     )
 
 
@@ -268,7 +275,12 @@ def _check_value(x: _Candidate) -> str:
         return "no year"
     if a.time and not _TIME_LIKE.search(flat):
         return "no date or duration"
-    return next((f"no value of {t}" for t in a.rate_terms if not _rate_value(flat, t)), "")
+    why = next((f"no value of {t}" for t in a.rate_terms if not _rate_value(flat, t)), "")
+    if not why and a.outcome:
+        title = x.hit.chunk.doc_title
+        if _TARGET.search(flat) or _PLAN_TITLE.search(title) and not _REPORT_TITLE.search(title):
+            why = "a target, not the actual figure"
+    return why
 
 
 def _check_people(x: _Candidate) -> str:
