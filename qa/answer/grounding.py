@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
@@ -113,7 +114,15 @@ def _places(info: QuestionInfo) -> tuple[str, ...]:
 
 
 def asked(info: QuestionInfo) -> Asked:
-    text = info.normalized
+    """What `info`'s answer must carry (memoised: every candidate sentence of a question asks it)."""
+    return _asked(info.text, info.normalized, info.lang, frozenset(info.cues), tuple(info.years),
+                  tuple(info.places), info.unit)
+
+
+@lru_cache(maxsize=512)
+def _asked(question: str, text: str, lang: str, cues: frozenset[str], years: tuple[int, ...],
+           places: tuple[str, ...], unit: str) -> Asked:
+    info = QuestionInfo(question, text, lang, set(cues), list(years), "", False, unit, list(places))
     which_ones = bool(_WHICH_ONES.search(text))
     units: list[tuple[str, ...]] = []
     if info.unit and not which_ones:
@@ -137,6 +146,7 @@ def asked(info: QuestionInfo) -> Asked:
     )
 
 
+@lru_cache(maxsize=4096)
 def _flat(text: str) -> str:
     return normalize_for_search(text).replace(" ", "")
 
@@ -304,7 +314,7 @@ def ungrounded(info: QuestionInfo, sentence: str, hit: SearchHit, skip: frozense
     `skip` names checks to leave out (the calibration's ablation)."""
     c = hit.chunk
     x = _Candidate(asked(info), info, hit, _flat(sentence), _flat(_sentence_scope(sentence, hit)),
-                   _flat(f"{c.doc_title} {' '.join(c.section_path)} {c.text}"))
+                   _flat(c.doc_title) + _flat(" ".join(c.section_path)) + _flat(c.text))
     for name, check in CHECKS.items():
         if name not in skip:
             why = check(x)
