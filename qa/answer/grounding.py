@@ -104,15 +104,6 @@ class Asked:
     outcome: bool  # an actual figure, not a target
 
 
-def _places(info: QuestionInfo) -> tuple[str, ...]:
-    if info.lang != "en":
-        return tuple(info.places)
-    found = [zh for pattern, zh in _PLACE_EN if pattern.search(info.text)]
-    if "高新区" in found:  # 阳泉高新技术产业开发区: the high-tech zone is also 'a development zone'
-        found = [p for p in found if p != "开发区"]
-    return tuple(dict.fromkeys([*info.places, *found]))
-
-
 def asked(info: QuestionInfo) -> Asked:
     """What `info`'s answer must carry (memoised: every candidate sentence of a question asks it)."""
     return _asked(info.text, info.normalized, info.lang, frozenset(info.cues), tuple(info.years),
@@ -122,26 +113,32 @@ def asked(info: QuestionInfo) -> Asked:
 @lru_cache(maxsize=512)
 def _asked(question: str, text: str, lang: str, cues: frozenset[str], years: tuple[int, ...],
            places: tuple[str, ...], unit: str) -> Asked:
-    info = QuestionInfo(question, text, lang, set(cues), list(years), "", False, unit, list(places))
     which_ones = bool(_WHICH_ONES.search(text))
     units: list[tuple[str, ...]] = []
-    if info.unit and not which_ones:
-        units.append(unit_forms(info.unit))
-    for pattern, forms in (_ASKED_KIND_EN if info.lang == "en" else _ASKED_KIND_ZH):
+    if unit and not which_ones:
+        units.append(unit_forms(unit))
+    for pattern, forms in (_ASKED_KIND_EN if lang == "en" else _ASKED_KIND_ZH):
         if pattern.search(text) and not any(set(forms) & set(u) for u in units):
             units.append(forms)
-    rate_terms = tuple(dict.fromkeys(m.group(1) for m in _RATE_ASKED.finditer(text) if m.group(1) not in ("效率", "频率")))
-    issues = tuple(f"{int(y)}-{int(n):02d}" for y, n in (_ISSUE_ZH.findall(text) + _ISSUE_EN.findall(text)))
+    if lang == "en":
+        found = [zh for pattern, zh in _PLACE_EN if pattern.search(question)]
+        if "高新区" in found:  # 阳泉高新技术产业开发区: the high-tech zone is also 'a development zone'
+            found = [p for p in found if p != "开发区"]
+        places = tuple(dict.fromkeys([*places, *found]))
+    squashed = text.replace(" ", "")
     return Asked(
-        years=tuple(info.years), issues=issues, places=_places(info), units=tuple(units),
-        number="number" in info.cues and not which_ones,
+        years=years,
+        issues=tuple(f"{int(y)}-{int(n):02d}" for y, n in (_ISSUE_ZH.findall(text) + _ISSUE_EN.findall(text))),
+        places=places,
+        units=tuple(units),
+        number="number" in cues and not which_ones,
         year_value=bool(_ASKS_YEAR.search(text)),
-        time="date" in info.cues and "number" not in info.cues and info.lang == "zh",
+        time="date" in cues and "number" not in cues and lang == "zh",
         person=bool(_ASKS_PEOPLE.search(text) or _ASKS_NAMES.search(text)),
+        organisations=tuple(_ORG.findall(squashed)) if {"document", "date"}.isdisjoint(cues) else (),
+        proper_organisations=tuple(re.sub(r"^(?:阳泉市?)?(?:市?政府)?", "", o) for o in _PROPER_ORG.findall(squashed)),
         names=bool(_ASKS_NAMES.search(text)),
-        organisations=tuple(_ORG.findall(text.replace(" ", ""))) if {"document", "date"}.isdisjoint(info.cues) else (),
-        proper_organisations=tuple(re.sub(r"^(?:阳泉市?)?(?:市?政府)?", "", o) for o in _PROPER_ORG.findall(text.replace(" ", ""))),
-        rate_terms=rate_terms,
+        rate_terms=tuple(dict.fromkeys(m.group(1) for m in _RATE_ASKED.finditer(text) if m.group(1) not in ("效率", "频率"))),
         outcome=bool(_ASKS_OUTCOME.search(text)),
     )
 
@@ -232,10 +229,8 @@ def _check_years(x: _Candidate) -> str:
         if _covers(title_years, year) or not title_years and c.year == year:
             continue
         if not _covers(_years_named(_flat(" ".join(c.section_path)) + x.scope), year):
-            if not _covers(_years_named(x.passage), year):
-                return f"year {year} not in passage"
-            if not (c.year == year and not title_years):
-                return f"year {year} not where the sentence is"
+            in_passage = _covers(_years_named(x.passage), year)
+            return f"year {year} not where the sentence is" if in_passage else f"year {year} not in passage"
         said = _years_named(x.flat)
         if said and not _covers(said, year):
             return f"sentence names other years than {year}"
