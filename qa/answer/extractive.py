@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.question import QuestionInfo, analyse, bigrams, clauses, unit_forms
+from qa.question import QuestionInfo, analyse, bigrams, clauses
 from qa.answer.grounding import ungrounded
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -20,8 +20,6 @@ from qa.models import SearchHit
 _SENTENCES = re.compile(r"[^。；！？!?;\n]+[。；！？!?;]?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
-# Looser than _DATE: what can answer 何时/多久 (10月底前, 次月15日前, 3年, 从原任职时间算起).
-_TIME_LIKE = re.compile(r"[\d一二三四五六七八九十两]\s*(?:年|月|日|天|周|小时|个工作日)|底前|之日|时间|即日|起施行|期间|同时")
 _NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
 
 NOT_FOUND_ZH = "公报中未找到能回答该问题的内容。"
