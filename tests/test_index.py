@@ -323,6 +323,22 @@ def test_update_noop_and_index_type_change_reuse_vectors(built: Path, corpus: Pa
     assert r.files_changed == sorted(p.name for p in corpus.glob("*.txt")) and r.n_embedded == 0
 
 
+def test_update_rechunks_an_index_of_an_older_chunker(built: Path, corpus: Path, tmp_path: Path) -> None:
+    from qa.corpus.chunker import CHUNKER_VERSION
+
+    work = tmp_path / "older-chunker"
+    shutil.copytree(built, work)
+    m = json.loads((work / "manifest.json").read_text())
+    assert m["chunker_version"] == CHUNKER_VERSION
+    m["chunker_version"] = ""  # as an index written before the version was recorded
+    (work / "manifest.json").write_text(json.dumps(m))
+    enc = HashEncoder()
+    r = make_builder(work, corpus, enc).update(corpus)
+    assert r.files_changed == sorted(p.name for p in corpus.glob("*.txt")) and r.n_embedded == 0
+    assert json.loads((work / "manifest.json").read_text())["chunker_version"] == CHUNKER_VERSION
+    assert make_builder(work, corpus, enc).update(corpus).mode == "noop"
+
+
 def test_update_without_index_builds(tmp_path: Path, corpus: Path) -> None:
     enc = HashEncoder()
     r = make_builder(tmp_path / "new", corpus, enc).update(corpus)
