@@ -227,7 +227,7 @@ class HybridSearcher:
         if not rows:
             return rows
         card = self._card_row.get(self.store.chunks[rows[0]].doc_key)
-        if card is None or card in rows[:top_k]:
+        if card is None or card in rows[:2]:  # further down (rank 10 of 10) it is no help
             return rows
         scores.setdefault(card, {**scores[rows[0]], "route": 0.0, "card_of_top": 1.0})
         return [rows[0], card, *[i for i in rows[1:] if i != card]]
