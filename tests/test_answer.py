@@ -45,6 +45,10 @@ def test_question_analysis():
     assert analyse("How old must users of shared bikes be?").lang == "en"
     assert analyse("郊区要改造多少平方米？").places == ["郊区"]
     assert "person" in analyse("地质灾害防治领导小组组长是谁").cues
+    for q in ("提出“六个一活动”的促消费文件是哪个？", "是哪份文件规定的？", "Which 2022 document set up the mechanism?",
+              "What documents cover heating refunds?"):
+        assert "document" in analyse(q).cues, q
+    assert "document" not in analyse("What filed reports are due?").cues
 
 
 def test_question_clauses():

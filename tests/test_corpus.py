@@ -173,6 +173,27 @@ def test_card_chunk_answers_document_number(chunks):
     assert card.section_path == ()
 
 
+def test_body_lines_glued_to_the_disclosure_marker_stay_searchable(issues, chunks):
+    # Two-column pages put the marker on the line of the last appointments: that line is body text.
+    d = doc_by_number(issues["2022-03.txt"], "阳政任字〔2022〕13号")[0]
+    assert d.disclosure == "此件公开发布"
+    body = " ".join(c.text for c in chunks if c.doc_key == d.key and c.chunk_type != "card")
+    assert "樊志红为阳泉市民政局局长" in body and "闫献忠为阳泉市城市管理局局长" in body
+    d = doc_by_number(issues["2022-03.txt"], "阳政任字〔2022〕12号")[0]
+    assert any(p.kind == "text" and p.text.startswith("刘振华的阳泉市商务局副局长职务") for p in d.paragraphs)
+    # a signature or date before the marker is still no content
+    d = doc_by_number(issues["2021-01.txt"], "阳政办发〔2021〕5号")[0]
+    assert any(p.kind == "marker" and p.text.startswith("阳泉市人民政府办公室") for p in d.paragraphs)
+
+
+def test_cover_notice_card_ends_with_its_signature_and_date(chunks):
+    card = next(c for c in chunks if c.chunk_type == "card" and c.doc_number == "阳政办发〔2022〕41号")
+    assert card.text.endswith("阳泉市人民政府办公室\n2022年5月20日")
+    # a long document's card stops at its first paragraph (its date is pages further on)
+    card = next(c for c in chunks if c.chunk_type == "card" and c.doc_number == "阳政任字〔2022〕13号")
+    assert "2022年6月7日" not in card.text
+
+
 def test_synthetic_new_issue_parses(tmp_path):
     text = "\n".join([
         "阳泉市人民政府公报", "", "2024 第1期", "", "(总第 025期)", "", "2024 年 2 月 29 日出版（双月刊）", "",

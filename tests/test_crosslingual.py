@@ -17,8 +17,8 @@ from index_fixtures import HashEncoder, chunker_for, write_corpus  # noqa: E402
 
 from qa.index import HybridSearcher, IndexBuilder, IndexStore, SearchConfig  # noqa: E402
 from qa.index.crosslingual import (  # noqa: E402
-    CrossLingual, CrossLingualParams, Glossary, PinyinMap, cedict_lines, document_frequencies, gloss_keys, lemmas,
-    romanise_key, word_runs,
+    CrossLingual, CrossLingualParams, Glossary, PinyinMap, cedict_lines, chinese_numeral, document_frequencies,
+    gloss_keys, lemmas, ordinals, romanise_key, word_runs,
 )
 from qa.index.lexical import JiebaTokenizer, LexicalIndex  # noqa: E402
 
@@ -148,6 +148,15 @@ def test_expand_reads_place_names_in_pinyin_from_the_corpus_vocabulary(cl: Cross
     assert terms_of(cl.expand("Wu Xue")) == {"武雪": {"武雪"}}  # a person, not a place
 
 
+def test_numbered_units_become_chinese_ordinals() -> None:
+    assert [chinese_numeral(n) for n in (1, 6, 10, 15, 20, 36)] == ["一", "六", "十", "十五", "二十", "三十六"]
+    assert ordinals("No. 6 Middle School, No.15, number 3 and the 18th; 2021 and No. 120 are not") == [
+        ("No. 6", 6), ("No.15", 15), ("number 3", 3), ("18th", 18)]
+    cl = CrossLingual({**VOCAB, "第六": 4, "中学": 9}, PERSONS, cedict=CEDICT_SAMPLE.splitlines())
+    assert terms_of(cl.expand("principal of No. 6 Middle School"))["No. 6"] == {"第六"}
+    assert "No. 7" not in terms_of(cl.expand("No. 7 Middle School"))  # 第七 is not in the vocabulary
+
+
 def test_bm25_scores_rank_the_chunk_with_the_translated_term() -> None:
     docs = ["残疾 儿童 康复 补贴 标准", "城市 公共 厕所 建设 管理", "统计局 副局长 任命", "残疾人 就业 培训"]
     tokens = [TOKENIZER.tokenize(d) for d in docs]
@@ -236,6 +245,7 @@ def real_service(tmp_path_factory):
     ("Which post did Zhao Qianjin take up?", "赵前进"),
     ("Where do shared bicycle operators have to set up electronic fences?", "电子围栏"),
     ("How many reservoirs in Pingding County had their boundaries drawn?", "平定"),
+    ("Who was made principal of No. 18 Middle School?", "第十八中学校校长"),  # No. 18 -> 第十八
 ])
 def test_real_index_english_question_finds_its_passage(real_service, question: str, evidence: str) -> None:
     searcher = real_service.searcher

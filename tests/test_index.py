@@ -26,6 +26,7 @@ from qa.index import (  # noqa: E402
     SearchConfig,
 )
 from qa.index.atomic import old_path  # noqa: E402
+from qa.index.acronyms import corpus_acronyms, expand_acronyms  # noqa: E402
 from qa.index.fusion import fuse, ranks  # noqa: E402
 from qa.index.lexical import FIXED_STOPWORDS, JiebaTokenizer, derive_stopwords  # noqa: E402
 
@@ -323,6 +324,22 @@ def test_update_noop_and_index_type_change_reuse_vectors(built: Path, corpus: Pa
     assert r.files_changed == sorted(p.name for p in corpus.glob("*.txt")) and r.n_embedded == 0
 
 
+def test_update_rechunks_an_index_of_an_older_chunker(built: Path, corpus: Path, tmp_path: Path) -> None:
+    from qa.corpus.chunker import CHUNKER_VERSION
+
+    work = tmp_path / "older-chunker"
+    shutil.copytree(built, work)
+    m = json.loads((work / "manifest.json").read_text())
+    assert m["chunker_version"] == CHUNKER_VERSION
+    m["chunker_version"] = ""  # as an index written before the version was recorded
+    (work / "manifest.json").write_text(json.dumps(m))
+    enc = HashEncoder()
+    r = make_builder(work, corpus, enc).update(corpus)
+    assert r.files_changed == sorted(p.name for p in corpus.glob("*.txt")) and r.n_embedded == 0
+    assert json.loads((work / "manifest.json").read_text())["chunker_version"] == CHUNKER_VERSION
+    assert make_builder(work, corpus, enc).update(corpus).mode == "noop"
+
+
 def test_update_without_index_builds(tmp_path: Path, corpus: Path) -> None:
     enc = HashEncoder()
     r = make_builder(tmp_path / "new", corpus, enc).update(corpus)
@@ -425,6 +442,18 @@ def test_filtered_search_on_hnsw_is_exact(tmp_path: Path, corpus: Path) -> None:
 
 
 # ---- fusion, lexical, rerank ---------------------------------------------------------------------------
+
+
+def test_acronyms_defined_in_the_corpus_expand_queries() -> None:
+    texts = ["积极推进区域点数法总额预算和按病种分值付费（DIP）等支付方式", "每日对空气质量指数(AQI)进行预报",
+             "预警统一以环境空气质量指数（AQI）为指标", "建成智慧交通(TOCC)", "建成包含交通运行监测调度指挥中心（TOCC）",
+             "PM2.5 浓度(PM)"]
+    acronyms = corpus_acronyms(texts)
+    # the run before the bracket; several definitions keep their common end; none in common: left out
+    assert acronyms == {"DIP": "积极推进区域点数法总额预算和按病种分值付费", "AQI": "空气质量指数"}
+    assert expand_acronyms("DIP试点办公室设在哪", acronyms) == "DIP试点办公室设在哪 积极推进区域点数法总额预算和按病种分值付费"
+    assert expand_acronyms("When is the aqi forecast made?", acronyms) == "When is the aqi forecast made?"  # not an acronym
+    assert expand_acronyms("空气质量指数AQI", acronyms) == "空气质量指数AQI"  # already written out
 
 
 def test_ranks_and_fusion() -> None:

@@ -19,6 +19,9 @@ from qa.corpus.tables import roster_persons
 from qa.corpus.types import Document, Issue, Paragraph
 from qa.models import Chunk, ChunkType
 
+# Bump when the chunks of unchanged files change (parsing, packing, card contents): an index update
+# then re-chunks every file instead of keeping stale rows.
+CHUNKER_VERSION = "2"
 MAX_CHARS = 450  # ~300-500 Chinese characters fit e5-small's 512 tokens with the header
 MIN_CHARS = 150  # smaller sections are packed with their siblings
 BODY_KINDS = {"text", "heading", "table", "list", "attachment", "title"}
@@ -85,11 +88,18 @@ def _make_chunk(issue: Issue, doc: Document, kind: ChunkType, text: str, embed_b
 
 
 def _card(issue: Issue, doc: Document) -> Chunk:
-    """Title block, number, addressee and the first body paragraph: contiguous verbatim lines."""
+    """Title block, number, addressee, the first body paragraph and a signature and date right after
+    it: contiguous verbatim lines."""
     head = [p for p in doc.paragraphs if p.line_start <= doc.number_line]
     rest = [p for p in doc.paragraphs if p.line_start > doc.number_line]
     first_body = next((p for p in rest if p.kind in ("text", "heading")), None)
     parts = head + [p for p in rest if first_body and p.line_start <= first_body.line_end]
+    # A cover notice (印发…的通知) ends right there: its signature and date close the card, so the
+    # card can answer 'when was it issued' with the date as printed.
+    for p in rest[len(parts) - len(head):]:
+        if p.kind not in ("signature", "date"):
+            break
+        parts.append(p)
     text = "\n".join(p.text for p in parts)
     facts = [
         f"文件：{doc.title}",

@@ -280,7 +280,9 @@ def _read_body(lines: list[str], doc: Document, start: int, number_line: int, en
                 d = DATE_AT_END.search(text)
                 doc.date = date_iso(d[1], d[2], d[3])
         elif disclosure and len(text) - disclosure.end() < 2:
-            para.kind = "marker"
+            # Two-column PDF pages glue the marker to the last lines of the body (樊志红为…局长；（此件公开发布）):
+            # such a paragraph stays body text, or its content would be lost to search and citing.
+            para.kind = "marker" if _marker_only(text[: disclosure.start()]) else "text"
             if not doc.disclosure:
                 doc.disclosure = disclosure[1]
                 after_marker, expect_title = True, True
@@ -325,6 +327,12 @@ def _first_body_line(lines: list[str], number_line: int) -> int:
 
 def _is_addressee(text: str) -> bool:
     return text.rstrip().endswith(("：", ":")) and len(text) <= 80 and not _ADDRESSEE_STOP.search(text)
+
+
+def _marker_only(before: str) -> bool:
+    """Whether what precedes a disclosure marker is no content: nothing, a signature or a date."""
+    rest = DATE_AT_END.sub("", squash(before))
+    return not rest or bool(_ISSUER_ONLY.match(rest))
 
 
 def _is_signature(text: str, lines: list[str], j: int, end: int) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from qa.corpus.chunker import CHUNKER_VERSION
 from qa.corpus.files import corpus_files, sha256_file  # noqa: F401 - corpus_files is re-exported by qa.index
 from qa.index.atomic import MANIFEST, build_lock, commit, new_temp_dir, recover
 from qa.index.faiss_index import IndexParams, build_faiss_index
@@ -124,9 +125,10 @@ class IndexBuilder:
         m = old.manifest
         files = {self._rel(corpus_dir, p): p for p in corpus_files(corpus_dir)}
         shas = {rel: sha256_file(p) for rel, p in files.items()}
-        # A new normaliser or tokenizer changes search_text/tokens of every chunk: re-chunk all files
+        # A new normaliser, tokenizer or chunker changes the chunks of every file: re-chunk all files
         # (vectors are still reused wherever embed_text is unchanged).
-        rechunk_all = m.normalizer_version != self.normalizer_version or m.lexical_version != LEXICAL_VERSION
+        rechunk_all = (m.normalizer_version != self.normalizer_version or m.lexical_version != LEXICAL_VERSION
+                       or m.chunker_version != CHUNKER_VERSION)
         report = BuildReport(self.index_dir, "update")
         report.files_removed = sorted(set(m.files) - set(files))
         old_by_file: dict[str, list[int]] = {}
@@ -242,6 +244,7 @@ class IndexBuilder:
             created=created,
             updated=utc_now(),
             encoder=encoder_variant(self.encoder),
+            chunker_version=CHUNKER_VERSION,
         )
         tmp = new_temp_dir(self.index_dir)
         try:

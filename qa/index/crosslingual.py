@@ -392,6 +392,10 @@ class CrossLingual:
                 group = self._group(unit)
                 if group:
                     groups.append(group)
+        for source, number in ordinals(query):
+            group = self._group(_Unit(source, ["第" + chinese_numeral(number)], "ordinal", 0, 0))
+            if group:
+                groups.append(group)
         if persons:
             groups.append(TermGroup(" ".join(persons), tuple((p, 1.0 / len(persons)) for p in persons), "person"))
         return Expansion(tuple(persons), tuple(groups))
@@ -501,6 +505,29 @@ class CrossLingual:
         total = sum(self.df[t] for t in terms)
         weights = [self.df[t] / total for t in terms]
         return TermGroup(unit.source, tuple(zip(terms, weights)), unit.kind)
+
+
+# "No. 6 Middle School", "Number 3", "the 15th": numbered units are 第六中学, 第三, 第十五 in the gazettes.
+_ORDINAL = re.compile(r"\b(?:No\.?|Number)\s*(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)\b", re.I)
+_DIGITS = "零一二三四五六七八九"
+
+
+def ordinals(query: str) -> list[tuple[str, int]]:
+    """(as written, number) of each numbered-unit mention, 1-99."""
+    out = []
+    for m in _ORDINAL.finditer(query):
+        n = int(m[1] or m[2])
+        if 1 <= n <= 99:
+            out.append((m[0], n))
+    return out
+
+
+def chinese_numeral(n: int) -> str:
+    """1-99 as written in Chinese text: 6 -> 六, 10 -> 十, 15 -> 十五, 20 -> 二十, 36 -> 三十六."""
+    tens, ones = divmod(n, 10)
+    if not tens:
+        return _DIGITS[ones]
+    return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
 
 
 def _pinyin_key(term: str) -> str:

@@ -72,8 +72,10 @@ def derive_stopwords(
 
 @dataclass(frozen=True)
 class LexicalParams:
-    k1: float = 1.5
-    b: float = 0.75
+    # Swept on eval/questions.jsonl (benchmarks/results/fusion.md): a lighter length penalty than the
+    # textbook 0.75 stops long passages that hold the answer losing to short ones that repeat the title.
+    k1: float = 1.0
+    b: float = 0.5
     stop_max_doc_ratio: float = 0.8  # on the 5 issues: 阳泉市 人民政府 通知 关于 … (0.6 would also drop 管理 服务 建设)
     stop_min_docs: int = 20
 

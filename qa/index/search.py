@@ -3,7 +3,8 @@
 Order of results: chunks of a document whose number (文号) the query names (its card first), then
 chunks naming a person the query names, then everything else; fused score orders within each tier.
 A question naming several years gets the best passages of each year first; a 'which document'
-question gets the top passage's document card beside it.
+question gets the top passage's document card beside it. Acronyms the corpus defines (DIP) are
+searched with their Chinese form too.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.corpus.normalize import canonical_form, normalize_for_search, parse_doc_numbers
+from qa.index.acronyms import corpus_acronyms, expand_acronyms
 from qa.index.crosslingual import CrossLingual, CrossLingualParams
 from qa.index.fusion import FusionParams, fuse
 from qa.index.lexical import JiebaTokenizer, LexicalIndex, LexicalParams
@@ -96,6 +98,7 @@ class HybridSearcher:
             self._docno_rows.setdefault(key, []).append(i)
         self._card_row = {c.doc_key: i for i, c in enumerate(chunks) if c.chunk_type == "card"}
         self._crosslingual: CrossLingual | None = None  # built on the first query with Latin letters
+        self._acronyms = corpus_acronyms(c.text for c in chunks)  # DIP -> 区域点数法总额预算和按病种分值付费
         self._person_rows: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):
             for p in c.persons:
@@ -179,8 +182,9 @@ class HybridSearcher:
         q = normalize_for_search(query)
         if top_k <= 0 or not q or len(self.store) == 0 or (allowed is not None and len(allowed) == 0):
             return []
-        qvec = np.asarray(self.encoder.encode_queries([q]), dtype=np.float32)[0]
-        bm25_all = self.lexical.scores(q)
+        q_terms = expand_acronyms(q, self._acronyms)  # what dense and BM25 search with
+        qvec = np.asarray(self.encoder.encode_queries([q_terms]), dtype=np.float32)[0]
+        bm25_all = self.lexical.scores(q_terms)
         cl = self.crosslingual(q)
         extra = cl.bm25_scores(q, self.lexical.term_scores, len(self.store)) if cl else None
         bm25_all = bm25_all if extra is None else bm25_all + extra
@@ -227,7 +231,7 @@ class HybridSearcher:
         if not rows:
             return rows
         card = self._card_row.get(self.store.chunks[rows[0]].doc_key)
-        if card is None or card in rows[:top_k]:
+        if card is None or card in rows[:2]:  # further down (rank 10 of 10) it is no help
             return rows
         scores.setdefault(card, {**scores[rows[0]], "route": 0.0, "card_of_top": 1.0})
         return [rows[0], card, *[i for i in rows[1:] if i != card]]

@@ -57,6 +57,8 @@ class Manifest:
     # Runtime/quantisation of the encoder that made the vectors (E5Embeddings.variant, e.g. "onnx/int8");
     # "" = not recorded (older index, or an encoder that does not say).
     encoder: str = ""
+    # qa.corpus.chunker.CHUNKER_VERSION of the stored chunks; "" = older index (re-chunked on update).
+    chunker_version: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
