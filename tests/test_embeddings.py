@@ -690,3 +690,28 @@ def test_onnx_falls_back_to_torch_without_onnxruntime(default_model_dir, monkeyp
         emb = E5Embeddings(Settings(embedding_backend="onnx", quantize="none", embed_batch_size=4))
     assert emb.variant == "torch/none" and "ONNX backend unavailable" in caplog.text and "onnxruntime" in caplog.text
     assert emb.encode_queries(["阳泉市"]).shape == (1, 384)
+
+
+@needs_ort
+def test_onnxruntime_telemetry_is_off(tmp_path) -> None:
+    """onnxruntime's Linux telemetry would write a device id and queue events for upload under the cache
+    dir; importing it through qa.embeddings must switch that off (as a user's own setting would)."""
+    script = (
+        "import qa.embeddings.onnx_runtime\n"
+        "import onnxruntime as ort\n"
+        "from onnx import TensorProto, helper\n"
+        "g = helper.make_graph([helper.make_node('Identity', ['x'], ['y'])], 'g',\n"
+        "    [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1])], [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])\n"
+        "m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)]); m.ir_version = 8\n"
+        "ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider'])\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("CI", "ORT_DISABLE_TELEMETRY")}
+    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    # no network namespace where unshare can make one: a regression must not phone home from the test
+    cmd = [sys.executable, "-c", script]
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        cmd = ["unshare", "-n", *cmd]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    written = [p for p in tmp_path.rglob("*") if "Microsoft" in p.parts or "onnxruntime" in p.name]
+    assert written == []
