@@ -5,6 +5,10 @@ query encoding and in-process search latency on the eval questions (cold: no que
 retrieval figures (`qa eval`), and how far its corpus vectors are from torch fp32 (cosine).
 
     .venv/bin/python benchmarks/backend_compare.py [--repeat 3] [--variants onnx:int8-full,torch:int8]
+    .venv/bin/python benchmarks/backend_compare.py --interleave --repeat 3 --variants torch:int8,onnx:int8-full
+
+--interleave: builds only, the variants taking turns (A B A B ...), so that a change of machine load
+during the run falls on all of them alike; prints one row per variant with every build.
 
 The machine may be shared: load average and CPU steal are recorded around every build.
 """
@@ -139,6 +143,22 @@ def table(results: list[Result]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def interleaved(variants: list[str], repeat: int, work: Path) -> str:
+    """Builds only, variants in turn: `repeat` rounds of one build each."""
+    rows: dict[str, list[tuple[float, float, str]]] = {v: [] for v in variants}
+    for i in range(repeat):
+        for v in variants:
+            wall, inproc, load = timed_build(v, work / v.replace(":", "-"))
+            rows[v].append((wall, inproc, load))
+            print(f"round {i + 1} {v}: build {wall:.1f} s ({inproc:.1f} in process) load {load}", flush=True)
+    out = ["| variant | build s (best) | build s in order (round 1, 2, ...) | in-process s (best) | load before/after, steal |",
+           "|---|---:|---|---:|---|"]
+    for v, rs in rows.items():
+        out.append(f"| {v.replace(':', ' ')} | {min(r[0] for r in rs):.1f} | {' '.join(f'{r[0]:.1f}' for r in rs)} "
+                   f"| {min(r[1] for r in rs):.1f} | {'; '.join(r[2] for r in rs)} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default=",".join(ALL_VARIANTS))
@@ -147,8 +167,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "backends-raw.md")
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--label", default="", help="suffix for the variant names in the table (e.g. a code change)")
+    ap.add_argument("--interleave", action="store_true", help="builds only, variants taking turns")
     args = ap.parse_args()
     variants = args.variants.split(",")
+    if args.interleave:
+        text = interleaved(variants, args.repeat, args.work)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(text)
+        return
     ref = args.work / "torch-none"
     results = []
     for v in variants:

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
     # Dynamic int8. On ONNX Runtime (default) int8-full, every MatMul, keeps fp32 quality; on torch, whose
-    # activations get 7 bits, int8-full loses ~2.6 MRR points and int8 (FFN down-projections kept fp32) is the choice.
+    # activations get 7 bits, int8-full loses ~2.6 MRR points and int8 (FFN down-projections kept fp32) is the choice:
+    # torch takes int8 when ONNX falls back, or when the backend is set to torch and quantize is left unset.
     quantize: Literal["none", "int8", "int8-full"] = "int8-full"
     embedding_backend: Literal["torch", "onnx"] = Field(
         "onnx",
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
         "dynamic int8. 'onnx': ONNX Runtime on a graph exported once from the local model folder into cache_dir "
         "(offline; `quantize` via onnxruntime dynamic int8, 8-bit activations, so int8-full keeps fp32 quality "
         "here, unlike torch's); needs onnxruntime and onnx, and falls back to torch with a warning when the export "
-        "is impossible. Build and query with the same backend: the index manifest records it "
+        "is impossible (quantize int8-full then means torch int8). Build and query with the same backend: the index manifest records it "
         "(benchmarks/results/backends.md).",
     )
     embed_batch_size: int = 32

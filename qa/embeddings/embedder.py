@@ -93,6 +93,16 @@ def quantize_int8(model, skip_down_projections: bool = True):
         return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
 
 
+def torch_fallback_quantize(onnx_quantize: str) -> str:
+    """The torch setting that stands in for an ONNX quantisation: when ONNX Runtime is unavailable, or
+    torch is chosen without choosing `quantize`. ORT's int8-full (8-bit activations) keeps fp32 quality;
+    torch's int8-full (7-bit activations) loses ~2.6 MRR points, so torch takes `int8` (FFN
+    down-projections fp32), which keeps them (benchmarks/results/backends.md). An explicit
+    quantize="int8-full" with embedding_backend="torch" is honoured. Other settings mean the same on
+    both runtimes."""
+    return "int8" if onnx_quantize == "int8-full" else onnx_quantize
+
+
 def _as_list(texts: Sequence[str]) -> list[str]:
     # A lone string would otherwise be embedded character by character.
     if isinstance(texts, str):
@@ -111,12 +121,17 @@ class E5Embeddings(Embeddings):
         log.info("embedding model %s from %s (%s)", s.embedding_model, self.resolved.name_or_path, self.resolved.source)
         self._model = None  # the torch SentenceTransformer, when that is the backend
         self._onnx = None  # an OnnxSentenceEncoder, when that is the backend
+        # The quantisation actually applied: the configured one, unless the ONNX fallback changes it.
+        self.quantize: str = s.quantize
         if s.embedding_backend == "onnx":
             self._onnx = self._load_onnx()
+        if self._onnx is None and (s.embedding_backend == "onnx" or "quantize" not in s.model_fields_set):
+            # torch after a fallback, or torch chosen with quantize left at its (ONNX-tuned) default
+            self.quantize = torch_fallback_quantize(s.quantize)
         if self._onnx is None:
             model = self._model if self._model is not None else self._load_torch()
-            if s.quantize in ("int8", "int8-full"):
-                model = quantize_int8(model, skip_down_projections=s.quantize == "int8")
+            if self.quantize in ("int8", "int8-full"):
+                model = quantize_int8(model, skip_down_projections=self.quantize == "int8")
             self._model = model
         self.backend: Literal["torch", "onnx"] = "onnx" if self._onnx is not None else "torch"
         default_budget = ONNX_MAX_BATCH_TOKENS if self.backend == "onnx" else DEFAULT_MAX_BATCH_TOKENS
@@ -172,7 +187,10 @@ class E5Embeddings(Embeddings):
             export_dir = ensure_onnx_model(folder, Path(s.cache_dir), s.quantize)
             enc = OnnxSentenceEncoder(export_dir, threads=s.torch_threads)
         except Exception as exc:  # noqa: BLE001 - any failure to export or load means: use torch
-            log.warning("ONNX backend unavailable for %s (%s: %s); using torch", s.embedding_model, type(exc).__name__, exc)
+            q = torch_fallback_quantize(s.quantize)
+            why = " (torch's int8-full loses retrieval quality that ONNX's keeps)" if q != s.quantize else ""
+            log.warning("ONNX backend unavailable for %s (%s: %s); using torch with quantize=%s%s",
+                        s.embedding_model, type(exc).__name__, exc, q, why)
             return None
         log.info("embedding with ONNX Runtime from %s", export_dir)
         self._model = None  # a torch copy loaded only to fetch the model is not needed any more
@@ -192,7 +210,7 @@ class E5Embeddings(Embeddings):
     def variant(self) -> str:
         """Runtime and quantisation actually in use (after any fallback), e.g. "onnx/int8": vectors of
         two variants are close but not equal, so an index records the one it was built with."""
-        return f"{self.backend}/{self.settings.quantize}"
+        return f"{self.backend}/{self.quantize}"
 
     @property
     def max_seq_length(self) -> int | None:

@@ -79,11 +79,15 @@ class ServiceSystem:
         return (c.text for c in self.service.searcher.store.chunks)
 
     def describe(self) -> dict:
+        from qa.index.store import encoder_variant  # noqa: PLC0415
+
         s = self.service.settings
         return {
             "embedding_model": s.embedding_model,
             "encoder": getattr(self.service.encoder, "model_name", type(self.service.encoder).__name__),
             "quantize": s.quantize,
+            # what actually ran (runtime/quantisation after any fallback), e.g. "onnx/int8-full"
+            "encoder_variant": encoder_variant(self.service.encoder),
             "index_dir": str(s.index_dir),
             "index_manifest": asdict(self.service.searcher.store.manifest),
             "top_k": s.top_k,

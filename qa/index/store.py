@@ -241,12 +241,17 @@ def encoder_variant(encoder) -> str:
 
 def encoder_mismatch(manifest: Manifest, variant: str) -> str | None:
     """Why vectors of this index and of `variant` are not quite comparable, or None. Same model, other
-    runtime or quantisation: vectors agree to ~0.99 cosine, so searching still works, a little worse;
-    only a known-and-different pair counts."""
-    if not manifest.encoder or not variant or manifest.encoder == variant:
+    runtime or quantisation: vectors agree to ~0.99 cosine, so searching still works, a little worse.
+    An index that records no variant was written before the field existed, by torch (int8 by default
+    then): against an encoder that says what it is, that counts as different too, so that an update
+    re-embeds it once instead of mixing its vectors with new ones. An encoder that does not say
+    (test doubles) makes no claim."""
+    if not variant or manifest.encoder == variant:
         return None
-    return (f"index vectors were made by {manifest.model_name} as {manifest.encoder!r}, "
-            f"the encoder in use is {variant!r}: rebuild the index (`qa index build`) or configure that variant")
+    made_as = repr(manifest.encoder) if manifest.encoder else "an unrecorded variant (written before indexes recorded it)"
+    return (f"index vectors were made by {manifest.model_name} as {made_as}, "
+            f"the encoder in use is {variant!r}: rebuild the index (`qa index build` or `qa index update`) "
+            "or configure that variant")
 
 
 def warn_if_encoder_differs(manifest: Manifest, encoder, where: Path) -> str | None:
