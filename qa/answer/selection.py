@@ -1,0 +1,102 @@
+"""Which of the sentences that could answer reads best: the selection side of the extractive answerer
+(the answer-or-refuse gate reads its own evidence score, see extractive.score_sentences).
+
+Wording is weighted by how rare a question word is among the retrieved sentences: every sentence of a
+document on 市容环卫责任区 says 市容环卫, only the answering one says 物业管理. English questions are
+matched through the Chinese terms their words translate to (QuestionInfo.terms). A list item or roster
+row reads with the sentence introducing it; a sentence that only announces a list, a heading, or the
+document's title line says nothing by itself.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from qa.answer.sentences import Sentence
+from qa.corpus.normalize import normalize_for_search
+from qa.models import Chunk
+from qa.question import QuestionInfo, bigrams
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_HEADING = re.compile(r"^(?:第[一二三四五六七八九十百零\d]+[章节]|[一二三四五六七八九十]+[、.．]|\d{1,2}[.、．](?!\d)|[（(][一二三四五六七八九十]+[）)])")
+# A question about who held a post before, or who replaced whom: the removal records answer it.
+_REMOVAL_Q = re.compile(r"原来|原任|原[^\s，,。？?]{0,6}是谁|之前|此前|前任|免去|免职|卸任|relieved|predecessor|previous|before that", re.I)
+_LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
+# 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
+_NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}|由[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
+_ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支队长|书记|董事长|成员")
+_REMOVAL = re.compile(r"免去|的.{2,40}职务")
+
+
+def flat(text: str) -> str:
+    return normalize_for_search(text).replace(" ", "")
+
+
+def question_terms(info: QuestionInfo) -> list[tuple[tuple[str, ...], float]]:
+    """What a sentence is matched on, each entry a set of alternatives and its share: the Chinese
+    question's character bigrams and numbers (a part's topic words at half share); an English
+    question's translated term groups plus any Chinese it quotes (智慧助老)."""
+    if info.lang == "en":
+        terms = [tuple(t.replace(" ", "") for t in group if t) for group in info.terms]
+        for run in _CJK_RUN.findall(info.text):
+            terms.extend((b,) for b in bigrams(run))
+        terms.extend((n,) for n in re.findall(r"\d+(?:\.\d+)?", info.text))
+        return [(t, 1.0) for t in terms if t]
+    own = bigrams(info.content)
+    topic = bigrams(info.topic) - own if info.topic else set()
+    return [((b,), 1.0) for b in sorted(own)] + [((b,), 0.5) for b in sorted(topic)]
+
+
+def term_weights(terms: list[tuple[tuple[str, ...], float]], sentences: list[str]) -> list[float]:
+    """Inverse frequency over the retrieved sentences (each read with its context) times the term's
+    share; 0 for a term none of them holds."""
+    n = len(sentences)
+    out = []
+    for alts, share in terms:
+        df = sum(1 for s in sentences if any(a in s for a in alts))
+        out.append(share * math.log(1 + n / df) if df else 0.0)
+    return out
+
+
+def weighted_overlap(terms: list[tuple[tuple[str, ...], float]], weights: list[float], sentence: str, context: str) -> float:
+    """Share of the question's (weighted) terms the sentence holds; its context (the sentence that
+    introduces it, the section heading, the title) counts half."""
+    total = got = 0.0
+    for (alts, _), w in zip(terms, weights):
+        if not w:
+            continue
+        total += w
+        if any(a in sentence for a in alts):
+            got += w
+        elif any(a in context for a in alts):
+            got += 0.5 * w
+    return got / total if total else 0.0
+
+
+def asks_list(info: QuestionInfo) -> bool:
+    """哪些/哪几/which types: the answer is a list."""
+    return bool(_LIST_Q.search(info.text))
+
+
+def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
+    """How a sentence's shape fits being an answer."""
+    bonus = 0.0
+    text = flat(s.text)
+    if s.intro:
+        # Announces a list: the answer to "which ones" (composition appends the items), else no answer.
+        bonus += 0.1 if asks_list(info) else -0.15
+    if s.caption:
+        bonus -= 0.15
+    title = flat(chunk.doc_title)
+    if title and (text in title or title in text) or any(text == flat(h) for h in chunk.section_path) \
+            or _HEADING.match(text) and len(text) <= 16:
+        bonus -= 0.15  # a heading or the title line
+    if "person" in info.cues:
+        named = _NAMES_PERSON.search(text) or any(p.replace(" ", "") in text for p in chunk.persons)
+        if named:
+            bonus += 0.1  # who: a row or clause that names someone in a role
+        elif _ROLE_Q.search(info.text):
+            bonus -= 0.1  # who holds a post: a sentence naming nobody (市长任组长) does not say
+    if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
+        bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
+    return bonus
