@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, bigrams, clauses, conjunct_parts, unit_forms
-from qa.answer.selection import asks_list, flat, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asks_list, flat, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -35,6 +35,7 @@ class ExtractiveParams:
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
     min_score: float = 0.35  # refusal threshold on the best sentence score (calibrated on the eval set)
     min_score_en: float = 0.2  # cross-lingual similarities run lower
+    semantic_weight_en: float = 1.0  # English evidence = w * semantic + (1 - w) * translated-term overlap + cues
     min_lexical: float = 0.2  # a Chinese answer sentence shares at least this much of the question's wording
     rank_decay: float = 0.05
     semantic_weight: float = 0.6  # sentence score = w * semantic + (1 - w) * lexical + cues
@@ -113,6 +114,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
     """Candidates best first by selection score (`rank`); each also carries the gate's evidence `score`.
     `keep(sentence, hit, lexical)` drops sentences before the costly embedding step."""
     q = bigrams(info.content)
+    groups = question_terms(info) if info.lang == "en" else []
     rows: list[_Row] = []
     for i, hit in enumerate(hits[: params.max_passages]):
         c = hit.chunk
@@ -120,7 +122,9 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         for s in passage_sentences(c):
             # A list item or roster row reads with the sentence introducing it (组 长：雷健坤 市长).
             item_context = f"{s.lead} {context}"
-            rows.append(_Row(i, s, _overlap(q, s.text, item_context), _cue_bonus(info, s.text, hit) - params.rank_decay * i,
+            # English: the share of the question's words whose Chinese terms the sentence holds.
+            lexical = plain_overlap(groups, flat(s.text), flat(item_context)) if groups else _overlap(q, s.text, item_context)
+            rows.append(_Row(i, s, lexical, _cue_bonus(info, s.text, hit) - params.rank_decay * i,
                              context=flat(item_context)))
     if not rows:
         return []
@@ -146,10 +150,11 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         chosen += [r for r in rows if id(r) in gate_pool and r not in chosen]
     else:
         gate_pool = {id(r) for r in chosen}
-    # English questions share no characters with the Chinese source: the gate reads meaning only.
-    w = (1.0 if info.lang == "en" else params.semantic_weight) if similarity else 0.0
+    # English questions share no characters with the Chinese source: the gate reads meaning and the
+    # words that translate (a cross-lingual cosine alone runs low and uneven).
+    w = (params.semantic_weight_en if info.lang == "en" else params.semantic_weight) if similarity else 0.0
     ws = params.selection_semantic_weight if similarity else 0.0
-    semantic = similarity(info.text, [r.sentence.text for r in chosen]) if similarity else [0.0] * len(chosen)
+    semantic = similarity(info.text, [_embedded(r.sentence) for r in chosen]) if similarity else [0.0] * len(chosen)
     out = []
     for r, cos in zip(chosen, semantic):
         sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
@@ -158,6 +163,11 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
                               rank, r.sentence, id(r) in gate_pool))
     out.sort(key=lambda c: -c.rank)
     return out
+
+
+def _embedded(s: Sentence) -> str:
+    """What is embedded for a sentence: an item with its introduction (医学救援组 组长：市卫健委主任)."""
+    return f"{s.lead} {s.text}" if s.item and s.lead else s.text
 
 
 def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:

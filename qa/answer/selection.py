@@ -78,6 +78,15 @@ def asks_list(info: QuestionInfo) -> bool:
     return bool(_LIST_Q.search(info.text))
 
 
+def plain_overlap(terms: list[tuple[tuple[str, ...], float]], sentence: str, context: str) -> float:
+    """Unweighted share of the question's terms in the sentence (its context counting half)."""
+    if not terms:
+        return 0.0
+    got = sum(1.0 if any(a in sentence for a in alts) else 0.5 if any(a in context for a in alts) else 0.0
+              for alts, _ in terms)
+    return got / len(terms)
+
+
 def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
     """How a sentence's shape fits being an answer."""
     bonus = 0.0
