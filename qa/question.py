@@ -97,6 +97,7 @@ _ITEM_KINDS: dict[str, str] = {
     "level": r"[ⅠⅡⅢⅣⅤ]+\s*级|[一二三四]\s*级|[红橙黄蓝]色",
     "place": _PLACE.pattern.strip("()"),
     "unit": r"[\u4e00-\u9fff]{1,6}?(?:局|委|办|厅|部|院|中心|支队|大队|公司)",
+    "quantity": r"[\u4e00-\u9fff]{0,4}?\d+(?:\.\d+)?\s*(?:℃|度|%|％|岁|周岁|米|公里|吨|万元|元)(?:以内|以上|以下)?",
 }
 _SEPARATELY = re.compile(r"分别|各自|各是|各为|各有|respectively", re.I)
 _WHO = re.compile(r"谁|哪位|何人")
@@ -123,3 +124,14 @@ def conjunct_parts(question: str) -> list[str]:
             rest = _SEPARATELY.sub("", rest, count=1)
         return [f"{question[:m.start()]}{x}{rest}" for x in items]
     return [question]
+
+
+_ASKS_DOCUMENT = re.compile(
+    r"文号|发文字号|(?:文件|通知|办法|方案|意见)(?:是|叫)?(?:哪个|哪份|哪一份|哪一个)|哪个文件|什么文件|哪份文件|哪一份文件"
+    r"|which document|what document|document number|which notice|which file", re.I)
+
+
+def asks_document(question: str) -> bool:
+    """The answer is a document (its number and title): 文号是多少 / 促消费文件是哪个 / which document.
+    Wider than the `document` cue retrieval reads (a 文号 asked with 多少 is still a document)."""
+    return bool(_ASKS_DOCUMENT.search(question))

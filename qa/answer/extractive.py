@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.question import QuestionInfo, analyse, bigrams, clauses, conjunct_parts, unit_forms
+from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts, unit_forms
 from qa.answer.selection import asks_list, flat, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
@@ -234,7 +234,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         return refuse(info, hits)
     if candidates and evidence >= threshold:
         best = candidates[0]  # the best-reading of the sentences that could answer
-        wants_document = "document" in info.cues and not {"number", "date", "person"} & info.cues
+        wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
         lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
         lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates[1:]:

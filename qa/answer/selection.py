@@ -24,7 +24,10 @@ _REMOVAL_Q = re.compile(r"原来|原任|原[^\s，,。？?]{0,6}是谁|之前|�
 _LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
 # 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
 _NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}|由[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
-_ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支队长|书记|董事长|成员")
+_ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支队长|书记|董事长|成员|\b(?:heads?|leads?|leader|director|chief|chair|principal)\b", re.I)
+# Money asked for without a unit (每人每年救助多少钱): an amount in 元 answers it.
+_MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
+_MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
 _REMOVAL = re.compile(r"免去|的.{2,40}职务")
 
 
@@ -106,6 +109,8 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
             bonus += 0.1  # who: a row or clause that names someone in a role
         elif _ROLE_Q.search(info.text):
             bonus -= 0.1  # who holds a post: a sentence naming nobody (市长任组长) does not say
+    if _MONEY_Q.search(info.text) and _MONEY.search(text):
+        bonus += 0.15
     if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
     return bonus

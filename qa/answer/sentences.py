@@ -60,26 +60,43 @@ def is_heading(text: str) -> bool:
 
 
 def passage_sentences(chunk: Chunk) -> list[Sentence]:
+    """A passage's sentences, each with its lead: an item's introduction (and roster block label); for
+    other sentences the heading above and the first sentence of their paragraph (1. 为0-6岁残疾儿童提供
+    全日制康复训练。… 救助标准为15000元/人/年。: the standard is that training's)."""
     out: list[Sentence] = []
     lead = heading = role = ""  # role: the label of the roster block an unlabelled row belongs to (副组长: … - 王立武 …)
-    for i, text in enumerate(split_sentences(passage_body(chunk))):
-        if chunk.chunk_type == "text" and is_heading(text):
-            heading = lead = text
-            out.append(Sentence(text, "", i, False))
-            continue
-        item = is_item(text, chunk.chunk_type)
-        role_label = _ROLE_LABEL.match(text)
-        if role_label:
-            role = role_label.group(0)
-        item_lead = f"{lead} {role}" if item and role and not role_label else lead
-        out.append(Sentence(text, item_lead if item else heading, i, item))
-        if not item:
-            lead, role = text, ""
-    for i, s in enumerate(out[:-1]):
+    i = 0
+    for line in passage_body(chunk).split("\n"):
+        first = first_item = ""
+        for text in split_sentences(line):
+            if chunk.chunk_type == "text" and is_heading(text):
+                heading = lead = text
+                out.append(Sentence(text, "", i, False))
+                i += 1
+                continue
+            item = is_item(text, chunk.chunk_type)
+            if first_item and not item:
+                # A later sentence of an item's paragraph belongs to that item (1. 为…全日制康复训练。救助标准为…).
+                out.append(Sentence(text, first_item, i, True))
+                i += 1
+                continue
+            role_label = _ROLE_LABEL.match(text)
+            if role_label:
+                role = role_label.group(0)
+            item_lead = f"{lead} {role}" if item and role and not role_label else lead
+            paragraph_lead = f"{heading} {first}".strip() if first else heading
+            out.append(Sentence(text, item_lead if item else paragraph_lead, i, item))
+            i += 1
+            if not first:
+                first = text
+                first_item = text if item and _LIST_MARK.match(text) else ""
+            if not item:
+                lead, role = text, ""
+    for k, s in enumerate(out[:-1]):
         # (a heading that carries a figure, （二）集中办理阶段（2024年1月1日至3月25日）, may itself answer)
-        if not s.item and out[i + 1].lead == s.text and len(s.text) <= 30 and not _CLOSED.search(s.text) \
+        if not s.item and out[k + 1].lead.startswith(s.text) and len(s.text) <= 30 and not _CLOSED.search(s.text) \
                 and not re.search(r"\d", s.text):
-            out[i] = replace(s, caption=True)
+            out[k] = replace(s, caption=True)
     return out
 
 
