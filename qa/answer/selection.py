@@ -18,6 +18,8 @@ from qa.models import Chunk
 from qa.question import QuestionInfo, bigrams
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+# A number with what it counts (7月, 20日, 16周岁): matched as one term, so 7月 does not match 97.7%.
+_DATED = re.compile(r"\d+(?:\.\d+)?(?:月|日|号|年|岁|周岁|%|℃)")
 _HEADING = re.compile(r"^(?:第[一二三四五六七八九十百零\d]+[章节]|[一二三四五六七八九十]+[、.．]|\d{1,2}[.、．](?!\d)|[（(][一二三四五六七八九十]+[）)])")
 # A question about who held a post before, or who replaced whom: the removal records answer it.
 _REMOVAL_Q = re.compile(r"原来|原任|原[^\s，,。？?]{0,6}是谁|之前|此前|前任|免去|免职|卸任|relieved|predecessor|previous|before that", re.I)
@@ -28,6 +30,9 @@ _ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|�
 # Money asked for without a unit (每人每年救助多少钱): an amount in 元 answers it.
 _MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
 _MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
+# A rate or share asked for (合格率是多少 / what share): a percentage answers it.
+_RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
+_RATE = re.compile(r"\d\s*[%％]|百分之")
 _REMOVAL = re.compile(r"免去|的.{2,40}职务")
 
 
@@ -45,9 +50,16 @@ def question_terms(info: QuestionInfo) -> list[tuple[tuple[str, ...], float]]:
             terms.extend((b,) for b in bigrams(run))
         terms.extend((n,) for n in re.findall(r"\d+(?:\.\d+)?", info.text))
         return [(t, 1.0) for t in terms if t]
-    own = bigrams(info.content)
-    topic = bigrams(info.topic) - own if info.topic else set()
+    own = bigrams(info.content) | set(_DATED.findall(flat(info.text)))
+    topic = (bigrams(info.topic) | set(_DATED.findall(flat(info.topic)))) - own if info.topic else set()
     return [((b,), 1.0) for b in sorted(own)] + [((b,), 0.5) for b in sorted(topic)]
+
+
+def holds(text: str, term: str) -> bool:
+    """`term` occurs in `text`; a number only as a whole number (7 is not in 97.7%)."""
+    if term[:1].isdigit():
+        return re.search(rf"(?<![\d.]){re.escape(term)}(?![\d.]\d)", text) is not None
+    return term in text
 
 
 def term_weights(terms: list[tuple[tuple[str, ...], float]], sentences: list[str]) -> list[float]:
@@ -56,7 +68,7 @@ def term_weights(terms: list[tuple[tuple[str, ...], float]], sentences: list[str
     n = len(sentences)
     out = []
     for alts, share in terms:
-        df = sum(1 for s in sentences if any(a in s for a in alts))
+        df = sum(1 for s in sentences if any(holds(s, a) for a in alts))
         out.append(share * math.log(1 + n / df) if df else 0.0)
     return out
 
@@ -69,9 +81,9 @@ def weighted_overlap(terms: list[tuple[tuple[str, ...], float]], weights: list[f
         if not w:
             continue
         total += w
-        if any(a in sentence for a in alts):
+        if any(holds(sentence, a) for a in alts):
             got += w
-        elif any(a in context for a in alts):
+        elif any(holds(context, a) for a in alts):
             got += 0.5 * w
     return got / total if total else 0.0
 
@@ -85,7 +97,7 @@ def plain_overlap(terms: list[tuple[tuple[str, ...], float]], sentence: str, con
     """Unweighted share of the question's terms in the sentence (its context counting half)."""
     if not terms:
         return 0.0
-    got = sum(1.0 if any(a in sentence for a in alts) else 0.5 if any(a in context for a in alts) else 0.0
+    got = sum(1.0 if any(holds(sentence, a) for a in alts) else 0.5 if any(holds(context, a) for a in alts) else 0.0
               for alts, _ in terms)
     return got / len(terms)
 
@@ -110,6 +122,8 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
         elif _ROLE_Q.search(info.text):
             bonus -= 0.1  # who holds a post: a sentence naming nobody (市长任组长) does not say
     if _MONEY_Q.search(info.text) and _MONEY.search(text):
+        bonus += 0.15
+    if "number" in info.cues and _RATE_Q.search(info.text) and _RATE.search(text):
         bonus += 0.15
     if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
