@@ -42,6 +42,7 @@ class ExtractiveParams:
     semantic_floor: float = 0.75  # e5 cosines live in ~[0.7, 0.95]: rescale [floor, floor + span] to [0, 1]
     semantic_span: float = 0.17
     semantic_candidates: int = 8  # sentences embedded for selection (after a lexical pre-selection)
+    selection_max_chars: int = 120
     gate_candidates: int = 5  # the plain-wording pool the gate reads (Chinese questions)
     semantic_candidates_en: int = 8
     selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
@@ -154,7 +155,18 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
     # words that translate (a cross-lingual cosine alone runs low and uneven).
     w = (params.semantic_weight_en if info.lang == "en" else params.semantic_weight) if similarity else 0.0
     ws = params.selection_semantic_weight if similarity else 0.0
-    semantic = similarity(info.text, [_embedded(r.sentence) for r in chosen]) if similarity else [0.0] * len(chosen)
+    # Embedding cost grows with the longest text of the batch: a sentence only the selection reads is
+    # embedded by its beginning (the gate's own pool is embedded whole, as it was calibrated).
+    # (two batches, so the short ones are not padded to the gate pool's longest sentence).
+    semantic = [0.0] * len(chosen)
+    if similarity:
+        whole = [k for k, r in enumerate(chosen) if id(r) in gate_pool]
+        cut = [k for k, r in enumerate(chosen) if id(r) not in gate_pool]
+        for ks, limit in ((whole, None), (cut, params.selection_max_chars)):
+            if ks:
+                cos = similarity(info.text, [_embedded(chosen[k].sentence)[:limit] for k in ks])
+                for k, c in zip(ks, cos):
+                    semantic[k] = c
     out = []
     for r, cos in zip(chosen, semantic):
         sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
@@ -167,7 +179,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
 
 def _embedded(s: Sentence) -> str:
     """What is embedded for a sentence: an item with its introduction (医学救援组 组长：市卫健委主任)."""
-    return f"{s.lead} {s.text}" if s.item and s.lead else s.text
+    return f"{s.lead[-40:]} {s.text}" if s.item and s.lead else s.text  # (the lead's end: cost grows with length)
 
 
 def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
