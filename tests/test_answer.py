@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.answer.extractive import ExtractiveParams, compose, split_sentences
+from qa.answer.selection import english_value
 from qa.answer.sentences import passage_sentences
 from qa.question import analyse, asks_document, clauses, conjunct_parts
 from qa.corpus.chunker import chunk_file
@@ -278,4 +279,26 @@ def test_english_question_matched_through_translated_terms(chunks_2021_04):
     hits = hits_for(chunks_2021_04, "完成市建成区窨井盖普查任务") + hits_for(chunks_2021_04, "窨井盖")[:2]
     result = compose(info, hits, ExtractiveParams(), False)
     assert result.answered and "市城市管理局" in result.answer and "「" in result.answer, result.answer
+    check_markers(result)
+
+
+def test_english_value_is_the_figure_asked_for():
+    info = analyse("What share of residents should have health literacy in 2020?")
+    assert english_value(info, ["2020年", "20%", "3个"]) == "20%"
+    assert english_value(analyse("How many villages are picked as pilots?"), ["2023年", "5个"]) == "5个"
+
+
+@pytest.mark.slow
+def test_each_role_asked_answered_over_the_real_index(gazette_service):
+    result = gazette_service.ask("2022年地质灾害防治领导小组的组长和副组长分别是谁？")
+    assert result.answered and "韩加政" in result.answer and "杜平华" in result.answer, result.answer
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_english_roster_question_over_the_real_index(gazette_service):
+    result = gazette_service.ask("Who is the head of the medical rescue group in the earthquake emergency plan?")
+    assert result.answered and "市卫健委主任" in result.answer and "「" in result.answer, result.answer
+    result = gazette_service.ask("What share of residents should have health literacy in 2020?")
+    assert result.answer.startswith("20%"), result.answer
     check_markers(result)

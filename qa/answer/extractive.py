@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts, unit_forms
-from qa.answer.selection import asks_list, flat, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asks_list, english_value, flat, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -219,8 +219,7 @@ def _english(info: QuestionInfo, sentence: str) -> str:
         m = _DATE.search(sentence)
         value = m.group(0) if m else ""
     if not value and "number" in info.cues:
-        m = _NUMBER.search(sentence)
-        value = m.group(0) if m else ""
+        value = english_value(info, [m.group(0) for m in _NUMBER.finditer(sentence)])
     quote = f"「{sentence}」"
     return f"{value} — the gazette says: {quote}" if value else f"The gazette says: {quote}"
 

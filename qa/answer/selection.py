@@ -102,6 +102,17 @@ def plain_overlap(terms: list[tuple[tuple[str, ...], float]], sentence: str, con
     return got / len(terms)
 
 
+def english_value(info: QuestionInfo, values: list[str]) -> str:
+    """The figure an English number question asks for among a sentence's figures: a percentage for a
+    share, an amount in 元 for money, else the first that is not just a year (2020年度…提升至20%)."""
+    if _RATE_Q.search(info.text):
+        values = [v for v in values if _RATE.search(v)] or values
+    elif _MONEY_Q.search(info.text):
+        values = [v for v in values if _MONEY.search(v)] or values
+    values = [v for v in values if not re.fullmatch(r"\d{4}\s*年", v)] or values
+    return values[0] if values else ""
+
+
 def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
     """How a sentence's shape fits being an answer."""
     bonus = 0.0
