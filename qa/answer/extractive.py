@@ -43,6 +43,7 @@ class ExtractiveParams:
     semantic_span: float = 0.17
     semantic_candidates: int = 8  # sentences embedded for selection (after a lexical pre-selection)
     selection_max_chars: int = 120
+    selection_passages: int = 4  # the selection also reads the 4th passage (the gate reads the top max_passages)
     gate_candidates: int = 5  # the plain-wording pool the gate reads (Chinese questions)
     semantic_candidates_en: int = 8
     selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
@@ -117,7 +118,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
     q = bigrams(info.content)
     groups = question_terms(info) if info.lang == "en" else []
     rows: list[_Row] = []
-    for i, hit in enumerate(hits[: params.max_passages]):
+    for i, hit in enumerate(hits[: max(params.max_passages, params.selection_passages)]):
         c = hit.chunk
         context = f"{c.doc_title} {' '.join(c.section_path)}"
         for s in passage_sentences(c):
@@ -132,7 +133,8 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
     # The gate's pool: the best few by plain wording and cues (what the refusal thresholds were
     # calibrated on). English questions share no wording with the source: their pool is the selection's.
     gate_pool = set() if info.lang == "en" else \
-        {id(r) for r in sorted(rows, key=lambda r: -(r.lexical + r.extra))[: params.gate_candidates]}
+        {id(r) for r in sorted((r for r in rows if r.hit_index < params.max_passages),
+                               key=lambda r: -(r.lexical + r.extra))[: params.gate_candidates]}
     if keep is not None:
         rows = [r for r in rows if keep(r.sentence.text, hits[r.hit_index], r.lexical)]
     if not rows:
