@@ -302,8 +302,8 @@ _PRONOUN = re.compile(r"他|她|该同志")
 
 def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[SearchHit], params: ExtractiveParams,
                   similarity: SentenceSimilarity | None) -> tuple[list[tuple[int, str]], int]:
-    """The best sentence for each asking part, and how many parts got one; the years and places the whole question names bind
-    every part. A part asking for a document is answered by the top passage's card. 他/她 in a later
+    """The best sentence for each asking part, and how many parts got one; the years and places the
+    whole question names bind every part. A part asking for a document is answered by the top passage's card. 他/她 in a later
     part is the person an earlier part's answer names (谁是新校长？他之前在哪所学校当校长？)."""
     picks: list[tuple[int, str]] = []
     answered = 0
