@@ -41,6 +41,12 @@ class QuestionInfo:
     multi: bool = False
     unit: str = ""  # 多少亿元 -> 亿元: a number answer must come with this unit
     places: list[str] = field(default_factory=list)  # districts/counties/cities the question names
+    # An English question's words as Chinese index terms, one tuple of alternatives per word or phrase
+    # (filled by the answer chain from the searcher's cross-lingual expansion; empty otherwise).
+    terms: tuple[tuple[str, ...], ...] = ()
+    # For one part of a question asking several things: the content of the rest of the question, whose
+    # words still say what the part is about (组长是谁？办公室设在哪？ -> 办公室设在哪 is about that group).
+    topic: str = ""
 
 
 def analyse(question: str) -> QuestionInfo:
@@ -81,3 +87,52 @@ def bigrams(text: str) -> set[str]:
         out.update(run[i : i + 2] for i in range(len(run) - 1))
     out.update(w.lower() for w in re.findall(r"[A-Za-z]{2,}|\d+(?:\.\d+)?", text))
     return out
+
+
+# Coordinated items a question asks about one by one (组长和副组长是谁 / 气象局和应急管理局分别派谁 /
+# 6月和7月的合格率分别是多少): each kind is a short vocabulary or a suffix, so that "A和B" is two of a kind.
+_CONJ = r"(?:和|与|及|以及|、)"
+_ITEM_KINDS: dict[str, str] = {
+    "role": r"常务副组长|副组长|组长|副总指挥|总指挥|副指挥长|指挥长|办公室副主任|办公室主任|副主任|主任",
+    "month": r"\d{1,2}\s*月(?:份)?",
+    "level": r"[ⅠⅡⅢⅣⅤ]+\s*级|[一二三四]\s*级|[红橙黄蓝]色",
+    "place": _PLACE.pattern.strip("()"),
+    "unit": r"[\u4e00-\u9fff]{1,6}?(?:局|委|办|厅|部|院|中心|支队|大队|公司)",
+    "quantity": r"[\u4e00-\u9fff]{0,4}?\d+(?:\.\d+)?\s*(?:℃|度|%|％|岁|周岁|米|公里|吨|万元|元)(?:以内|以上|以下)?",
+}
+_SEPARATELY = re.compile(r"分别|各自|各是|各为|各有|respectively", re.I)
+_WHO = re.compile(r"谁|哪位|何人")
+
+
+def conjunct_parts(question: str) -> list[str]:
+    """One question per coordinated item: 市政府稳经济工作专班的组长和常务副组长是谁 ->
+    [...的组长是谁, ...的常务副组长是谁]. Roles split whenever a person is asked for; other kinds only
+    when the question says 分别/各自. One element when nothing is coordinated."""
+    separately = bool(_SEPARATELY.search(question))
+    for kind, item in _ITEM_KINDS.items():
+        if kind == "role" and not (separately or _WHO.search(question)):
+            continue
+        if kind != "role" and not separately:
+            continue
+        m = re.search(rf"(?:{item})(?:{_CONJ}(?:{item}))+", question)
+        if not m:
+            continue
+        items = [x for x in re.split(_CONJ, m.group(0)) if x]
+        if len(items) < 2 or len(set(items)) < len(items):
+            continue
+        rest = question[m.end():]
+        if separately:
+            rest = _SEPARATELY.sub("", rest, count=1)
+        return [f"{question[:m.start()]}{x}{rest}" for x in items]
+    return [question]
+
+
+_ASKS_DOCUMENT = re.compile(
+    r"文号|发文字号|(?:文件|通知|办法|方案|意见)(?:是|叫)?(?:哪个|哪份|哪一份|哪一个)|哪个文件|什么文件|哪份文件|哪一份文件"
+    r"|which document|what document|document number|which notice|which file", re.I)
+
+
+def asks_document(question: str) -> bool:
+    """The answer is a document (its number and title): 文号是多少 / 促消费文件是哪个 / which document.
+    Wider than the `document` cue retrieval reads (a 文号 asked with 多少 is still a document)."""
+    return bool(_ASKS_DOCUMENT.search(question))

@@ -53,7 +53,7 @@ class GazetteService:
             generative = GenerativeAnswerer(settings)
         similarity = encoder.similarity if hasattr(encoder, "similarity") else None
         self.chain = build_answer_chain(self.search, searcher.routes,
-                                        ExtractiveParams(), similarity, generative)
+                                        ExtractiveParams(), similarity, generative, self._english_terms)
 
     @classmethod
     def load(cls, settings: Settings | None = None, build_if_missing: bool = True) -> "GazetteService":
@@ -82,6 +82,13 @@ class GazetteService:
     def ask(self, question: str, top_k: int | None = None, filters: dict | None = None, mode: str | None = None) -> AnswerResult:
         req = AskRequest(question, top_k or self.settings.top_k, filters, mode or self.settings.answer_mode)
         return self.chain.invoke(req)
+
+    def _english_terms(self, question: str) -> tuple[tuple[str, ...], ...]:
+        """An English question's words as the Chinese index terms retrieval expanded them to."""
+        cl = self.searcher.crosslingual(question) if hasattr(self.searcher, "crosslingual") else None
+        if cl is None:
+            return ()
+        return tuple(tuple(t for t, _ in g.terms) for g in cl.expand(question).groups)
 
     # ---- documents -------------------------------------------------------------------------------
 

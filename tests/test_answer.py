@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from qa.answer.extractive import ExtractiveParams, compose, split_sentences
-from qa.question import analyse, clauses
+from qa.answer.selection import english_value
+from qa.answer.sentences import passage_sentences
+from qa.question import analyse, asks_document, clauses, conjunct_parts
 from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash
 from qa.models import SearchHit
@@ -176,3 +178,131 @@ def test_every_marker_refers_to_a_listed_citation_over_the_eval_set(gazette_serv
         check_markers(result)
         for c in result.citations:
             assert c.hit.chunk.text and c.hit.chunk.source_file.endswith(".txt")
+
+
+# ---- fast: sentence selection and composition on real passages (no model) ---------------------
+
+@pytest.fixture(scope="module")
+def chunks_2020():
+    return chunk_file(ROOT / "corpus" / "2020-02.txt")
+
+
+@pytest.fixture(scope="module")
+def chunks_2021_01():
+    return chunk_file(ROOT / "corpus" / "2021-01.txt")
+
+
+@pytest.fixture(scope="module")
+def chunks_2021_04():
+    return chunk_file(ROOT / "corpus" / "2021-04.txt")
+
+
+@pytest.fixture(scope="module")
+def chunks_2023():
+    return chunk_file(ROOT / "corpus" / "2023-06.txt")
+
+
+def flat_answer(result) -> str:
+    return squash(result.answer)
+
+
+def test_question_parts_per_coordinated_item():
+    assert conjunct_parts("市政府稳经济工作专班的组长和常务副组长是谁？") == [
+        "市政府稳经济工作专班的组长是谁？", "市政府稳经济工作专班的常务副组长是谁？"]
+    assert conjunct_parts("2021年6月和7月全市政府网站检查的合格率分别是多少？") == [
+        "2021年6月全市政府网站检查的合格率是多少？", "2021年7月全市政府网站检查的合格率是多少？"]
+    assert conjunct_parts("室温不达标退费时，低于标准2℃以内和低于4℃以内分别退多少？") == [
+        "室温不达标退费时，低于标准2℃以内退多少？", "室温不达标退费时，低于4℃以内退多少？"]
+    # years are the chain's parts (each retrieved on its own); units only split when asked 分别
+    assert conjunct_parts("2020年和2022年的地质灾害防治领导小组组长分别是谁？") == ["2020年和2022年的地质灾害防治领导小组组长分别是谁？"]
+    assert conjunct_parts("市发改委和市财政局负责什么？") == ["市发改委和市财政局负责什么？"]
+
+
+def test_document_asked_without_the_document_cue():
+    assert asks_document("报给市人大常委会的那份2020年法治政府建设情况报告，文号是多少？")
+    assert asks_document("提出“六个一活动”的促消费文件是哪个？")
+    assert not asks_document("这个文件规定了多少天？")
+
+
+def test_roster_rows_read_with_their_introduction(chunks_2020):
+    sentences = passage_sentences(next(c for c in chunks_2020 if "雷健坤" in c.text and "草地贪夜蛾" in c.text))
+    row = next(s for s in sentences if s.text.startswith("组 长"))
+    assert row.item and "草地贪夜蛾防控领导小组" in row.lead
+
+
+def test_each_role_asked_gets_its_roster_row(chunks_2020):
+    # the group's own sentence (市政府市长任…组长) names nobody; the roster rows name both
+    hits = hits_for(chunks_2020, "市政府市长任草地贪夜蛾防控领导小组组长", "组 长：雷健坤")
+    result = compose(analyse("阳泉市草地贪夜蛾防控领导小组的组长和副组长分别是谁？"), hits, ExtractiveParams(), False)
+    assert result.answered and "雷健坤" in result.answer and "李文兵" in result.answer, result.answer
+    check_markers(result)
+
+
+def test_sentence_of_a_numbered_item_reads_with_the_item(chunks_2020):
+    hits = hits_for(chunks_2020, "救助标准为 15000 元", "400 元/人给予其一次性筛查诊断费用救助")
+    result = compose(analyse("0到6岁残疾儿童在定点机构做全日制康复训练，每人每年救助多少钱？"), hits, ExtractiveParams(), False)
+    assert result.answered and "15000元/人/年" in flat_answer(result), result.answer
+    check_markers(result)
+
+
+def test_which_ones_question_shows_the_list(chunks_2023):
+    hits = hits_for(chunks_2023, "应当将以下源头单位纳入公示范围")
+    result = compose(analyse("哪些场所的经营人、管理人要纳入源头单位公示范围？"), hits, ExtractiveParams(), False)
+    assert result.answered and "铝矾土" in result.answer and "商品混凝土" in result.answer, result.answer
+    check_markers(result)
+
+
+def test_each_month_answered_from_its_own_report(chunks_2021_04):
+    hits = hits_for(chunks_2021_04, "合格率为81.8%", "合格率为90.9%")
+    result = compose(analyse("2021年6月和7月全市政府网站检查的合格率分别是多少？"), hits, ExtractiveParams(), False)
+    assert result.answered and "81.8%" in result.answer and "90.9%" in result.answer, result.answer
+    check_markers(result)
+
+
+def test_predecessor_and_later_part_about_the_person_named(chunks_2020, chunks_2021_04):
+    hits = hits_for(chunks_2020, "延鹏翀为阳泉市政府驻北京联络处主任")
+    result = compose(analyse("阳泉市政府驻北京联络处主任2020年3月由谁接任，原主任是谁？"), hits, ExtractiveParams(), False)
+    assert "延鹏翀" in result.answer and "贾权" in result.answer, result.answer
+    hits = hits_for(chunks_2021_04, "史生岗为阳泉市第一中学校校长")
+    result = compose(analyse("2021年7月新任阳泉一中校长的是谁？他之前在哪所学校当校长？"), hits, ExtractiveParams(), False)
+    assert "史生岗" in result.answer and "第十一中学" in result.answer, result.answer
+    check_markers(result)
+
+
+def test_document_number_asked_with_how_much_gets_the_card_line(chunks_2021_01):
+    hits = hits_for(chunks_2021_01, "2020年，在市委的正确领导下，市人大及其常委会的监督下")
+    result = compose(analyse("报给市人大常委会的那份2020年法治政府建设情况报告，文号是多少？"), hits, ExtractiveParams(), False)
+    assert result.answered and "阳政函〔2021〕22号" in result.answer, result.answer
+    check_markers(result)
+
+
+def test_english_question_matched_through_translated_terms(chunks_2021_04):
+    info = analyse("Which department leads the manhole-cover census in Yangquan's built-up area?")
+    # what the searcher's cross-lingual expansion gives these words (qa.index.crosslingual)
+    info.terms = (("科室", "部门"), ("牵头", "领导", "带头"), ("涵盖", "盖子", "覆盖"), ("人口普查", "普查"), ("建成区",))
+    hits = hits_for(chunks_2021_04, "完成市建成区窨井盖普查任务") + hits_for(chunks_2021_04, "窨井盖")[:2]
+    result = compose(info, hits, ExtractiveParams(), False)
+    assert result.answered and "市城市管理局" in result.answer and "「" in result.answer, result.answer
+    check_markers(result)
+
+
+def test_english_value_is_the_figure_asked_for():
+    info = analyse("What share of residents should have health literacy in 2020?")
+    assert english_value(info, ["2020年", "20%", "3个"]) == "20%"
+    assert english_value(analyse("How many villages are picked as pilots?"), ["2023年", "5个"]) == "5个"
+
+
+@pytest.mark.slow
+def test_each_role_asked_answered_over_the_real_index(gazette_service):
+    result = gazette_service.ask("2022年地质灾害防治领导小组的组长和副组长分别是谁？")
+    assert result.answered and "韩加政" in result.answer and "杜平华" in result.answer, result.answer
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_english_roster_question_over_the_real_index(gazette_service):
+    result = gazette_service.ask("Who is the head of the medical rescue group in the earthquake emergency plan?")
+    assert result.answered and "市卫健委主任" in result.answer and "「" in result.answer, result.answer
+    result = gazette_service.ask("What share of residents should have health literacy in 2020?")
+    assert result.answer.startswith("20%"), result.answer
+    check_markers(result)

@@ -21,8 +21,11 @@ from qa.corpus.normalize import canonical_doc_number, parse_doc_numbers
 from qa.models import SearchHit
 
 SearchFn = Callable[[str, int, dict | None], list[SearchHit]]
+TermsFn = Callable[[str], tuple[tuple[str, ...], ...]]
 _MARKER = re.compile(r"\[(\d+)\]")
 NO_LLM_NOTICE = "no LLM endpoint configured; extractive answer"
+# A question asking who (接替张明川…的是谁) while naming someone: the person named is not the answer.
+_ASKS_ANOTHER = re.compile(r"谁|哪位|何人|\bwho\b", re.I)
 _POSTS_Q = re.compile(r"职务|职位|岗位|任过|担任|任职|履历|posts?|positions?|roles?|appointed", re.I)
 
 
@@ -83,12 +86,20 @@ def _issue_uncovered(info: QuestionInfo, hits: list[SearchHit]) -> list[str]:
 def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
                        params: ExtractiveParams = ExtractiveParams(),
                        similarity: SentenceSimilarity | None = None,
-                       generative: Callable[[AnswerResult, list[SearchHit]], AnswerResult] | None = None) -> Runnable:
-    """retrieve | answer | check_citations."""
+                       generative: Callable[[AnswerResult, list[SearchHit]], AnswerResult] | None = None,
+                       terms: TermsFn | None = None) -> Runnable:
+    """retrieve | answer | check_citations. `terms` gives an English question's words as Chinese index
+    terms (the searcher's cross-lingual expansion): the answerer matches sentences on them."""
+
+    def analysed(question: str) -> QuestionInfo:
+        info = analyse(question)
+        if info.lang == "en" and terms is not None:
+            info.terms = terms(question)
+        return info
 
     def retrieve(req: AskRequest) -> _State:
         t0 = time.perf_counter()
-        state = _State(req, analyse(req.question))
+        state = _State(req, analysed(req.question))
         matched = routes(req.question)  # RouteMatch: document numbers and person names the question names
         state.doc_route = bool(matched.doc_numbers)
         state.doc_numbers = list(matched.doc_numbers)
@@ -101,7 +112,7 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
                 part_q = re.sub(r"(?:19|20)\d{2}\s*年?(?:度)?\s*(?:和|与|、|及|and)?", "", req.question)
                 part_q = f"{year}年 {part_q}"
                 part_hits = search(part_q, params.max_passages, {**(req.filters or {}), "year": year})
-                state.parts.append((analyse(part_q), part_hits))
+                state.parts.append((analysed(part_q), part_hits))
         state.timings["retrieve"] = (time.perf_counter() - t0) * 1000
         return state
 
@@ -123,7 +134,8 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
             years = "、".join(f"{y}年" for y in missing)
             reason = f"（公报未收录{years}的相关内容）" if info.lang == "zh" else f" (no passage about {', '.join(map(str, missing))})"
             state.result = refuse(info, state.hits, reason)
-        elif state.persons and not state.doc_route and ("person" in info.cues or _POSTS_Q.search(info.text)):
+        elif state.persons and not state.doc_route and ("person" in info.cues or _POSTS_Q.search(info.text)) \
+                and not _ASKS_ANOTHER.search(info.text):
             state.result = person_timeline(info, state.persons, state.hits) or compose(
                 info, state.hits, params, state.doc_route, similarity)
         elif state.parts:

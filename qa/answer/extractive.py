@@ -11,13 +11,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.question import QuestionInfo, analyse, bigrams, clauses
+from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import ungrounded
+from qa.answer.selection import asks_list, english_value, flat, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.sentences import Sentence, continuation, introduction, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
 
-_SENTENCES = re.compile(r"[^。；！？!?;\n]+[。；！？!?;]?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
 _NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
@@ -33,13 +34,18 @@ class ExtractiveParams:
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
     min_score: float = 0.35  # refusal threshold on the best sentence score (benchmarks/results/refusal_calibration.md)
     min_score_en: float = 0.05  # cross-lingual similarities run lower; the grounding checks do the refusing (benchmarks/results/refusal_calibration.md)
+    semantic_weight_en: float = 1.0  # English evidence = w * semantic + (1 - w) * translated-term overlap + cues
     min_lexical: float = 0.2  # a Chinese answer sentence shares at least this much of the question's wording
     rank_decay: float = 0.05
     semantic_weight: float = 0.6  # sentence score = w * semantic + (1 - w) * lexical + cues
     semantic_floor: float = 0.75  # e5 cosines live in ~[0.7, 0.95]: rescale [floor, floor + span] to [0, 1]
     semantic_span: float = 0.17
-    semantic_candidates: int = 5  # sentences embedded per question (after a lexical pre-selection)
+    semantic_candidates: int = 8  # sentences embedded for selection (after a lexical pre-selection)
+    selection_max_chars: int = 120
+    selection_passages: int = 4  # the selection also reads the 4th passage (the gate reads the top max_passages)
+    gate_candidates: int = 5  # the plain-wording pool the gate reads (Chinese questions)
     semantic_candidates_en: int = 8
+    selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
 
 
 SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, sentences -> cosine per sentence
@@ -49,19 +55,11 @@ SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, senten
 class _Candidate:
     hit_index: int
     sentence: str
-    score: float
+    score: float  # evidence score: what the answer-or-refuse gate reads
     lexical: float = 0.0
-
-
-# Roster rows that lost their line breaks in the source (组 长：雷健坤 市长副组长：李文兵 …) split at each role label.
-_ROSTER_ROW = re.compile(r"(?<!办公室)(?<![副务：:])(?=(?:常务副组长|副组长|组\s*长|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:])")
-
-
-def split_sentences(text: str) -> list[str]:
-    out = []
-    for s in _SENTENCES.findall(text):
-        out.extend(part.strip() for part in _ROSTER_ROW.split(s))
-    return [s for s in out if len(s) >= 4]
+    rank: float = 0.0  # selection score: which answering sentence reads best
+    source: Sentence | None = None
+    gate: bool = True  # in the pool the gate reads
 
 
 _ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "副主任", "主任", "副局长", "局长", "成员")
@@ -100,34 +98,89 @@ def _overlap(q: set[str], sentence: str, context: str) -> float:
     return (len(q & s) + 0.5 * len((q - s) & c)) / len(q)
 
 
+@dataclass
+class _Row:
+    hit_index: int
+    sentence: Sentence
+    lexical: float  # plain bigram overlap (gate)
+    extra: float  # cues - rank decay (gate)
+    context: str = ""  # the introducing sentence, section heading and title (flattened)
+    selective: float = 0.0  # rarity-weighted overlap, with `context` counting half
+    shape: float = 0.0
+
+
 def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
-                    similarity: SentenceSimilarity | None = None) -> list[_Candidate]:
+                    similarity: SentenceSimilarity | None = None,
+                    keep: Callable[[str, SearchHit, float], bool] | None = None) -> list[_Candidate]:
+    """Candidates best first by selection score (`rank`); each also carries the gate's evidence `score`.
+    `keep(sentence, hit, lexical)` drops sentences before the costly embedding step."""
     q = bigrams(info.content)
-    rows: list[tuple[int, str, float, float]] = []  # hit index, sentence, lexical overlap, cues - rank decay
-    for i, hit in enumerate(hits[: params.max_passages]):
+    groups = question_terms(info) if info.lang == "en" else []
+    rows: list[_Row] = []
+    for i, hit in enumerate(hits[: max(params.max_passages, params.selection_passages)]):
         c = hit.chunk
         context = f"{c.doc_title} {' '.join(c.section_path)}"
-        body = hit.chunk.text
-        if c.chunk_type == "table":
-            body = hit.chunk.embed_text.split("\n", 2)[-1]  # readable roster rows
-        for sentence in split_sentences(body):
-            rows.append((i, sentence, _overlap(q, sentence, context), _cue_bonus(info, sentence, hit) - params.rank_decay * i))
+        for s in passage_sentences(c):
+            # A list item or roster row reads with the sentence introducing it (组 长：雷健坤 市长).
+            item_context = f"{s.lead} {context}"
+            # English: the share of the question's words whose Chinese terms the sentence holds.
+            lexical = plain_overlap(groups, flat(s.text), flat(item_context)) if groups else _overlap(q, s.text, item_context)
+            rows.append(_Row(i, s, lexical, _cue_bonus(info, s.text, hit) - params.rank_decay * i,
+                             context=flat(item_context)))
     if not rows:
         return []
+    # The gate's pool: the best few by plain wording and cues (what the refusal thresholds were
+    # calibrated on). English questions share no wording with the source: their pool is the selection's.
+    gate_pool = set() if info.lang == "en" else \
+        {id(r) for r in sorted((r for r in rows if r.hit_index < params.max_passages),
+                               key=lambda r: -(r.lexical + r.extra))[: params.gate_candidates]}
+    if keep is not None:
+        rows = [r for r in rows if keep(r.sentence.text, hits[r.hit_index], r.lexical)]
+    if not rows:
+        return []
+    terms = question_terms(info)
+    weights = term_weights(terms, [flat(r.sentence.text) + " " + r.context for r in rows])
+    for r in rows:
+        # An item means what its introduction says plus itself (草地贪夜蛾防控领导小组 + 组 长：雷健坤).
+        own = flat(f"{r.sentence.lead}{r.sentence.text}" if r.sentence.item else r.sentence.text)
+        r.selective = weighted_overlap(terms, weights, own, r.context)
+        r.shape = shape_bonus(info, r.sentence, hits[r.hit_index].chunk)
     # Embedding sentences is the costly step: only the best few by wording and cues are embedded.
-    if info.lang == "en":
-        rows = [r for r in rows if r[0] < 2][: params.semantic_candidates_en]
+    n = params.semantic_candidates_en if info.lang == "en" else params.semantic_candidates
+    chosen = sorted(rows, key=lambda r: -(r.selective + r.extra + r.shape))[:n]
+    if gate_pool:
+        chosen += [r for r in rows if id(r) in gate_pool and r not in chosen]
     else:
-        rows = sorted(rows, key=lambda r: -(r[2] + r[3]))[: params.semantic_candidates]
-    # English questions share no characters with the Chinese source: meaning only.
-    w = (1.0 if info.lang == "en" else params.semantic_weight) if similarity else 0.0
-    semantic = similarity(info.text, [r[1] for r in rows]) if similarity else [0.0] * len(rows)
+        gate_pool = {id(r) for r in chosen}
+    # English questions share no characters with the Chinese source: the gate reads meaning and the
+    # words that translate (a cross-lingual cosine alone runs low and uneven).
+    w = (params.semantic_weight_en if info.lang == "en" else params.semantic_weight) if similarity else 0.0
+    ws = params.selection_semantic_weight if similarity else 0.0
+    # Embedding cost grows with the longest text of the batch: a sentence only the selection reads is
+    # embedded by its beginning (the gate's own pool is embedded whole, as it was calibrated).
+    # (two batches, so the short ones are not padded to the gate pool's longest sentence).
+    semantic = [0.0] * len(chosen)
+    if similarity:
+        whole = [k for k, r in enumerate(chosen) if id(r) in gate_pool]
+        cut = [k for k, r in enumerate(chosen) if id(r) not in gate_pool]
+        for ks, limit in ((whole, None), (cut, params.selection_max_chars)):
+            if ks:
+                cos = similarity(info.text, [_embedded(chosen[k].sentence)[:limit] for k in ks])
+                for k, c in zip(ks, cos):
+                    semantic[k] = c
     out = []
-    for (i, sentence, lexical, extra), cos in zip(rows, semantic):
+    for r, cos in zip(chosen, semantic):
         sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
-        out.append(_Candidate(i, sentence, w * sem + (1 - w) * lexical + extra, lexical))
-    out.sort(key=lambda c: -c.score)
+        rank = ws * sem + (1 - ws) * r.selective + r.extra + r.shape
+        out.append(_Candidate(r.hit_index, r.sentence.text, w * sem + (1 - w) * r.lexical + r.extra, r.lexical,
+                              rank, r.sentence, id(r) in gate_pool))
+    out.sort(key=lambda c: -c.rank)
     return out
+
+
+def _embedded(s: Sentence) -> str:
+    """What is embedded for a sentence: an item with its introduction (医学救援组 组长：市卫健委主任)."""
+    return f"{s.lead[-40:]} {s.text}" if s.item and s.lead else s.text  # (the lead's end: cost grows with length)
 
 
 def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
@@ -152,8 +205,7 @@ def _english(info: QuestionInfo, sentence: str) -> str:
         m = _DATE.search(sentence)
         value = m.group(0) if m else ""
     if not value and "number" in info.cues:
-        m = _NUMBER.search(sentence)
-        value = m.group(0) if m else ""
+        value = english_value(info, [m.group(0) for m in _NUMBER.finditer(sentence)])
     quote = f"「{sentence}」"
     return f"{value} — the gazette says: {quote}" if value else f"The gazette says: {quote}"
 
@@ -169,49 +221,101 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if doc_route and hits[0].chunk.chunk_type == "card":  # the question names a document number
         return _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
     candidates = _answering(info, hits, params, similarity)
-    parts = clauses(info.text) if split_clauses and info.lang == "zh" else [info.text]
+    parts = asking_parts(info.text) if split_clauses and info.lang == "zh" else [(info.text, "")]
     if len(parts) >= 2:
-        picks = _clause_picks(info, parts, hits, params, similarity)
-    if not picks and (not candidates or candidates[0].score < threshold):
+        picks, answered = _clause_picks(info, parts, hits, params, similarity)
+        if answered == len(parts):  # every part answered from its own sentence
+            return _assemble(info, hits, list(dict.fromkeys(picks)))
+    evidence = _evidence(candidates)
+    if not picks and evidence < threshold:
         return refuse(info, hits)
-    if candidates and candidates[0].score >= threshold:
-        best = candidates[0]
-        wants_document = "document" in info.cues and not {"number", "date", "person"} & info.cues
+    if candidates and evidence >= threshold:
+        best = candidates[0]  # the best-reading of the sentences that could answer
+        wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
         lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
-        lead.append((best.hit_index, best.sentence))
+        lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates[1:]:
-            if len(lead) >= params.max_sentences or cand.score < params.second_ratio * best.score:
+            if len(lead) >= params.max_sentences or cand.rank < params.second_ratio * best.rank:
                 break
             if cand.sentence != best.sentence:
-                lead.append((cand.hit_index, cand.sentence))
+                lead.append((cand.hit_index, _shown(info, cand, hits)))
         picks = list(dict.fromkeys([*lead, *picks]))
     return _assemble(info, hits, picks)
+
+
+def _evidence(candidates: list[_Candidate]) -> float:
+    """What the answer-or-refuse gate reads: the best evidence score in its pool."""
+    return max((c.score for c in candidates if c.gate), default=0.0)
+
+
+def _shown(info: QuestionInfo, cand: _Candidate, hits: list[SearchHit]) -> str:
+    """The sentence as the answer shows it: one that announces a list carries the list's items; an
+    item answering "which ones" (哪些场所…) shows the whole list it belongs to."""
+    if cand.source is None:
+        return cand.sentence
+    intro = cand.source if cand.source.intro else None
+    sentences = passage_sentences(hits[cand.hit_index].chunk)
+    if intro is None and cand.source.item and asks_list(info):
+        intro = introduction(sentences, cand.source)
+    if intro is None:
+        return cand.sentence
+    items = continuation(sentences, intro)
+    return f"{intro.text}{items}" if items else cand.sentence
 
 
 def _answering(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
                similarity: SentenceSimilarity | None) -> list[_Candidate]:
     """Sentences that could answer, best first: scored, and carrying what the question asks for."""
-    return [c for c in score_sentences(info, hits, params, similarity)
-            if _answers_the_type(info, c.sentence, hits[c.hit_index])
-            and (info.lang == "en" or c.lexical >= params.min_lexical)]
+    def admissible(sentence: str, hit: SearchHit, lexical: float) -> bool:
+        return _answers_the_type(info, sentence, hit) and (info.lang == "en" or lexical >= params.min_lexical)
+
+    return score_sentences(info, hits, params, similarity, admissible)
 
 
-def _clause_picks(info: QuestionInfo, parts: list[str], hits: list[SearchHit], params: ExtractiveParams,
-                  similarity: SentenceSimilarity | None) -> list[tuple[int, str]]:
-    """The best sentence for each asking clause; the years and places the whole question names bind
-    every clause. A clause asking for a document is answered by the top passage's card."""
+def asking_parts(question: str) -> list[tuple[str, str]]:
+    """The things a question asks, one question each with the first clause as a later one's topic: its
+    asking clauses (组长是谁？办公室设在哪？), and within a clause its coordinated items (组长和副组长是谁,
+    6月和7月的合格率分别是多少)."""
+    cs = clauses(question)
+    # The subject is said once, in the first clause; a later clause (原主任是谁) inherits it.
+    return [(p, cs[0] if k else "") for k, clause in enumerate(cs) for p in conjunct_parts(clause)]
+
+
+_PRONOUN = re.compile(r"他|她|该同志")
+
+
+def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[SearchHit], params: ExtractiveParams,
+                  similarity: SentenceSimilarity | None) -> tuple[list[tuple[int, str]], int]:
+    """The best sentence for each asking part, and how many parts got one; the years and places the
+    whole question names bind every part. A part asking for a document is answered by the top passage's card. 他/她 in a later
+    part is the person an earlier part's answer names (谁是新校长？他之前在哪所学校当校长？)."""
     picks: list[tuple[int, str]] = []
-    for part in parts:
+    answered = 0
+    named: list[str] = []
+    for part, topic in parts:
+        if named and _PRONOUN.search(part):
+            part = _PRONOUN.sub(named[0], part, count=1)
         part_info = analyse(part)
+        part_info.topic = analyse(topic).content if topic else ""
         part_info.years = part_info.years or info.years
         part_info.places = part_info.places or info.places
         candidates = _answering(part_info, hits, params, similarity)
         if "document" in part_info.cues and not {"number", "date", "person"} & part_info.cues:
             i = candidates[0].hit_index if candidates else 0
             picks.append((i, _card_answer(info, hits[i])))
-        elif candidates and candidates[0].score >= params.min_score:
-            picks.append((candidates[0].hit_index, candidates[0].sentence))
-    return picks
+            answered += 1
+        elif candidates and _evidence(candidates) >= params.min_score:
+            best = candidates[0]
+            pick = (best.hit_index, _shown(part_info, best, hits))
+            if pick in picks:  # an earlier part's sentence: this part may be answered by the next one
+                runner_up = next((c for c in candidates[1:] if c.sentence != best.sentence), None)
+                if runner_up and runner_up.rank >= params.second_ratio * best.rank:
+                    picks.append((runner_up.hit_index, _shown(part_info, runner_up, hits)))
+            picks.append(pick)
+            answered += 1
+            flat_best = flat(best.sentence)
+            named.extend(p.replace(" ", "") for p in hits[best.hit_index].chunk.persons if p.replace(" ", "") in flat_best)
+    return list(dict.fromkeys(picks)), answered
 
 
 def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, str]]) -> AnswerResult:

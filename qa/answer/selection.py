@@ -1,0 +1,141 @@
+"""Which of the sentences that could answer reads best: the selection side of the extractive answerer
+(the answer-or-refuse gate reads its own evidence score, see extractive.score_sentences).
+
+Wording is weighted by how rare a question word is among the retrieved sentences: every sentence of a
+document on 市容环卫责任区 says 市容环卫, only the answering one says 物业管理. English questions are
+matched through the Chinese terms their words translate to (QuestionInfo.terms). A list item or roster
+row reads with the sentence introducing it; a sentence that only announces a list, a heading, or the
+document's title line says nothing by itself.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from qa.answer.sentences import Sentence
+from qa.corpus.normalize import normalize_for_search
+from qa.models import Chunk
+from qa.question import QuestionInfo, bigrams
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+# A number with what it counts (7月, 20日, 16周岁): matched as one term, so 7月 does not match 97.7%.
+_DATED = re.compile(r"\d+(?:\.\d+)?(?:月|日|号|年|岁|周岁|%|℃)")
+_HEADING = re.compile(r"^(?:第[一二三四五六七八九十百零\d]+[章节]|[一二三四五六七八九十]+[、.．]|\d{1,2}[.、．](?!\d)|[（(][一二三四五六七八九十]+[）)])")
+# A question about who held a post before, or who replaced whom: the removal records answer it.
+_REMOVAL_Q = re.compile(r"原来|原任|原[^\s，,。？?]{0,6}是谁|之前|此前|前任|免去|免职|卸任|relieved|predecessor|previous|before that", re.I)
+_LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
+# 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
+_NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}|由[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
+_ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支队长|书记|董事长|成员|\b(?:heads?|leads?|leader|director|chief|chair|principal)\b", re.I)
+# Money asked for without a unit (每人每年救助多少钱): an amount in 元 answers it.
+_MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
+_MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
+# A rate or share asked for (合格率是多少 / what share): a percentage answers it.
+_RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
+_RATE = re.compile(r"\d\s*[%％]|百分之")
+_REMOVAL = re.compile(r"免去|的.{2,40}职务")
+
+
+def flat(text: str) -> str:
+    return normalize_for_search(text).replace(" ", "")
+
+
+def question_terms(info: QuestionInfo) -> list[tuple[tuple[str, ...], float]]:
+    """What a sentence is matched on, each entry a set of alternatives and its share: the Chinese
+    question's character bigrams and numbers (a part's topic words at half share); an English
+    question's translated term groups plus any Chinese it quotes (智慧助老)."""
+    if info.lang == "en":
+        terms = [tuple(t.replace(" ", "") for t in group if t) for group in info.terms]
+        for run in _CJK_RUN.findall(info.text):
+            terms.extend((b,) for b in bigrams(run))
+        terms.extend((n,) for n in re.findall(r"\d+(?:\.\d+)?", info.text))
+        return [(t, 1.0) for t in terms if t]
+    own = bigrams(info.content) | set(_DATED.findall(flat(info.text)))
+    topic = (bigrams(info.topic) | set(_DATED.findall(flat(info.topic)))) - own if info.topic else set()
+    return [((b,), 1.0) for b in sorted(own)] + [((b,), 0.5) for b in sorted(topic)]
+
+
+def holds(text: str, term: str) -> bool:
+    """`term` occurs in `text`; a number only as a whole number (7 is not in 97.7%)."""
+    if term[:1].isdigit():
+        return re.search(rf"(?<![\d.]){re.escape(term)}(?![\d.]\d)", text) is not None
+    return term in text
+
+
+def term_weights(terms: list[tuple[tuple[str, ...], float]], sentences: list[str]) -> list[float]:
+    """Inverse frequency over the retrieved sentences (each read with its context) times the term's
+    share; 0 for a term none of them holds."""
+    n = len(sentences)
+    out = []
+    for alts, share in terms:
+        df = sum(1 for s in sentences if any(holds(s, a) for a in alts))
+        out.append(share * math.log(1 + n / df) if df else 0.0)
+    return out
+
+
+def weighted_overlap(terms: list[tuple[tuple[str, ...], float]], weights: list[float], sentence: str, context: str) -> float:
+    """Share of the question's (weighted) terms the sentence holds; its context (the sentence that
+    introduces it, the section heading, the title) counts half."""
+    total = got = 0.0
+    for (alts, _), w in zip(terms, weights):
+        if not w:
+            continue
+        total += w
+        if any(holds(sentence, a) for a in alts):
+            got += w
+        elif any(holds(context, a) for a in alts):
+            got += 0.5 * w
+    return got / total if total else 0.0
+
+
+def asks_list(info: QuestionInfo) -> bool:
+    """哪些/哪几/which types: the answer is a list."""
+    return bool(_LIST_Q.search(info.text))
+
+
+def plain_overlap(terms: list[tuple[tuple[str, ...], float]], sentence: str, context: str) -> float:
+    """Unweighted share of the question's terms in the sentence (its context counting half)."""
+    if not terms:
+        return 0.0
+    got = sum(1.0 if any(holds(sentence, a) for a in alts) else 0.5 if any(holds(context, a) for a in alts) else 0.0
+              for alts, _ in terms)
+    return got / len(terms)
+
+
+def english_value(info: QuestionInfo, values: list[str]) -> str:
+    """The figure an English number question asks for among a sentence's figures: a percentage for a
+    share, an amount in 元 for money, else the first that is not just a year (2020年度…提升至20%)."""
+    if _RATE_Q.search(info.text):
+        values = [v for v in values if _RATE.search(v)] or values
+    elif _MONEY_Q.search(info.text):
+        values = [v for v in values if _MONEY.search(v)] or values
+    values = [v for v in values if not re.fullmatch(r"\d{4}\s*年", v)] or values
+    return values[0] if values else ""
+
+
+def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
+    """How a sentence's shape fits being an answer."""
+    bonus = 0.0
+    text = flat(s.text)
+    if s.intro:
+        # Announces a list: the answer to "which ones" (composition appends the items), else no answer.
+        bonus += 0.1 if asks_list(info) else -0.15
+    if s.caption:
+        bonus -= 0.15
+    title = flat(chunk.doc_title)
+    if title and (text in title or title in text) or any(text == flat(h) for h in chunk.section_path) \
+            or _HEADING.match(text) and len(text) <= 16:
+        bonus -= 0.15  # a heading or the title line
+    if "person" in info.cues:
+        named = _NAMES_PERSON.search(text) or any(p.replace(" ", "") in text for p in chunk.persons)
+        if named:
+            bonus += 0.1  # who: a row or clause that names someone in a role
+        elif _ROLE_Q.search(info.text):
+            bonus -= 0.1  # who holds a post: a sentence naming nobody (市长任组长) does not say
+    if _MONEY_Q.search(info.text) and _MONEY.search(text):
+        bonus += 0.15
+    if "number" in info.cues and _RATE_Q.search(info.text) and _RATE.search(text):
+        bonus += 0.15
+    if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
+        bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
+    return bonus
