@@ -306,3 +306,40 @@ def test_english_roster_question_over_the_real_index(gazette_service):
     result = gazette_service.ask("What share of residents should have health literacy in 2020?")
     assert result.answer.startswith("20%"), result.answer
     check_markers(result)
+
+
+def test_table_without_a_section_path_keeps_its_first_row(chunks_2021_04):
+    # the rows of a table with no section path start on embed_text's second line (the leader's row)
+    table = next(c for c in chunks_2021_04 if c.chunk_type == "table" and "太行一号旅游公路建设领导组" in c.embed_text)
+    assert not table.section_path
+    assert any("组长：李文兵" in s.text for s in passage_sentences(table))
+    hits = [SearchHit(table, 1.0, 1)]
+    result = compose(analyse("太行一号旅游公路建设领导组的组长是谁？"), hits, ExtractiveParams(), False)
+    assert result.answered and "李文兵" in result.answer and "张立君" not in result.answer, result.answer
+    check_markers(result)
+
+
+def _second_passage_case(chunks, question, *needles):
+    hits = [h for n in needles for h in hits_for(chunks, n)[:1]]
+    hits = [SearchHit(h.chunk, 1.0 - i * 0.01, i + 1) for i, h in enumerate(hits)]
+    return compose(analyse(question), hits, ExtractiveParams(), False)
+
+
+def test_second_passage_is_cited_only_when_it_adds_to_the_answer(chunks_2020):
+    # another passage restating the same figure (降尘量…9 吨/月·平方公里) earns no second citation
+    result = _second_passage_case(chunks_2020, "2020年要求全市降尘量控制在多少以下？",
+                                  "确保降尘量低于 9 吨", "降尘量超过国家考核标准")
+    assert result.answered and "9吨/月·平方公里" in flat_answer(result), result.answer
+    assert len(result.citations) == 1, result.answer
+    check_markers(result)
+
+
+def test_second_sentence_adds_the_asked_value_or_question_words(chunks_2020):
+    from qa.answer.extractive import _adds, score_sentences
+    info = analyse("2020年全市居民健康素养水平要提升到多少？")
+    hits = [h for n in ("继续开展全市居民健康素养监测工作", "全市居民健康素养水平提升至20%") for h in hits_for(chunks_2020, n)[:1]]
+    cands = score_sentences(info, hits, ExtractiveParams())
+    survey = next(c for c in cands if "继续开展全市居民健康素养监测工作" in c.sentence)
+    target = next(c for c in cands if "提升至20%" in c.sentence)
+    assert _adds(info, hits, survey, target, 0.1)  # the figure asked for, which the survey sentence lacks
+    assert not _adds(info, hits, target, target, 0.1)  # a sentence restating the best adds nothing

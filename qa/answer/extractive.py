@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import ungrounded
-from qa.answer.selection import asks_list, english_value, flat, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
-from qa.answer.sentences import Sentence, continuation, introduction, passage_sentences, split_sentences
+from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
@@ -32,6 +32,7 @@ class ExtractiveParams:
     max_passages: int = 3  # sentences are taken from the top passages only
     max_sentences: int = 2
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
+    second_adds: float = 0.1  # ... and holds at least this share (by weight) of the question's terms the best lacks
     min_score: float = 0.35  # refusal threshold on the best sentence score (benchmarks/results/refusal_calibration.md)
     min_score_en: float = 0.05  # cross-lingual similarities run lower; the grounding checks do the refusing (benchmarks/results/refusal_calibration.md)
     semantic_weight_en: float = 1.0  # English evidence = w * semantic + (1 - w) * translated-term overlap + cues
@@ -60,6 +61,7 @@ class _Candidate:
     rank: float = 0.0  # selection score: which answering sentence reads best
     source: Sentence | None = None
     gate: bool = True  # in the pool the gate reads
+    held: dict[int, float] | None = None  # the question terms the sentence itself holds: index -> weight
 
 
 _ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "副主任", "主任", "副局长", "局长", "成员")
@@ -107,6 +109,7 @@ class _Row:
     context: str = ""  # the introducing sentence, section heading and title (flattened)
     selective: float = 0.0  # rarity-weighted overlap, with `context` counting half
     shape: float = 0.0
+    held: dict[int, float] | None = None
 
 
 def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
@@ -144,6 +147,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         # An item means what its introduction says plus itself (草地贪夜蛾防控领导小组 + 组 长：雷健坤).
         own = flat(f"{r.sentence.lead}{r.sentence.text}" if r.sentence.item else r.sentence.text)
         r.selective = weighted_overlap(terms, weights, own, r.context)
+        r.held = {k: w for k, ((alts, _), w) in enumerate(zip(terms, weights)) if w and any(holds(own, a) for a in alts)}
         r.shape = shape_bonus(info, r.sentence, hits[r.hit_index].chunk)
     # Embedding sentences is the costly step: only the best few by wording and cues are embedded.
     n = params.semantic_candidates_en if info.lang == "en" else params.semantic_candidates
@@ -173,7 +177,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
         rank = ws * sem + (1 - ws) * r.selective + r.extra + r.shape
         out.append(_Candidate(r.hit_index, r.sentence.text, w * sem + (1 - w) * r.lexical + r.extra, r.lexical,
-                              rank, r.sentence, id(r) in gate_pool))
+                              rank, r.sentence, id(r) in gate_pool, r.held))
     out.sort(key=lambda c: -c.rank)
     return out
 
@@ -237,10 +241,37 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         for cand in candidates[1:]:
             if len(lead) >= params.max_sentences or cand.rank < params.second_ratio * best.rank:
                 break
-            if cand.sentence != best.sentence:
+            cited = {i for i, _ in lead}
+            if cand.sentence != best.sentence and (cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds)):
                 lead.append((cand.hit_index, _shown(info, cand, hits)))
         picks = list(dict.fromkeys([*lead, *picks]))
     return _assemble(info, hits, picks)
+
+
+def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
+    """The values of the kind the question asks for that a sentence carries (numbers, dates, names)."""
+    out: set[str] = set()
+    text = flat(sentence)
+    if "number" in info.cues:
+        out |= {flat(m.group(0)) for m in _NUMBER.finditer(sentence)}
+    if "date" in info.cues:
+        out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)}
+    if "person" in info.cues:
+        out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text}
+    return out
+
+
+def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Candidate, share: float) -> bool:
+    """A second sentence from another passage earns its citation when it says something the best one
+    does not: question terms the best lacks, or a value of the asked kind the best does not carry (a
+    near-duplicate from another issue, or a sentence that merely reads close, adds nothing)."""
+    if best.held is None or cand.held is None:
+        return True
+    if _values(info, cand.sentence, hits[cand.hit_index]) - _values(info, best.sentence, hits[best.hit_index]):
+        return True
+    total = sum(best.held.values()) + sum(w for k, w in cand.held.items() if k not in best.held)
+    added = sum(w for k, w in cand.held.items() if k not in best.held)
+    return total > 0 and added >= share * total
 
 
 def _evidence(candidates: list[_Candidate]) -> float:
@@ -348,7 +379,7 @@ def person_timeline(info: QuestionInfo, persons: list[str], hits: list[SearchHit
         c = hit.chunk
         if c.chunk_type == "card" or not set(persons) & set(c.persons):
             continue
-        body = c.embed_text.split("\n", 2)[-1] if c.chunk_type == "table" else c.text
+        body = passage_body(c)
         for sentence in split_sentences(body):
             flat = normalize_for_search(sentence).replace(" ", "")
             for p in persons:

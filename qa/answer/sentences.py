@@ -43,7 +43,9 @@ def split_sentences(text: str) -> list[str]:
 def passage_body(chunk: Chunk) -> str:
     """What the answerer reads of a passage: table chunks as their readable rows."""
     if chunk.chunk_type == "table":
-        return chunk.embed_text.split("\n", 2)[-1]
+        # embed_text is the header line (issue, number, title), the section path's line when there is
+        # one, then the rows: a table without a section path starts its rows on the second line.
+        return chunk.embed_text.split("\n", 2 if chunk.section_path else 1)[-1]
     return chunk.text
 
 
