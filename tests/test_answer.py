@@ -343,3 +343,12 @@ def test_second_sentence_adds_the_asked_value_or_question_words(chunks_2020):
     target = next(c for c in cands if "提升至20%" in c.sentence)
     assert _adds(info, hits, survey, target, 0.1)  # the figure asked for, which the survey sentence lacks
     assert not _adds(info, hits, target, target, 0.1)  # a sentence restating the best adds nothing
+
+
+def test_further_value_of_the_asked_kind_from_the_same_passage_joins(chunks_2023):
+    # 比例有什么要求: two percentages in one passage, the second reading well below the first
+    hits = hits_for(chunks_2023, "将不低于55%的资金用于养老服务发展")
+    result = compose(analyse("福彩公益金里用于养老服务的比例有什么硬性要求？"), hits, ExtractiveParams(), False)
+    assert result.answered and "55%" in result.answer and "70%" in result.answer, result.answer
+    assert len(result.citations) == 1
+    check_markers(result)

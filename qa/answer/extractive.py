@@ -32,6 +32,7 @@ class ExtractiveParams:
     max_passages: int = 3  # sentences are taken from the top passages only
     max_sentences: int = 2
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
+    same_passage_ratio: float = 0.5  # a sentence of the best one's passage with a further asked value joins this close
     second_adds: float = 0.1  # ... and holds at least this share (by weight) of the question's terms the best lacks
     min_score: float = 0.35  # refusal threshold on the best sentence score (benchmarks/results/refusal_calibration.md)
     min_score_en: float = 0.05  # cross-lingual similarities run lower; the grounding checks do the refusing (benchmarks/results/refusal_calibration.md)
@@ -239,10 +240,19 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
         lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates[1:]:
-            if len(lead) >= params.max_sentences or cand.rank < params.second_ratio * best.rank:
+            if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
                 break
             cited = {i for i, _ in lead}
-            if cand.sentence != best.sentence and (cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds)):
+            if cand.sentence == best.sentence:
+                continue
+            if cand.rank >= params.second_ratio * best.rank:
+                if cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds):
+                    lead.append((cand.hit_index, _shown(info, cand, hits)))
+            elif cand.hit_index == best.hit_index and _role_bonus(info.normalized, cand.sentence) >= 0 \
+                    and _values(info, cand.sentence, hits[cand.hit_index]) - _values(info, best.sentence, hits[best.hit_index]):
+                # The rest of a figure-asking answer in the best sentence's own passage (不低于55%… / 不低于70%):
+                # a further value of the asked kind, at no cost to the citations (not a roster row of
+                # another role than the one asked).
                 lead.append((cand.hit_index, _shown(info, cand, hits)))
         picks = list(dict.fromkeys([*lead, *picks]))
     return _assemble(info, hits, picks)
