@@ -262,8 +262,8 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
     """The values of the kind the question asks for that a sentence carries (numbers, dates, names)."""
     out: set[str] = set()
     text = flat(sentence)
-    if "number" in info.cues:
-        out |= {flat(m.group(0)) for m in _NUMBER.finditer(sentence)}
+    if "number" in info.cues:  # (a bare year, 2020年继续开展…, is not the figure asked)
+        out |= {flat(m.group(0)) for m in _NUMBER.finditer(sentence) if not re.fullmatch(r"\d{4}\s*年", m.group(0))}
     if "date" in info.cues:
         out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)}
     if "person" in info.cues:
@@ -277,8 +277,8 @@ def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Ca
     near-duplicate from another issue, or a sentence that merely reads close, adds nothing)."""
     if best.held is None or cand.held is None:
         return True
-    if _values(info, cand.sentence, hits[cand.hit_index]) - _values(info, best.sentence, hits[best.hit_index]):
-        return True
+    if _values(info, cand.sentence, hits[cand.hit_index]) and not _values(info, best.sentence, hits[best.hit_index]):
+        return True  # the best carries no value of the asked kind; this one does
     total = sum(best.held.values()) + sum(w for k, w in cand.held.items() if k not in best.held)
     added = sum(w for k, w in cand.held.items() if k not in best.held)
     return total > 0 and added >= share * total
