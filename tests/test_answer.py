@@ -352,3 +352,15 @@ def test_further_value_of_the_asked_kind_from_the_same_passage_joins(chunks_2023
     assert result.answered and "55%" in result.answer and "70%" in result.answer, result.answer
     assert len(result.citations) == 1
     check_markers(result)
+
+
+def test_other_passage_with_some_figure_is_not_cited_when_the_best_has_the_figure(chunks_2022):
+    # the best sentence carries the count asked for; another passage's percentages add nothing to it
+    from qa.answer.extractive import _adds, score_sentences
+    info = analyse("2022年全市地质灾害隐患点共有多少处？")
+    hits = [h for n in ("全市地质灾害隐患点共344处", "我市全境都是地质灾害易发区") for h in hits_for(chunks_2022, n)[:1]]
+    assert hits[0].chunk.chunk_id != hits[1].chunk.chunk_id
+    cands = score_sentences(info, hits, ExtractiveParams())
+    count = next(c for c in cands if "隐患点共344处" in c.sentence)
+    shares = next(c for c in cands if "地质灾害高易发区占全市面积" in c.sentence)
+    assert not _adds(info, hits, count, shares, 0.1)
