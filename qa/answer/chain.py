@@ -83,6 +83,24 @@ def _issue_uncovered(info: QuestionInfo, hits: list[SearchHit]) -> list[str]:
     return [f"{i[:4]}年第{int(i[5:])}期" for i in issues]
 
 
+def _uncovered_reason(state: _State) -> str | None:
+    """Why the gazette cannot hold the answer, said in the refusal: the question names an issue no retrieved
+    passage belongs to, a document number the gazette neither holds nor cites, or only years no passage
+    speaks of. None when none of these holds."""
+    info, hits = state.info, state.hits
+    zh = info.lang == "zh"
+    issues = _issue_uncovered(info, hits)
+    if issues:
+        return f"（公报中没有{'、'.join(issues)}的相关内容）" if zh else f" (no passage of gazette issue {', '.join(asked(info).issues)})"
+    docs = _doc_number_uncovered(info, state.doc_numbers, hits)
+    if docs:
+        return f"（公报未收录{'、'.join(docs)}）" if zh else f" (no gazette document {', '.join(docs)})"
+    years = _year_uncovered(info, hits + [h for _, part_hits in state.parts for h in part_hits])
+    if years and len(years) == len(info.years):
+        return f"（公报未收录{'、'.join(f'{y}年' for y in years)}的相关内容）" if zh else f" (no passage about {', '.join(map(str, years))})"
+    return None
+
+
 def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
                        params: ExtractiveParams = ExtractiveParams(),
                        similarity: SentenceSimilarity | None = None,
@@ -119,21 +137,9 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
     def answer(state: _State) -> _State:
         t0 = time.perf_counter()
         info = state.info
-        missing = _year_uncovered(info, state.hits + [h for _, hs in state.parts for h in hs])
-        unknown_docs = _doc_number_uncovered(info, state.doc_numbers, state.hits)
-        unknown_issues = _issue_uncovered(info, state.hits)
-        if unknown_issues:
-            reason = (f"（公报中没有{'、'.join(unknown_issues)}的相关内容）" if info.lang == "zh"
-                      else f" (no passage of gazette issue {', '.join(asked(info).issues)})")
-            state.result = refuse(info, state.hits, reason)
-        elif unknown_docs:
-            reason = (f"（公报未收录{'、'.join(unknown_docs)}）" if info.lang == "zh"
-                      else f" (no gazette document {', '.join(unknown_docs)})")
-            state.result = refuse(info, state.hits, reason)
-        elif missing and len(missing) == len(info.years):
-            years = "、".join(f"{y}年" for y in missing)
-            reason = f"（公报未收录{years}的相关内容）" if info.lang == "zh" else f" (no passage about {', '.join(map(str, missing))})"
-            state.result = refuse(info, state.hits, reason)
+        uncovered = _uncovered_reason(state)
+        if uncovered is not None:
+            state.result = refuse(info, state.hits, uncovered)
         elif state.persons and not state.doc_route and ("person" in info.cues or _POSTS_Q.search(info.text)) \
                 and not _ASKS_ANOTHER.search(info.text):
             state.result = person_timeline(info, state.persons, state.hits) or compose(
