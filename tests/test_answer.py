@@ -345,6 +345,43 @@ def test_second_sentence_adds_the_asked_value_or_question_words(chunks_2020):
     assert not _adds(info, hits, target, target, 0.1)  # a sentence restating the best adds nothing
 
 
+def _scored(chunks, question, *needles):
+    """The question's analysis, one hit per needle's passage, and the candidate sentence holding each needle."""
+    from qa.answer.extractive import score_sentences
+    info = analyse(question)
+    hits = [h for n in needles for h in hits_for(chunks, n)[:1]]
+    hits = [SearchHit(h.chunk, 1.0 - i * 0.01, i + 1) for i, h in enumerate(hits)]
+    assert len({h.chunk.chunk_id for h in hits}) == len(needles)
+    cands = score_sentences(info, hits, ExtractiveParams())
+    return info, hits, [next(c for c in cands if n in c.sentence) for n in needles]
+
+
+def test_a_sentence_saying_what_the_best_says_and_more_takes_the_lead(chunks_2020):
+    # 办公室设在哪个部门: the office sentence holds the asked 设在 and the group's name is in its document's
+    # title; the duties sentence adds nothing to it, so it earns no citation of its own
+    from qa.answer.extractive import _adds, _dominates
+    info, hits, (duties, office) = _scored(chunks_2020, "“菜篮子”市场供求应急调控领导小组的办公室设在哪个部门？",
+                                           "统筹协调“菜篮子”市场供求应急调控的具体实施工作", "领导小组办公室设在市发改委")
+    assert _dominates(info, hits, duties, office, 0.1)
+    assert not _adds(info, hits, office, duties, 0.1) and not _dominates(info, hits, office, duties, 0.1)
+
+
+def test_words_of_the_best_sentences_document_title_are_not_added_by_another_passage(chunks_2023):
+    # 新建项目…百日攻坚 is the best sentence's document title: another passage repeating it adds nothing
+    from qa.answer.extractive import _adds
+    info, hits, (excluded, appraisal) = _scored(chunks_2023, "哪些项目不纳入2024年新建项目百日攻坚行动？",
+                                                "不纳入本次行动范围", "行动纳入营商环境考核体系")
+    assert not _adds(info, hits, excluded, appraisal, 0.1)
+
+
+def test_the_month_a_question_names_is_not_added_by_another_reports_date(chunks_2021_04):
+    # 7月份…在哪天前报送: the June report's deadline (2021年7月21日) holds "7" but answers another report
+    from qa.answer.extractive import _adds
+    info, hits, (august, july) = _scored(chunks_2021_04, "7月份政府网站检查通报要求整改报告在哪天前报送？",
+                                         "务于2021年8月20日前", "务于2021年7月21日前")
+    assert not _adds(info, hits, august, july, 0.1)
+
+
 def test_further_value_of_the_asked_kind_from_the_same_passage_joins(chunks_2023):
     # 比例有什么要求: two percentages in one passage, the second reading well below the first
     hits = hits_for(chunks_2023, "将不低于55%的资金用于养老服务发展")

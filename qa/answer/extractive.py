@@ -63,6 +63,7 @@ class _Candidate:
     source: Sentence | None = None
     gate: bool = True  # in the pool the gate reads
     held: dict[int, float] | None = None  # the question terms the sentence itself holds: index -> weight
+    covered: frozenset[int] = frozenset()  # ... and those its context (lead, heading, title) holds too
 
 
 _ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "副主任", "主任", "副局长", "局长", "成员")
@@ -111,6 +112,7 @@ class _Row:
     selective: float = 0.0  # rarity-weighted overlap, with `context` counting half
     shape: float = 0.0
     held: dict[int, float] | None = None
+    covered: frozenset[int] = frozenset()
 
 
 def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
@@ -149,6 +151,8 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         own = flat(f"{r.sentence.lead}{r.sentence.text}" if r.sentence.item else r.sentence.text)
         r.selective = weighted_overlap(terms, weights, own, r.context)
         r.held = {k: w for k, ((alts, _), w) in enumerate(zip(terms, weights)) if w and any(holds(own, a) for a in alts)}
+        r.covered = frozenset(r.held) | {k for k, ((alts, _), w) in enumerate(zip(terms, weights))
+                                         if w and any(holds(r.context, a) for a in alts)}
         r.shape = shape_bonus(info, r.sentence, hits[r.hit_index].chunk)
     # Embedding sentences is the costly step: only the best few by wording and cues are embedded.
     n = params.semantic_candidates_en if info.lang == "en" else params.semantic_candidates
@@ -178,7 +182,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
         rank = ws * sem + (1 - ws) * r.selective + r.extra + r.shape
         out.append(_Candidate(r.hit_index, r.sentence.text, w * sem + (1 - w) * r.lexical + r.extra, r.lexical,
-                              rank, r.sentence, id(r) in gate_pool, r.held))
+                              rank, r.sentence, id(r) in gate_pool, r.held, r.covered))
     out.sort(key=lambda c: -c.rank)
     return out
 
@@ -236,14 +240,18 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         return refuse(info, hits)
     if candidates and evidence >= threshold:
         best = candidates[0]  # the best-reading of the sentences that could answer
+        # ... unless another passage's sentence that reads as close says all it says and more: that one
+        # answers (and the best, adding nothing to it, earns no citation).
+        best = next((c for c in candidates[1:] if c.rank >= params.second_ratio * best.rank
+                     and c.hit_index != best.hit_index and _dominates(info, hits, best, c, params.second_adds)), best)
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
         lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
         lead.append((best.hit_index, _shown(info, best, hits)))
-        for cand in candidates[1:]:
+        for cand in candidates:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
                 break
             cited = {i for i, _ in lead}
-            if cand.sentence == best.sentence:
+            if cand is best or cand.sentence == best.sentence:
                 continue
             if cand.rank >= params.second_ratio * best.rank:
                 if cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds):
@@ -273,15 +281,25 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
 
 def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Candidate, share: float) -> bool:
     """A second sentence from another passage earns its citation when it says something the best one
-    does not: question terms the best lacks, or a value of the asked kind the best does not carry (a
-    near-duplicate from another issue, or a sentence that merely reads close, adds nothing)."""
+    does not: question terms neither the best nor its context (its lead, heading, document title) holds,
+    or a value of the asked kind the best does not carry (a near-duplicate from another issue, or a
+    sentence that merely reads close, adds nothing). Only words count: the numbers a question names
+    (its year, its month) scope it and the grounding checks them, and a lone character or a bigram
+    across 的 (的地, 组的) says nothing by itself."""
     if best.held is None or cand.held is None:
         return True
     if _values(info, cand.sentence, hits[cand.hit_index]) and not _values(info, best.sentence, hits[best.hit_index]):
         return True  # the best carries no value of the asked kind; this one does
-    total = sum(best.held.values()) + sum(w for k, w in cand.held.items() if k not in best.held)
-    added = sum(w for k, w in cand.held.items() if k not in best.held)
+    noise = {k for k, (alts, _) in enumerate(question_terms(info)) if alts[0][:1].isdigit() or len(alts[0]) < 2 or "的" in alts[0]}
+    added = sum(w for k, w in cand.held.items() if k not in best.covered and k not in noise)
+    total = sum(best.held.values()) + added
     return total > 0 and added >= share * total
+
+
+def _dominates(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Candidate, share: float) -> bool:
+    """`cand` says what the best says and more: it adds to the best, and the best adds nothing to it
+    (领导小组办公室设在市发改委 over a sentence on the group's duties that merely reads as close)."""
+    return _adds(info, hits, best, cand, share) and not _adds(info, hits, cand, best, share)
 
 
 def _evidence(candidates: list[_Candidate]) -> float:
