@@ -47,6 +47,7 @@ def test_question_analysis():
     assert analyse("How old must users of shared bikes be?").lang == "en"
     assert analyse("郊区要改造多少平方米？").places == ["郊区"]
     assert "person" in analyse("地质灾害防治领导小组组长是谁").cues
+    assert "number" in analyse("农村自建低层房屋是指多大？").cues  # a size is a figure
     for q in ("提出“六个一活动”的促消费文件是哪个？", "是哪份文件规定的？", "Which 2022 document set up the mechanism?",
               "What documents cover heating refunds?"):
         assert "document" in analyse(q).cues, q
@@ -380,6 +381,17 @@ def test_the_month_a_question_names_is_not_added_by_another_reports_date(chunks_
     info, hits, (august, july) = _scored(chunks_2021_04, "7月份政府网站检查通报要求整改报告在哪天前报送？",
                                          "务于2021年8月20日前", "务于2021年7月21日前")
     assert not _adds(info, hits, august, july, 0.1)
+
+
+def test_size_question_part_is_answered_by_the_sentence_with_the_figures(chunks_2021_04):
+    # 多大、几层: each part asks a figure; the building-procedure steps give none and earn no citation
+    hits = [h for n in ("第四条 农村自建低层房屋建设程序", "项目承揽。符合从业条件的单位或者个人", "指建筑面积在300平方米以内")
+            for h in hits_for(chunks_2021_04, n)[:1]]
+    hits = [SearchHit(h.chunk, 1.0 - i * 0.01, i + 1) for i, h in enumerate(hits)]
+    result = compose(analyse("农村自建低层房屋是指多大、几层以内的房子？"), hits, ExtractiveParams(), False)
+    assert result.answered and "300平方米" in result.answer, result.answer
+    assert len(result.citations) == 1 and "建房人" not in result.answer, result.answer
+    check_markers(result)
 
 
 def test_further_value_of_the_asked_kind_from_the_same_passage_joins(chunks_2023):
