@@ -48,6 +48,7 @@ def test_question_analysis():
     assert analyse("郊区要改造多少平方米？").places == ["郊区"]
     assert "person" in analyse("地质灾害防治领导小组组长是谁").cues
     assert "number" in analyse("农村自建低层房屋是指多大？").cues  # a size is a figure
+    assert "不能" not in analyse("个人能不能承揽农村房屋建设施工？").content  # 能不能 asks; it is no content word
     for q in ("提出“六个一活动”的促消费文件是哪个？", "是哪份文件规定的？", "Which 2022 document set up the mechanism?",
               "What documents cover heating refunds?"):
         assert "document" in analyse(q).cues, q
@@ -391,6 +392,17 @@ def test_size_question_part_is_answered_by_the_sentence_with_the_figures(chunks_
     result = compose(analyse("农村自建低层房屋是指多大、几层以内的房子？"), hits, ExtractiveParams(), False)
     assert result.answered and "300平方米" in result.answer, result.answer
     assert len(result.citations) == 1 and "建房人" not in result.answer, result.answer
+    check_markers(result)
+
+
+def test_yes_no_question_is_answered_by_the_rule_not_by_a_sentence_echoing_its_question_form(chunks_2021_04):
+    # 个人能不能承揽…施工: 个人不得承揽农房建设施工项目 answers; 施工和监理项目不能由同一家单位或个人实施
+    # only echoes 不能 (of 能不能) and earns no citation
+    hits = [h for n in ("项目承揽。符合从业条件的单位或者个人", "个人不得承揽农房建设施工项目") for h in hits_for(chunks_2021_04, n)[:1]]
+    hits = [SearchHit(h.chunk, 1.0 - i * 0.01, i + 1) for i, h in enumerate(hits)]
+    result = compose(analyse("个人能不能承揽农村房屋建设施工？"), hits, ExtractiveParams(), False)
+    assert result.answered and "个人不得承揽" in result.answer, result.answer
+    assert [c.hit.chunk.chunk_id for c in result.citations] == [hits[1].chunk.chunk_id], result.answer
     check_markers(result)
 
 
