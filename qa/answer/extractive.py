@@ -365,6 +365,12 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             answered += 1
         elif candidates and _evidence(candidates) >= params.min_score:
             best = candidates[0]
+            # A later clause asks about the first one's subject: a sentence reading as close from a
+            # passage an earlier part already cites answers it at no further citation (组长是谁？办公室
+            # 设在哪？). (Coordinated items, 6月和7月…分别, are other subjects: each reads its own.)
+            cited = {i for i, _ in picks}
+            if topic and best.hit_index not in cited:
+                best = next((c for c in candidates[1:] if c.hit_index in cited and c.rank >= params.second_ratio * best.rank), best)
             pick = (best.hit_index, _shown(part_info, best, hits))
             if pick in picks:  # an earlier part's sentence: this part may be answered by the next one
                 runner_up = next((c for c in candidates[1:] if c.sentence != best.sentence), None)
