@@ -6,6 +6,7 @@ the slow ones run the real GazetteService over the shared real index.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -414,6 +415,26 @@ def test_later_clause_reads_from_the_passage_an_earlier_clause_cites(gazette_ser
     assert result.answered and "领导小组办公室设在国家统计局阳泉调查队" in result.answer, result.answer
     assert "县级统计局" not in result.answer and len(result.citations) == 1, result.answer
     check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_name_asked_for_is_led_by_a_close_sentence_that_names_one(gazette_service):
+    # 监督检查专班组由谁当组长: the work group's 组 长：韩加政 row names nobody its passage lists as a person;
+    # the roster table's 组长：魏雪云 row (the group is in its section) reads as close, names one, and leads
+    result = gazette_service.ask("非煤矿山整合的监督检查专班组由谁当组长和副组长？")
+    assert result.answered and "魏雪云" in result.answer and "韩加政" not in result.answer, result.answer
+    check_markers(result)
+
+
+def test_words_alone_do_not_make_a_nameless_sentence_lead_a_who_question(chunks_2022):
+    # neither sentence names the 组长 asked for; the one echoing 组长 (in its lead, 报领导小组组长审批) does
+    # not take the lead for that
+    from qa.answer.extractive import _dominates, _leading
+    info, hits, (duties, revoked) = _scored(chunks_2022, "大样本轮换领导小组的组长是谁？",
+                                            "负责阳泉市大样本轮换工作的组织和实施", "调查任务完成后自动撤销")
+    revoked = replace(revoked, rank=duties.rank)  # reading as close (the model ranks them so)
+    assert _dominates(info, hits, duties, revoked, ExtractiveParams().second_adds)
+    assert _leading(info, hits, [duties, revoked], ExtractiveParams()) is duties
 
 
 def test_further_value_of_the_asked_kind_from_the_same_passage_joins(chunks_2023):

@@ -239,11 +239,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if not picks and evidence < threshold:
         return refuse(info, hits)
     if candidates and evidence >= threshold:
-        best = candidates[0]  # the best-reading of the sentences that could answer
-        # ... unless another passage's sentence that reads as close says all it says and more: that one
-        # answers (and the best, adding nothing to it, earns no citation).
-        best = next((c for c in candidates[1:] if c.rank >= params.second_ratio * best.rank
-                     and c.hit_index != best.hit_index and _dominates(info, hits, best, c, params.second_adds)), best)
+        best = _leading(info, hits, candidates, params)
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
         lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
         lead.append((best.hit_index, _shown(info, best, hits)))
@@ -264,6 +260,17 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
                 lead.append((cand.hit_index, _shown(info, cand, hits)))
         picks = list(dict.fromkeys([*lead, *picks]))
     return _assemble(info, hits, picks)
+
+
+def _leading(info: QuestionInfo, hits: list[SearchHit], candidates: list[_Candidate], params: ExtractiveParams) -> _Candidate:
+    """The best-reading of the sentences that could answer, unless another passage's sentence that reads
+    as close says all it says and more: that one answers (and the best, adding nothing to it, earns no
+    citation). Where a value is asked (a figure, a date, a name), only a sentence carrying one may lead."""
+    best = candidates[0]
+    asks_value = bool({"number", "date", "person"} & info.cues)
+    return next((c for c in candidates[1:] if c.rank >= params.second_ratio * best.rank and c.hit_index != best.hit_index
+                 and (not asks_value or _values(info, c.sentence, hits[c.hit_index]))
+                 and _dominates(info, hits, best, c, params.second_adds)), best)
 
 
 def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
@@ -364,7 +371,7 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             picks.append((i, _card_answer(info, hits[i])))
             answered += 1
         elif candidates and _evidence(candidates) >= params.min_score:
-            best = candidates[0]
+            best = _leading(part_info, hits, candidates, params)
             # A later clause asks about the first one's subject: a sentence reading as close from a
             # passage an earlier part already cites answers it at no further citation (组长是谁？办公室
             # 设在哪？). (Coordinated items, 6月和7月…分别, are other subjects: each reads its own.)
