@@ -437,6 +437,16 @@ def test_words_alone_do_not_make_a_nameless_sentence_lead_a_who_question(chunks_
     assert _leading(info, hits, [duties, revoked], ExtractiveParams()) is duties
 
 
+def test_a_bigram_across_de_is_no_word_a_sentence_adds(chunks_2020):
+    # …的地灾防治方案: 的地 is no word; the rainy-season sentence (…地质环境脆弱的地区…) adds nothing by holding
+    # it, and the sentence with the count of hazard points leads
+    from qa.answer.extractive import _adds, _dominates
+    info, hits, (season, count) = _scored(chunks_2020, "2020年的地灾防治方案里，全市地质灾害隐患点数量是多少？",
+                                          "地质灾害高发时期根据我市历年的降雨情况", "全市地质灾害隐患点共309处")
+    assert not _adds(info, hits, count, season, 0.1)
+    assert _dominates(info, hits, season, count, 0.1)
+
+
 def test_further_value_of_the_asked_kind_from_the_same_passage_joins(chunks_2023):
     # 比例有什么要求: two percentages in one passage, the second reading well below the first
     hits = hits_for(chunks_2023, "将不低于55%的资金用于养老服务发展")
