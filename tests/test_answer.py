@@ -13,7 +13,8 @@ import pytest
 from qa.answer.extractive import ExtractiveParams, compose, split_sentences
 from qa.answer.selection import english_value
 from qa.answer.sentences import passage_sentences
-from qa.question import analyse, asks_document, clauses, conjunct_parts
+from qa.answer.chain import part_question
+from qa.question import analyse, asks_document, clauses, conjunct_parts, part_years
 from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash
 from qa.models import SearchHit
@@ -135,6 +136,41 @@ def test_each_question_type(gazette_service, kind):
     check_markers(result)
     assert result.citations and all(c.hit.chunk.line_start <= c.hit.chunk.line_end for c in result.citations)
     assert set(result.timings_ms) >= {"retrieve", "answer", "total"}
+
+
+def test_years_asked_one_by_one():
+    assert part_years(analyse("2020年和2022年地质灾害防治领导小组的组长分别是谁？")) == [2020, 2022]
+    assert part_years(analyse("对比2020年和2022年的地灾防治方案，隐患点数量有什么变化？")) == [2020, 2022]
+    assert part_years(analyse("隐患点的数量，2022年的方案比2020年的有什么变化？")) == [2020, 2022]  # both compared
+    # the base of a change asked as one figure, and a span, are no parts of their own
+    assert part_years(analyse("2020年全市铁路货运量较2017年增加多少？")) == [2020]
+    assert part_years(analyse("与2019年相比，2020年增长多少？")) == [2020]
+    assert part_years(analyse("In the 2023–2025 charging plan table, how many chargers in 2024?")) == [2024]
+    assert part_years(analyse("How many more chargers in 2024 than 2023?")) == [2024]
+    assert part_years(analyse("What changed in 2022 compared with 2021?")) == [2021, 2022]
+
+
+def test_a_years_part_asks_its_own_figure_not_the_comparison():
+    assert part_question("对比2020年和2022年的地灾防治方案，全市地质灾害隐患点数量有什么变化？", [2020, 2022]) \
+        == "的地灾防治方案，全市地质灾害隐患点数量？"
+    assert part_question("2020年集采领导小组和2021年DIP试点领导小组，办公室主任是不是同一个人？", [2020, 2021]) \
+        == "集采领导小组和DIP试点领导小组，办公室主任是谁？"
+
+
+@pytest.mark.slow
+def test_a_years_part_cites_the_post_asked_not_another_appointment_of_that_day(gazette_service):
+    # 2022: 樊志红为阳泉市民政局局长 (阳政任字〔2022〕13号), not 贾国栋为…公安局高新区分局局长 under a 2022年6月17日 lead-in
+    result = gazette_service.ask("2021年和2022年分别任命谁为阳泉市民政局局长？")
+    lines = result.answer.split("\n")
+    assert "李海民" in lines[0] and "樊志红" in lines[1] and "贾国栋" not in result.answer
+    assert {c.hit.chunk.doc_number for c in result.citations} == {"阳政任字〔2021〕5号", "阳政任字〔2022〕13号"}
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_change_against_a_base_year_is_one_answer(gazette_service):
+    result = gazette_service.ask("2020年全市铁路货运量较2017年增加多少？")
+    assert result.answered and "100万吨" in result.answer and not result.answer.startswith("2017年")
 
 
 @pytest.mark.slow

@@ -9,12 +9,12 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.extractive import ExtractiveParams, SentenceSimilarity, compose, person_timeline, refuse
-from qa.question import QuestionInfo, analyse
+from qa.question import QuestionInfo, analyse, part_years
 from qa.answer.grounding import asked
 from qa.answer.types import AnswerResult
 from qa.corpus.normalize import canonical_doc_number, parse_doc_numbers
@@ -26,6 +26,10 @@ _MARKER = re.compile(r"\[(\d+)\]")
 NO_LLM_NOTICE = "no LLM endpoint configured; extractive answer"
 # A question asking who (接替张明川…的是谁) while naming someone: the person named is not the answer.
 _ASKS_ANOTHER = re.compile(r"谁|哪位|何人|\bwho\b", re.I)
+# The comparing words of a multi-year question (对比…有什么变化 / 是不是同一个人): a year's part asks that year's
+# own figure or person, which no passage says in those words.
+_COMPARING = re.compile(r"对比|比较|(?:有|发生了?)?(?:什么|何|哪些)(?:变化|不同|区别|差别)|是不是同一(?:个)?人|是否(?:为)?同一(?:个)?人"
+                        r"|(?:是否)?一样吗?|是否一致|相同吗")
 _POSTS_Q = re.compile(r"职务|职位|岗位|任过|担任|任职|履历|posts?|positions?|roles?|appointed", re.I)
 
 
@@ -125,12 +129,17 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         k = max(req.top_k, params.max_passages)
         state.hits = search(req.question, k, req.filters)
         # Multi-part questions over several years: each year answered from its own evidence.
-        if len(state.info.years) >= 2 and not (req.filters or {}).get("year"):
-            for year in state.info.years:
-                part_q = re.sub(r"(?:19|20)\d{2}\s*年?(?:度)?\s*(?:和|与|、|及|and)?", "", req.question)
-                part_q = f"{year}年 {part_q}"
-                part_hits = search(part_q, params.max_passages, {**(req.filters or {}), "year": year})
-                state.parts.append((analysed(part_q), part_hits))
+        years = part_years(state.info)
+        if len(years) >= 2 and not (req.filters or {}).get("year"):
+            part_q = part_question(req.question, years)
+            for year in years:
+                part_hits = search(f"{year}年 {part_q}", params.max_passages, {**(req.filters or {}), "year": year})
+                # In a Chinese part the year is no selection word: the year filter already chose the part's
+                # passages (a 2022年6月17日 lead-in would win on it). An English part keeps it: it is one of
+                # the few words matched as written. The grounding checks read `years` either way.
+                part_info = analysed(part_q if state.info.lang == "zh" else f"{year}年 {part_q}")
+                part_info.years = [year]
+                state.parts.append((part_info, part_hits))
         state.timings["retrieve"] = (time.perf_counter() - t0) * 1000
         return state
 
@@ -174,11 +183,19 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
     return RunnableLambda(retrieve) | RunnableLambda(answer) | RunnableLambda(check_citations)
 
 
+def part_question(question: str, years: list[int]) -> str:
+    """What each year's part asks: the question without the years it is asked of, nor its comparing words
+    (对比…有什么变化 -> the figure; 是不是同一个人 -> 是谁)."""
+    part_q = re.sub(rf"(?:{'|'.join(map(str, years))})\s*年?(?:度)?\s*(?:和|与|、|及|and)?", "", question)
+    return _COMPARING.sub(lambda m: "是谁" if "人" in m.group(0) else "", part_q)
+
+
 def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceSimilarity | None) -> AnswerResult:
     """One answer sentence per part, markers renumbered into one citation list."""
     answers, citations, related, answered = [], [], [], False
+    part_params = replace(params, second_adds=params.part_second_adds)
     for part_info, hits in state.parts:
-        part = compose(part_info, hits, params, False, similarity, split_clauses=False)  # the year is the part
+        part = compose(part_info, hits, part_params, False, similarity, split_clauses=False)  # the year is the part
         label = f"{part_info.years[0]}年" if part_info.years else ""
         if not part.answered:
             answers.append(f"{label}：公报中未找到。" if part_info.lang == "zh" else f"{label}: not found in the gazette.")
