@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer.extractive import ExtractiveParams, compose, split_sentences
+from qa.answer.extractive import ExtractiveParams, compose, person_timeline, split_sentences
 from qa.answer.selection import english_value
 from qa.answer.sentences import passage_sentences
-from qa.answer.chain import part_question
+from qa.answer.chain import about, part_question, year_clauses
 from qa.question import analyse, asks_document, clauses, conjunct_parts, part_years
 from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash
@@ -155,6 +155,35 @@ def test_a_years_part_asks_its_own_figure_not_the_comparison():
         == "的地灾防治方案，全市地质灾害隐患点数量？"
     assert part_question("2020年集采领导小组和2021年DIP试点领导小组，办公室主任是不是同一个人？", [2020, 2021]) \
         == "集采领导小组和DIP试点领导小组，办公室主任是谁？"
+
+
+def test_each_year_asks_its_own_clause_of_the_person_named():
+    q = "叶文鑫在2020年地质灾害防治领导小组名单中是什么身份？2021年7月被任命为什么？"
+    own = year_clauses(q, [2020, 2021])
+    assert own == {2020: "叶文鑫在2020年地质灾害防治领导小组名单中是什么身份", 2021: "2021年7月被任命为什么"}
+    assert about(part_question(own[2021], [2020, 2021]), ["叶文鑫"]) == "叶文鑫7月被任命为什么"
+    assert about("到住户调查领导小组名单里他是什么身份", ["闫立彪"]) == "到住户调查领导小组名单里闫立彪是什么身份"
+    # years asked together, or a clause naming both, are no clauses of their own
+    assert year_clauses("2020年和2022年地质灾害防治领导小组的组长分别是谁？", [2020, 2022]) is None
+    assert year_clauses("市民政局局长是谁？2021年和2022年分别任命的是谁？", [2021, 2022]) is None
+
+
+def test_a_timeline_finds_the_name_the_persons_extractor_missed(chunks_2022):
+    # a garbled line: 樊志红为阳泉市民政局局长；阳泉市人民政府闫献忠为阳泉市城市管理局局长。
+    hits = hits_for(chunks_2022, "闫献忠为阳泉市城市管理局局长")
+    assert hits and all("闫献忠" not in h.chunk.persons for h in hits)
+    result = person_timeline(analyse("闫献忠2022年被任命为什么职务？"), ["闫献忠"], hits)
+    assert result is not None and "城市管理局局长" in result.answer
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_person_asked_in_two_years_gets_each_years_record(gazette_service):
+    result = gazette_service.ask("2021年治超领导小组名单里闫献忠是什么职务？他2022年被任命为什么？")
+    lines = result.answer.split("\n")
+    assert lines[0].startswith("2021年") and "阳泉公路分局局长" in lines[0]
+    assert lines[1].startswith("2022年") and "城市管理局局长" in lines[1]
+    check_markers(result)
 
 
 @pytest.mark.slow

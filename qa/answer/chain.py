@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.extractive import ExtractiveParams, SentenceSimilarity, compose, person_timeline, refuse
-from qa.question import QuestionInfo, analyse, part_years
+from qa.question import QuestionInfo, analyse, clauses, part_years
 from qa.answer.grounding import asked
 from qa.answer.types import AnswerResult
 from qa.corpus.normalize import canonical_doc_number, parse_doc_numbers
@@ -30,6 +30,7 @@ _ASKS_ANOTHER = re.compile(r"谁|哪位|何人|\bwho\b", re.I)
 # own figure or person, which no passage says in those words.
 _COMPARING = re.compile(r"对比|比较|(?:有|发生了?)?(?:什么|何|哪些)(?:变化|不同|区别|差别)|是不是同一(?:个)?人|是否(?:为)?同一(?:个)?人"
                         r"|(?:是否)?一样吗?|是否一致|相同吗")
+_PRONOUN = re.compile(r"他|她|该同志")
 _POSTS_Q = re.compile(r"职务|职位|岗位|任过|担任|任职|履历|posts?|positions?|roles?|appointed", re.I)
 
 
@@ -50,6 +51,7 @@ class _State:
     doc_numbers: list[str] = field(default_factory=list)  # indexed document numbers the question names
     persons: list[str] = field(default_factory=list)
     parts: list[tuple[QuestionInfo, list[SearchHit]]] = field(default_factory=list)
+    parts_by_clause: bool = False  # each part is the clause naming its year, about the person the question names
     result: AnswerResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -132,7 +134,12 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         years = part_years(state.info)
         if len(years) >= 2 and not (req.filters or {}).get("year"):
             part_q = part_question(req.question, years)
+            # 叶文鑫在2020年…名单中是什么身份？2021年7月被任命为什么？: each year asks its own clause of that person.
+            own = year_clauses(req.question, years) if state.persons else None
+            state.parts_by_clause = own is not None
             for year in years:
+                if own is not None:
+                    part_q = about(part_question(own[year], years), state.persons)
                 part_hits = search(f"{year}年 {part_q}", params.max_passages, {**(req.filters or {}), "year": year})
                 # In a Chinese part the year is no selection word: the year filter already chose the part's
                 # passages (a 2022年6月17日 lead-in would win on it). An English part keeps it: it is one of
@@ -149,8 +156,9 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         uncovered = _uncovered_reason(state)
         if uncovered is not None:
             state.result = refuse(info, state.hits, uncovered)
-        elif state.persons and not state.doc_route and ("person" in info.cues or _POSTS_Q.search(info.text)) \
-                and not _ASKS_ANOTHER.search(info.text):
+        elif state.parts_by_clause:
+            state.result = _answer_parts(state, params, similarity)
+        elif state.persons and not state.doc_route and _asks_posts(info):
             state.result = person_timeline(info, state.persons, state.hits) or compose(
                 info, state.hits, params, state.doc_route, similarity)
         elif state.parts:
@@ -183,6 +191,35 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
     return RunnableLambda(retrieve) | RunnableLambda(answer) | RunnableLambda(check_citations)
 
 
+def _asks_posts(info: QuestionInfo) -> bool:
+    """The question asks the posts of the person it names (not who else holds one: 接替张明川…的是谁)."""
+    return ("person" in info.cues or bool(_POSTS_Q.search(info.text))) and not _ASKS_ANOTHER.search(info.text)
+
+
+def year_clauses(question: str, years: list[int]) -> dict[int, str] | None:
+    """Each year's own asking clause, when every clause names exactly one of the years and each year has one
+    (叶文鑫在2020年…是什么身份？2021年7月被任命为什么？); else None (2020年和2022年的组长分别是谁)."""
+    cs = clauses(question)
+    if len(cs) < 2:
+        return None
+    own: dict[int, str] = {}
+    for clause in cs:
+        named = [y for y in years if str(y) in clause]
+        if len(named) != 1 or named[0] in own:
+            return None
+        own[named[0]] = clause
+    return own if len(own) == len(years) else None
+
+
+def about(clause: str, persons: list[str]) -> str:
+    """The clause with the person the question names as its subject (他 / a dropped subject)."""
+    if any(p in clause for p in persons):
+        return clause
+    if _PRONOUN.search(clause):
+        return _PRONOUN.sub(persons[0], clause, count=1)
+    return f"{persons[0]}{clause}"
+
+
 def part_question(question: str, years: list[int]) -> str:
     """What each year's part asks: the question without the years it is asked of, nor its comparing words
     (对比…有什么变化 -> the figure; 是不是同一个人 -> 是谁)."""
@@ -195,7 +232,9 @@ def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceS
     answers, citations, related, answered = [], [], [], False
     part_params = replace(params, second_adds=params.part_second_adds)
     for part_info, hits in state.parts:
-        part = compose(part_info, hits, part_params, False, similarity, split_clauses=False)  # the year is the part
+        # A clause asking that person's post (2021年7月被任命为什么) reads that year's appointment records.
+        part = state.parts_by_clause and _asks_posts(part_info) and person_timeline(part_info, state.persons, hits) \
+            or compose(part_info, hits, part_params, False, similarity, split_clauses=False)  # the year is the part
         label = f"{part_info.years[0]}年" if part_info.years else ""
         if not part.answered:
             answers.append(f"{label}：公报中未找到。" if part_info.lang == "zh" else f"{label}: not found in the gazette.")

@@ -390,7 +390,8 @@ def person_timeline(info: QuestionInfo, persons: list[str], hits: list[SearchHit
     rows: list[tuple[str, int, str]] = []  # issue, hit index, sentence
     for i, hit in enumerate(hits):
         c = hit.chunk
-        if c.chunk_type == "card" or not set(persons) & set(c.persons):
+        # The name in the text counts too: a garbled line (阳泉市人民政府闫献忠为…) escapes the persons extractor.
+        if c.chunk_type == "card" or not (set(persons) & set(c.persons) or any(p in normalize_for_search(c.text).replace(" ", "") for p in persons)):
             continue
         body = passage_body(c)
         for sentence in split_sentences(body):
