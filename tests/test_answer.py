@@ -187,6 +187,19 @@ def test_a_person_asked_in_two_years_gets_each_years_record(gazette_service):
 
 
 @pytest.mark.slow
+def test_a_later_year_asks_after_the_person_the_first_year_answers(gazette_service):
+    # 2020: the roster row names ten people; the one whose post is 市科技局副局长 is 高全红; 2021: his new post
+    result = gazette_service.ask("2020年草地贪夜蛾防控领导小组中担任市科技局副局长的是谁？2021年被任命为什么？")
+    lines = result.answer.split("\n")
+    assert lines[0].startswith("2020年") and "高全红 市科技局副局长" in lines[0]
+    assert lines[1].startswith("2021年") and "高全红为阳泉开放大学" in lines[1]
+    check_markers(result)
+    # the second hop answers about that person or says it found nothing (武雪 has no 2021 record)
+    result = gazette_service.ask("2020年任命的市大数据应用局局长是谁？2021年8月调任什么？")
+    assert "武雪" in result.answer and result.answer.split("\n")[1] == "2021年：公报中未找到。"
+
+
+@pytest.mark.slow
 def test_a_years_part_cites_the_post_asked_not_another_appointment_of_that_day(gazette_service):
     # 2022: 樊志红为阳泉市民政局局长 (阳政任字〔2022〕13号), not 贾国栋为…公安局高新区分局局长 under a 2022年6月17日 lead-in
     result = gazette_service.ask("2021年和2022年分别任命谁为阳泉市民政局局长？")

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.extractive import ExtractiveParams, SentenceSimilarity, compose, person_timeline, refuse
-from qa.question import QuestionInfo, analyse, clauses, part_years
+from qa.answer.selection import flat
+from qa.question import QuestionInfo, analyse, bigrams, clauses, part_years
 from qa.answer.grounding import asked
 from qa.answer.types import AnswerResult
 from qa.corpus.normalize import canonical_doc_number, parse_doc_numbers
@@ -31,6 +32,8 @@ _ASKS_ANOTHER = re.compile(r"谁|哪位|何人|\bwho\b", re.I)
 _COMPARING = re.compile(r"对比|比较|(?:有|发生了?)?(?:什么|何|哪些)(?:变化|不同|区别|差别)|是不是同一(?:个)?人|是否(?:为)?同一(?:个)?人"
                         r"|(?:是否)?一样吗?|是否一致|相同吗")
 _PRONOUN = re.compile(r"他|她|该同志")
+# A clause saying where someone went, with no subject of its own (8月调任什么 / 又被任命为什么职务).
+_SUBJECTLESS_MOVE = re.compile(r"^(?:\d{1,2}月份?|年初|年底|年中|后来|随后|之后|又|再|还)*(?:被)?(?:调任|改任|转任|升任|提任|任命|调到|调往|调入|任职|担任)")
 _POSTS_Q = re.compile(r"职务|职位|岗位|任过|担任|任职|履历|posts?|positions?|roles?|appointed", re.I)
 
 
@@ -52,6 +55,7 @@ class _State:
     persons: list[str] = field(default_factory=list)
     parts: list[tuple[QuestionInfo, list[SearchHit]]] = field(default_factory=list)
     parts_by_clause: bool = False  # each part is the clause naming its year, about the person the question names
+    hops: set[int] = field(default_factory=set)  # years whose clause is about the person an earlier part answers
     result: AnswerResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -135,11 +139,18 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         if len(years) >= 2 and not (req.filters or {}).get("year"):
             part_q = part_question(req.question, years)
             # 叶文鑫在2020年…名单中是什么身份？2021年7月被任命为什么？: each year asks its own clause of that person.
-            own = year_clauses(req.question, years) if state.persons else None
+            own = year_clauses(req.question, years)
+            if own is not None and not state.persons:
+                # 2020年…的市科技局副局长是谁，2021年8月调任什么？: the later clause is about whoever the first names.
+                first = next(iter(own.values()))
+                state.hops = {y for y, c in list(own.items())[1:] if _ASKS_ANOTHER.search(first)
+                              and _SUBJECTLESS_MOVE.match(part_question(c, years))}
+                own = own if state.hops else None
             state.parts_by_clause = own is not None
             for year in years:
                 if own is not None:
-                    part_q = about(part_question(own[year], years), state.persons)
+                    part_q = part_question(own[year], years)
+                    part_q = about(part_q, state.persons) if state.persons else part_q
                 part_hits = search(f"{year}年 {part_q}", params.max_passages, {**(req.filters or {}), "year": year})
                 # In a Chinese part the year is no selection word: the year filter already chose the part's
                 # passages (a 2022年6月17日 lead-in would win on it). An English part keeps it: it is one of
@@ -157,7 +168,7 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         if uncovered is not None:
             state.result = refuse(info, state.hits, uncovered)
         elif state.parts_by_clause:
-            state.result = _answer_parts(state, params, similarity)
+            state.result = _answer_parts(state, params, similarity, search, lambda text: list(routes(text).persons))
         elif state.persons and not state.doc_route and _asks_posts(info):
             state.result = person_timeline(info, state.persons, state.hits) or compose(
                 info, state.hits, params, state.doc_route, similarity)
@@ -227,15 +238,46 @@ def part_question(question: str, years: list[int]) -> str:
     return _COMPARING.sub(lambda m: "是谁" if "人" in m.group(0) else "", part_q)
 
 
-def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceSimilarity | None) -> AnswerResult:
+def _holder(part: AnswerResult, info: QuestionInfo, names: Callable[[str], list[str]]) -> list[str]:
+    """The person a part's answer names for the post its question asks (高全红 in a roster row naming ten: the
+    one whose post reads like the question's). `names` gives the indexed person names a text holds."""
+    if not part.citations:
+        return []
+    c = part.citations[0]
+    text = flat(c.sentence)
+    asked = bigrams(info.content)
+    best, name = 0.0, ""
+    for p in dict.fromkeys([*(p.replace(" ", "") for p in c.hit.chunk.persons), *names(c.sentence)]):
+        i = text.find(p)
+        if i < 0:
+            continue
+        # the post follows the name (高全红 市科技局副局长 / 李海民为…局长) or leads to it (办公室主任：王耀东)
+        score = len(asked & bigrams(text[i + len(p): i + len(p) + 12])) + 0.5 * len(asked & bigrams(text[max(0, i - 8): i]))
+        if score > best:
+            best, name = score, p
+    return [name] if name else []
+
+
+def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceSimilarity | None,
+                  search: SearchFn | None = None, names: Callable[[str], list[str]] | None = None) -> AnswerResult:
     """One answer sentence per part, markers renumbered into one citation list."""
     answers, citations, related, answered = [], [], [], False
     part_params = replace(params, second_adds=params.part_second_adds)
+    persons = state.persons
     for part_info, hits in state.parts:
+        year = part_info.years[0]
+        if year in state.hops and persons and search is not None:  # the second hop: that person's record
+            part_info = analyse(about(part_info.text, persons))
+            part_info.years = [year]
+            hits = search(f"{year}年 {part_info.text}", params.max_passages, {**(state.request.filters or {}), "year": year})
         # A clause asking that person's post (2021年7月被任命为什么) reads that year's appointment records.
-        part = state.parts_by_clause and _asks_posts(part_info) and person_timeline(part_info, state.persons, hits) \
+        part = state.parts_by_clause and persons and _asks_posts(part_info) and person_timeline(part_info, persons, hits) \
             or compose(part_info, hits, part_params, False, similarity, split_clauses=False)  # the year is the part
-        label = f"{part_info.years[0]}年" if part_info.years else ""
+        if year in state.hops and not any(p in flat(part.answer) for p in persons or ["-"]):
+            part = refuse(part_info, hits)  # the second hop answers about that person or not at all
+        if state.hops and not persons and part.answered and names is not None:
+            persons = _holder(part, part_info, names)
+        label = f"{year}年"
         if not part.answered:
             answers.append(f"{label}：公报中未找到。" if part_info.lang == "zh" else f"{label}: not found in the gazette.")
             related.extend(part.related)
