@@ -200,6 +200,15 @@ def test_a_later_year_asks_after_the_person_the_first_year_answers(gazette_servi
 
 
 @pytest.mark.slow
+def test_a_move_asked_of_a_person_reads_both_records(gazette_service):
+    # 调到: the person's posts are asked: the removal (第六中学) and the appointment (第二中学), each cited
+    result = gazette_service.ask("2021年8月卢晓东从第几中学调到了第几中学？")
+    assert "第六中学" in result.answer and "第二中学" in result.answer
+    assert {c.hit.chunk.doc_number for c in result.citations} == {"阳政任字〔2021〕37号", "阳政任字〔2021〕40号"}
+    check_markers(result)
+
+
+@pytest.mark.slow
 def test_a_years_part_cites_the_post_asked_not_another_appointment_of_that_day(gazette_service):
     # 2022: 樊志红为阳泉市民政局局长 (阳政任字〔2022〕13号), not 贾国栋为…公安局高新区分局局长 under a 2022年6月17日 lead-in
     result = gazette_service.ask("2021年和2022年分别任命谁为阳泉市民政局局长？")
