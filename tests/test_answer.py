@@ -200,6 +200,15 @@ def test_a_later_year_asks_after_the_person_the_first_year_answers(gazette_servi
 
 
 @pytest.mark.slow
+def test_he_in_a_later_clause_is_asked_after_in_his_own_records(gazette_service):
+    # 他之前担任什么职务: the removal record sits in another passage than the appointment the first clause finds
+    result = gazette_service.ask("2021年2月谁被任命为阳泉市商务局副局长？他之前担任什么职务？")
+    assert result.answer.startswith("程建军为阳泉市商务局副局长") and "开发区管委会副主任" in result.answer
+    assert len({c.hit.chunk.chunk_id for c in result.citations}) == len(result.citations)  # a passage cited once
+    check_markers(result)
+
+
+@pytest.mark.slow
 def test_a_move_asked_of_a_person_reads_both_records(gazette_service):
     # 调到: the person's posts are asked: the removal (第六中学) and the appointment (第二中学), each cited
     result = gazette_service.ask("2021年8月卢晓东从第几中学调到了第几中学？")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from qa.answer.extractive import ExtractiveParams, SentenceSimilarity, compose, person_timeline, refuse
+from qa.answer.extractive import (NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveParams, SentenceSimilarity, compose,
+                                  person_timeline, refuse)
 from qa.answer.selection import flat
 from qa.question import QuestionInfo, analyse, bigrams, clauses, part_years
 from qa.answer.grounding import asked
@@ -55,7 +56,7 @@ class _State:
     persons: list[str] = field(default_factory=list)
     parts: list[tuple[QuestionInfo, list[SearchHit]]] = field(default_factory=list)
     parts_by_clause: bool = False  # each part is the clause naming its year, about the person the question names
-    hops: set[int] = field(default_factory=set)  # years whose clause is about the person an earlier part answers
+    hops: set[int] = field(default_factory=set)  # parts (by index) about the person an earlier part answers
     result: AnswerResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -132,8 +133,8 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         state.doc_route = bool(matched.doc_numbers)
         state.doc_numbers = list(matched.doc_numbers)
         state.persons = list(matched.persons)
-        k = max(req.top_k, params.max_passages)
-        state.hits = search(req.question, k, req.filters)
+        k_hits = max(req.top_k, params.max_passages)
+        state.hits = search(req.question, k_hits, req.filters)
         # Multi-part questions over several years: each year answered from its own evidence.
         years = part_years(state.info)
         if len(years) >= 2 and not (req.filters or {}).get("year"):
@@ -143,7 +144,7 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
             if own is not None and not state.persons:
                 # 2020年…的市科技局副局长是谁，2021年8月调任什么？: the later clause is about whoever the first names.
                 first = next(iter(own.values()))
-                state.hops = {y for y, c in list(own.items())[1:] if _ASKS_ANOTHER.search(first)
+                state.hops = {k for k, c in enumerate(own.values()) if k and _ASKS_ANOTHER.search(first)
                               and _SUBJECTLESS_MOVE.match(part_question(c, years))}
                 own = own if state.hops else None
             state.parts_by_clause = own is not None
@@ -158,6 +159,19 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
                 part_info = analysed(part_q if state.info.lang == "zh" else f"{year}年 {part_q}")
                 part_info.years = [year]
                 state.parts.append((part_info, part_hits))
+        elif not state.persons and state.info.lang == "zh":
+            # 2021年2月被任命为市商务局副局长的是谁？他原来是什么职务？: a later clause asks after whoever the first
+            # names, from that person's own records (the year a clause names binds that clause only).
+            cs = clauses(req.question)
+            if len(cs) >= 2 and _ASKS_ANOTHER.search(cs[0]) and all(_PRONOUN.search(c) for c in cs[1:]):
+                state.parts_by_clause = True
+                state.hops = set(range(1, len(cs)))
+                for k, clause in enumerate(cs):
+                    named = [y for y in years if str(y) in clause][:1]
+                    part_info = analysed(part_question(clause, named) if named else clause)
+                    part_info.years = named
+                    # the first clause reads the whole question's passages; a later one its person's (the hop)
+                    state.parts.append((part_info, [] if k else state.hits[:k_hits]))
         state.timings["retrieve"] = (time.perf_counter() - t0) * 1000
         return state
 
@@ -264,34 +278,46 @@ def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceS
     answers, citations, related, answered = [], [], [], False
     part_params = replace(params, second_adds=params.part_second_adds)
     persons = state.persons
-    for part_info, hits in state.parts:
-        year = part_info.years[0]
-        if year in state.hops and persons and search is not None:  # the second hop: that person's record
-            part_info = analyse(about(part_info.text, persons))
-            part_info.years = [year]
-            hits = search(f"{year}年 {part_info.text}", params.max_passages, {**(state.request.filters or {}), "year": year})
+    # labelled by year when each part has its own (clauses asking after one person need no label)
+    by_year = all(i.years for i, _ in state.parts) and len({i.years[0] for i, _ in state.parts}) == len(state.parts)
+    for k, (part_info, hits) in enumerate(state.parts):
+        year = part_info.years[0] if part_info.years else None
+        if k in state.hops and persons and search is not None:  # the second hop: that person's record
+            part_info, years = analyse(about(part_info.text, persons)), part_info.years
+            part_info.years = years
+            hits = search(f"{year}年 {part_info.text}" if year else part_info.text, params.max_passages,
+                          {**(state.request.filters or {}), **({"year": year} if year else {})})
         # A clause asking that person's post (2021年7月被任命为什么) reads that year's appointment records.
         part = state.parts_by_clause and persons and _asks_posts(part_info) and person_timeline(part_info, persons, hits) \
             or compose(part_info, hits, part_params, False, similarity, split_clauses=False)  # the year is the part
-        if year in state.hops and not any(p in flat(part.answer) for p in persons or ["-"]):
+        if k in state.hops and not any(p in flat(part.answer) for p in persons or ["-"]):
             part = refuse(part_info, hits)  # the second hop answers about that person or not at all
         if state.hops and not persons and part.answered and names is not None:
             persons = _holder(part, part_info, names)
-        label = f"{year}年"
+        label = f"{year}年" if by_year and year else ""
         if not part.answered:
-            answers.append(f"{label}：公报中未找到。" if part_info.lang == "zh" else f"{label}: not found in the gazette.")
+            answers.append(f"{label}：公报中未找到。" if label and part_info.lang == "zh" else f"{label}: not found in the gazette."
+                           if label else NOT_FOUND_ZH if part_info.lang == "zh" else NOT_FOUND_EN)
             related.extend(part.related)
             continue
         answered = True
-        offset = len(citations)
-        text = _MARKER.sub(lambda m: f"[{int(m.group(1)) + offset}]", part.answer)
+        # renumber into one list; a passage an earlier part cites keeps its number
+        number = {c.hit.chunk.chunk_id: c.n for c in citations}
+        renumbered: dict[int, int] = {}
         for c in part.citations:
-            c.n += offset
-        citations.extend(part.citations)
+            n = number.get(c.hit.chunk.chunk_id)
+            if n is None:
+                n = len(citations) + 1
+                number[c.hit.chunk.chunk_id] = n
+                citations.append(c)
+            renumbered[c.n] = n
+        for c in part.citations:
+            c.n = renumbered[c.n]
+        text = _MARKER.sub(lambda m: f"[{renumbered.get(int(m.group(1)), int(m.group(1)))}]", part.answer)
         related.extend(part.related)
-        answers.append(f"{label}：{text}")
+        answers.append(f"{label}：{text}" if label else text)
     if not answered:
         return refuse(state.info, state.hits)
     seen = {c.hit.chunk.chunk_id for c in citations}
     related = [h for h in dict((h.chunk.chunk_id, h) for h in related).values() if h.chunk.chunk_id not in seen]
-    return AnswerResult(state.info.text, "\n".join(answers), True, citations, related)
+    return AnswerResult(state.info.text, ("\n" if by_year else " ").join(answers), True, citations, related)
