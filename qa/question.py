@@ -61,6 +61,27 @@ def analyse(question: str) -> QuestionInfo:
     return QuestionInfo(question, norm, lang, cues, years, content, multi, unit_m.group(1) if unit_m else "", places)
 
 
+# Years that are no part of their own: a span (2023-2025年, 2021年至2022年) and the base of a change asked as
+# one figure (较2017年增加多少, 与2019年相比下降了多少, how much more than 2019). A comparison asked of both
+# years (2022年比2020年有什么变化) keeps both.
+_YEAR_SPAN = re.compile(r"((?:19|20)\d{2})\s*年?\s*(?:-|—|–|~|～|至|到|to)\s*((?:19|20)\d{2})", re.I)
+_CHANGE_ZH = r"(?:增|减|提高|降低|下降|上升|多|少|高|低)"
+_YEAR_BASE = re.compile(rf"(?:较|(?<![对相])比)\s*((?:19|20)\d{{2}})[^，,。？?；;]{{0,8}}?{_CHANGE_ZH}"
+                        rf"|(?:与|跟|同|和)\s*((?:19|20)\d{{2}})\s*年?\s*度?\s*(?:同期)?相比.*?{_CHANGE_ZH}"
+                        r"|(?:compared (?:with|to)|than|over)\s+((?:19|20)\d{2})", re.I)
+_CHANGE_EN = re.compile(r"\b(?:increase|rise|rose|grow|grew|fall|fell|drop|decrease|decline|more|less|fewer|higher|lower)", re.I)
+
+
+def part_years(info: QuestionInfo) -> list[int]:
+    """The years a question asks about one by one (2020年和2022年的组长分别是谁): each is answered from its
+    own year's passages. A span's years and a comparison base are no parts (2020年货运量较2017年增加多少
+    asks one thing, of 2020)."""
+    whole = {int(y) for m in _YEAR_SPAN.finditer(info.normalized) for y in m.groups()}
+    bases = {int(y) for m in _YEAR_BASE.finditer(info.normalized) for y in m.groups()
+             if y and (info.lang == "zh" or _CHANGE_EN.search(info.text))}
+    return [y for y in info.years if y not in whole | bases]
+
+
 _ASKS = re.compile(r"谁|什么|多少|几|哪|何|是否|吗|多久|多大|多长|怎样|如何|有无")
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer.extractive import ExtractiveParams, compose, split_sentences
+from qa.answer.extractive import ExtractiveParams, compose, person_timeline, split_sentences
 from qa.answer.selection import english_value
 from qa.answer.sentences import passage_sentences
-from qa.question import analyse, asks_document, clauses, conjunct_parts
+from qa.answer.chain import about, part_question, year_clauses
+from qa.question import analyse, asks_document, clauses, conjunct_parts, part_years
 from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash
 from qa.models import SearchHit
@@ -138,6 +139,101 @@ def test_each_question_type(gazette_service, kind):
     check_markers(result)
     assert result.citations and all(c.hit.chunk.line_start <= c.hit.chunk.line_end for c in result.citations)
     assert set(result.timings_ms) >= {"retrieve", "answer", "total"}
+
+
+def test_years_asked_one_by_one():
+    assert part_years(analyse("2020年和2022年地质灾害防治领导小组的组长分别是谁？")) == [2020, 2022]
+    assert part_years(analyse("对比2020年和2022年的地灾防治方案，隐患点数量有什么变化？")) == [2020, 2022]
+    assert part_years(analyse("隐患点的数量，2022年的方案比2020年的有什么变化？")) == [2020, 2022]  # both compared
+    # the base of a change asked as one figure, and a span, are no parts of their own
+    assert part_years(analyse("2020年全市铁路货运量较2017年增加多少？")) == [2020]
+    assert part_years(analyse("与2019年相比，2020年增长多少？")) == [2020]
+    assert part_years(analyse("In the 2023–2025 charging plan table, how many chargers in 2024?")) == [2024]
+    assert part_years(analyse("How many more chargers in 2024 than 2023?")) == [2024]
+    assert part_years(analyse("What changed in 2022 compared with 2021?")) == [2021, 2022]
+
+
+def test_a_years_part_asks_its_own_figure_not_the_comparison():
+    assert part_question("对比2020年和2022年的地灾防治方案，全市地质灾害隐患点数量有什么变化？", [2020, 2022]) \
+        == "的地灾防治方案，全市地质灾害隐患点数量？"
+    assert part_question("2020年集采领导小组和2021年DIP试点领导小组，办公室主任是不是同一个人？", [2020, 2021]) \
+        == "集采领导小组和DIP试点领导小组，办公室主任是谁？"
+
+
+def test_each_year_asks_its_own_clause_of_the_person_named():
+    q = "叶文鑫在2020年地质灾害防治领导小组名单中是什么身份？2021年7月被任命为什么？"
+    own = year_clauses(q, [2020, 2021])
+    assert own == {2020: "叶文鑫在2020年地质灾害防治领导小组名单中是什么身份", 2021: "2021年7月被任命为什么"}
+    assert about(part_question(own[2021], [2020, 2021]), ["叶文鑫"]) == "叶文鑫7月被任命为什么"
+    assert about("到住户调查领导小组名单里他是什么身份", ["闫立彪"]) == "到住户调查领导小组名单里闫立彪是什么身份"
+    # years asked together, or a clause naming both, are no clauses of their own
+    assert year_clauses("2020年和2022年地质灾害防治领导小组的组长分别是谁？", [2020, 2022]) is None
+    assert year_clauses("市民政局局长是谁？2021年和2022年分别任命的是谁？", [2021, 2022]) is None
+
+
+def test_a_timeline_finds_the_name_the_persons_extractor_missed(chunks_2022):
+    # a garbled line: 樊志红为阳泉市民政局局长；阳泉市人民政府闫献忠为阳泉市城市管理局局长。
+    hits = hits_for(chunks_2022, "闫献忠为阳泉市城市管理局局长")
+    assert hits and all("闫献忠" not in h.chunk.persons for h in hits)
+    result = person_timeline(analyse("闫献忠2022年被任命为什么职务？"), ["闫献忠"], hits)
+    assert result is not None and "城市管理局局长" in result.answer
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_person_asked_in_two_years_gets_each_years_record(gazette_service):
+    result = gazette_service.ask("2021年治超领导小组名单里闫献忠是什么职务？他2022年被任命为什么？")
+    lines = result.answer.split("\n")
+    assert lines[0].startswith("2021年") and "阳泉公路分局局长" in lines[0]
+    assert lines[1].startswith("2022年") and "城市管理局局长" in lines[1]
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_later_year_asks_after_the_person_the_first_year_answers(gazette_service):
+    # 2020: the roster row names ten people; the one whose post is 市科技局副局长 is 高全红; 2021: his new post
+    result = gazette_service.ask("2020年草地贪夜蛾防控领导小组中担任市科技局副局长的是谁？2021年被任命为什么？")
+    lines = result.answer.split("\n")
+    assert lines[0].startswith("2020年") and "高全红 市科技局副局长" in lines[0]
+    assert lines[1].startswith("2021年") and "高全红为阳泉开放大学" in lines[1]
+    check_markers(result)
+    # the second hop answers about that person or says it found nothing (武雪 has no 2021 record)
+    result = gazette_service.ask("2020年任命的市大数据应用局局长是谁？2021年8月调任什么？")
+    assert "武雪" in result.answer and result.answer.split("\n")[1] == "2021年：公报中未找到。"
+
+
+@pytest.mark.slow
+def test_he_in_a_later_clause_is_asked_after_in_his_own_records(gazette_service):
+    # 他之前担任什么职务: the removal record sits in another passage than the appointment the first clause finds
+    result = gazette_service.ask("2021年2月谁被任命为阳泉市商务局副局长？他之前担任什么职务？")
+    assert result.answer.startswith("程建军为阳泉市商务局副局长") and "开发区管委会副主任" in result.answer
+    assert len({c.hit.chunk.chunk_id for c in result.citations}) == len(result.citations)  # a passage cited once
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_move_asked_of_a_person_reads_both_records(gazette_service):
+    # 调到: the person's posts are asked: the removal (第六中学) and the appointment (第二中学), each cited
+    result = gazette_service.ask("2021年8月卢晓东从第几中学调到了第几中学？")
+    assert "第六中学" in result.answer and "第二中学" in result.answer
+    assert {c.hit.chunk.doc_number for c in result.citations} == {"阳政任字〔2021〕37号", "阳政任字〔2021〕40号"}
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_years_part_cites_the_post_asked_not_another_appointment_of_that_day(gazette_service):
+    # 2022: 樊志红为阳泉市民政局局长 (阳政任字〔2022〕13号), not 贾国栋为…公安局高新区分局局长 under a 2022年6月17日 lead-in
+    result = gazette_service.ask("2021年和2022年分别任命谁为阳泉市民政局局长？")
+    lines = result.answer.split("\n")
+    assert "李海民" in lines[0] and "樊志红" in lines[1] and "贾国栋" not in result.answer
+    assert {c.hit.chunk.doc_number for c in result.citations} == {"阳政任字〔2021〕5号", "阳政任字〔2022〕13号"}
+    check_markers(result)
+
+
+@pytest.mark.slow
+def test_a_change_against_a_base_year_is_one_answer(gazette_service):
+    result = gazette_service.ask("2020年全市铁路货运量较2017年增加多少？")
+    assert result.answered and "100万吨" in result.answer and not result.answer.startswith("2017年")
 
 
 @pytest.mark.slow

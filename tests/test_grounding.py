@@ -63,6 +63,18 @@ def test_a_sentence_naming_other_districts_is_no_answer(chunks):
     assert ungrounded(analyse("“123工程”里城区、矿区、郊区共要进驻多少辆幸福快车？"), sentence, hit) == ""
 
 
+def test_the_largest_amount_asked_is_told_by_amounts(chunks):
+    # 投资额最大的是哪个项目: the project list is an unprinted annex; "共 38 项" gives no amount to compare
+    sentence = "2020 年市级重点工程项目名单已经市政府研究确定，共 38 项。"
+    hit = hit_of(chunks["2020-02"], "市级重点工程项目名单已经市政府研究确定")
+    info = analyse("2020年市级重点工程38个项目里投资额最大的是哪个项目？")
+    assert ungrounded(info, sentence, hit).startswith("no value in 元")
+    assert ungrounded(analyse("2020年市级重点工程一共有多少项？"), sentence, hit) == ""
+    sentence = "城镇保障性安居工程投资7.4亿元；"
+    hit = hit_of(chunks["2020-02"], "城镇保障性安居工程投资7.4亿元")
+    assert ungrounded(analyse("2020年哪项住房工程投资最多？"), sentence, hit) == ""
+
+
 # ---- years and issues ----------------------------------------------------------------------------
 
 def test_year_outside_the_plan_is_refused_and_inside_answered(chunks):

@@ -34,6 +34,9 @@ class ExtractiveParams:
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
     same_passage_ratio: float = 0.5  # a sentence of the best one's passage with a further asked value joins this close
     second_adds: float = 0.1  # ... and holds at least this share (by weight) of the question's terms the best lacks
+    # One year's part of a multi-year question has its own answer: another passage joins it only with a value
+    # of the asked kind the best lacks (at 1.0 no share of further terms suffices).
+    part_second_adds: float = 1.0
     min_score: float = 0.35  # refusal threshold on the best sentence score (benchmarks/results/refusal_calibration.md)
     min_score_en: float = 0.05  # cross-lingual similarities run lower; the grounding checks do the refusing (benchmarks/results/refusal_calibration.md)
     semantic_weight_en: float = 1.0  # English evidence = w * semantic + (1 - w) * translated-term overlap + cues
@@ -418,7 +421,8 @@ def person_timeline(info: QuestionInfo, persons: list[str], hits: list[SearchHit
     rows: list[tuple[str, int, str]] = []  # issue, hit index, sentence
     for i, hit in enumerate(hits):
         c = hit.chunk
-        if c.chunk_type == "card" or not set(persons) & set(c.persons):
+        # The name in the text counts too: a garbled line (阳泉市人民政府闫献忠为…) escapes the persons extractor.
+        if c.chunk_type == "card" or not (set(persons) & set(c.persons) or any(p in normalize_for_search(c.text).replace(" ", "") for p in persons)):
             continue
         body = passage_body(c)
         for sentence in split_sentences(body):
