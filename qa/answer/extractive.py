@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import ungrounded
-from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -267,7 +267,7 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
     if "date" in info.cues:
         out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)}
     if "person" in info.cues:
-        out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text}
+        out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text} or role_holders(text)
     return out
 
 
@@ -277,11 +277,22 @@ def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Ca
     near-duplicate from another issue, or a sentence that merely reads close, adds nothing)."""
     if best.held is None or cand.held is None:
         return True
-    if _values(info, cand.sentence, hits[cand.hit_index]) and not _values(info, best.sentence, hits[best.hit_index]):
+    cand_values = _values(info, cand.sentence, hits[cand.hit_index])
+    best_values = _values(info, best.sentence, hits[best.hit_index])
+    if cand_values and not best_values:
         return True  # the best carries no value of the asked kind; this one does
+    if best_values and not cand_values:
+        return False  # the best answers with a value of the asked kind; this one carries none
+    # A year the question names adds nothing: the year checks already hold every answer to it.
+    years = {k for k, (alts, _) in enumerate(question_terms(info)) if all(_is_year(info, a) for a in alts)}
     total = sum(best.held.values()) + sum(w for k, w in cand.held.items() if k not in best.held)
-    added = sum(w for k, w in cand.held.items() if k not in best.held)
+    added = sum(w for k, w in cand.held.items() if k not in best.held and k not in years)
     return total > 0 and added >= share * total
+
+
+def _is_year(info: QuestionInfo, term: str) -> bool:
+    """A year of the question as a term: 2022, 2022年, or the 年 of a year written in an English question."""
+    return term == "年" or any(term in (str(y), f"{y}年") for y in info.years)
 
 
 def _evidence(candidates: list[_Candidate]) -> float:

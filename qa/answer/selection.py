@@ -88,6 +88,12 @@ def weighted_overlap(terms: list[tuple[tuple[str, ...], float]], weights: list[f
     return got / total if total else 0.0
 
 
+def role_holders(text: str) -> set[str]:
+    """Who a sentence names in a role (组长：雷健坤 / 由梁庆兼任 / 李武为…), as written: a person in a
+    passage whose persons were not extracted (办公室主任：王志伟（兼）)."""
+    return {m.group(0) for m in _NAMES_PERSON.finditer(text)}
+
+
 def asks_list(info: QuestionInfo) -> bool:
     """哪些/哪几/which types: the answer is a list."""
     return bool(_LIST_Q.search(info.text))
