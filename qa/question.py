@@ -129,7 +129,7 @@ def conjunct_parts(question: str) -> list[str]:
 
 _ASKS_DOCUMENT = re.compile(
     r"文号|发文字号|(?:文件|通知|办法|方案|意见)(?:是|叫)?(?:哪个|哪份|哪一份|哪一个)|哪个文件|什么文件|哪份文件|哪一份文件"
-    r"|which document|what document|document number|which notice|which file", re.I)
+    r"|(?:which|what) (?:\d{4} )?(?:document|notice|file)s?\b|document number", re.I)
 
 
 def asks_document(question: str) -> bool:

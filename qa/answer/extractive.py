@@ -203,6 +203,13 @@ def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
     return f"{c.doc_number}是《{c.doc_title}》，刊于{issue}公报。"
 
 
+def _card_of(hits: list[SearchHit], hit_index: int) -> int:
+    """The retrieved card of a passage's document (it holds the number and title the answer names), else
+    the passage itself."""
+    key = hits[hit_index].chunk.doc_key
+    return next((i for i, h in enumerate(hits) if h.chunk.chunk_type == "card" and h.chunk.doc_key == key), hit_index)
+
+
 def _english(info: QuestionInfo, sentence: str) -> str:
     """English answers: a templated value where one can be read off, plus the Chinese source quoted."""
     value = ""
@@ -237,7 +244,8 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if candidates and evidence >= threshold:
         best = candidates[0]  # the best-reading of the sentences that could answer
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
-        lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
+        card = _card_of(hits, best.hit_index) if wants_document else None
+        lead = [(card, _card_answer(info, hits[card]))] if card is not None else []
         lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates[1:]:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
