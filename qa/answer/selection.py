@@ -23,6 +23,8 @@ _DATED = re.compile(r"\d+(?:\.\d+)?(?:月|日|号|年|岁|周岁|%|℃)")
 _HEADING = re.compile(r"^(?:第[一二三四五六七八九十百零\d]+[章节]|[一二三四五六七八九十]+[、.．]|\d{1,2}[.、．](?!\d)|[（(][一二三四五六七八九十]+[）)])")
 # A question about who held a post before, or who replaced whom: the removal records answer it.
 _REMOVAL_Q = re.compile(r"原来|原任|原[^\s，,。？?]{0,6}是谁|之前|此前|前任|免去|免职|卸任|relieved|predecessor|previous|before that", re.I)
+# A question about who took a post (who became / was appointed): the appointment records answer it.
+_APPOINT_Q = re.compile(r"任命|新任|出任|接任|\b(?:became|become|appointed|named)\b", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
 # 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
 _NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}|由[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
@@ -144,4 +146,6 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
         bonus += 0.15
     if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
+    elif _APPOINT_Q.search(info.text) and chunk.chunk_type == "personnel" and s.item:
+        bonus += -0.15 if _REMOVAL.search(text) or "免去" in s.lead else 0.0
     return bonus

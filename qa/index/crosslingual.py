@@ -307,8 +307,8 @@ class PhraseGlossary:
                 continue
             phrase, _, terms = line.partition("\t")
             key = tuple(re.findall(r"[a-z]+", phrase.lower()))
-            if key and terms.split():
-                g.entries[key] = tuple(terms.split())
+            if key and terms.split():  # "-": the gazette writes no word for it (李武为…局长: "became")
+                g.entries[key] = tuple(t for t in terms.split() if t != "-")
         return g
 
     @classmethod
@@ -471,7 +471,8 @@ class CrossLingual:
             phrase = self.phrases.match([x.text for x in run[i:]])
             if phrase:
                 n, terms = phrase
-                units.append(_Unit(" ".join(x.text for x in run[i: i + n]), list(terms), "phrase", i, i + n))
+                if terms:
+                    units.append(_Unit(" ".join(x.text for x in run[i: i + n]), list(terms), "phrase", i, i + n))
                 i += n
                 continue
             place = self._place(run, i) if w.capital and low not in self._english else None
