@@ -444,3 +444,21 @@ def test_other_passage_naming_nobody_is_not_cited_when_the_best_names_the_person
     office = next(c for c in cands if "王志伟" in c.sentence)
     survey = next(c for c in cands if "地质灾害风险调查评价" in c.sentence)
     assert not _adds(info, hits, office, survey, 0.1)
+
+
+def test_best_worded_as_runner_up_plus_an_unasked_qualifier_gives_way(chunks_2023):
+    # 黄色和橙色预警解除由…审批 (lifting) and 黄色和橙色预警由…审批 (issuing) in two passages of one plan
+    from qa.answer.extractive import _unqualified_first, score_sentences
+    lifting = hits_for(chunks_2023, "黄色和橙色预警解除由市重污染天气应急指挥部副总指挥审批")[:1]
+    issuing = hits_for(chunks_2023, "黄色和橙色预警由市重污染天气应急指挥部副总指挥审批")[:1]
+    assert lifting[0].chunk.chunk_id != issuing[0].chunk.chunk_id
+    hits = lifting + [SearchHit(issuing[0].chunk, 0.9, 2)]
+    info = analyse("Who signs off a red heavy-pollution alert, and who signs off yellow and orange ones?")
+    info.terms = (("审批", "签发"), ("红色",), ("重污染",), ("预警",), ("黄色",), ("橙色",))
+    cands = score_sentences(info, hits, ExtractiveParams())
+    lift = next(c for c in cands if "预警解除由市重污染" in c.sentence)
+    issue = next(c for c in cands if "橙色预警由市重污染" in c.sentence)
+    ordered = _unqualified_first(info, hits, [lift, issue])
+    assert ordered[0] is issue
+    asked = analyse("黄色和橙色预警解除由谁审批？")  # the qualifier asked about: the lifting sentence stays first
+    assert _unqualified_first(asked, hits, [lift, issue])[0] is lift

@@ -7,6 +7,7 @@ names, 哪个文件 -> documents). Document questions are answered from the docu
 """
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -329,7 +330,37 @@ def _answering(info: QuestionInfo, hits: list[SearchHit], params: ExtractivePara
     def admissible(sentence: str, hit: SearchHit, lexical: float) -> bool:
         return _answers_the_type(info, sentence, hit) and (info.lang == "en" or lexical >= params.min_lexical)
 
-    return score_sentences(info, hits, params, similarity, admissible)
+    return _unqualified_first(info, hits, score_sentences(info, hits, params, similarity, admissible))
+
+
+_WORDS_ONLY = re.compile(r"[^\u4e00-\u9fffA-Za-z0-9]")
+
+
+def _unqualified_first(info: QuestionInfo, hits: list[SearchHit], candidates: list[_Candidate], margin: float = 0.85,
+                       max_extra: int = 6) -> list[_Candidate]:
+    """The best sentence worded as a close runner-up of its document plus a qualifier the question does
+    not ask about (黄色和橙色预警解除由…审批 vs 黄色和橙色预警由…审批: lifting, not issuing) gives way to
+    the runner-up. (Another document's near-duplicate is another document's answer: not compared.)"""
+    if len(candidates) < 2:
+        return candidates
+    best = candidates[0]
+    long = _WORDS_ONLY.sub("", best.sentence)
+    terms = [a for alts, _ in question_terms(info) for a in alts if a]
+    for k, cand in enumerate(candidates[1:], 1):
+        if cand.rank < margin * best.rank:
+            break
+        if hits[cand.hit_index].chunk.doc_key != hits[best.hit_index].chunk.doc_key:
+            continue
+        short = _WORDS_ONLY.sub("", cand.sentence)
+        if not short or short == long or len(long) - len(short) > max_extra:
+            continue
+        ops = difflib.SequenceMatcher(None, short, long, autojunk=False).get_opcodes()
+        if any(op not in ("equal", "insert") for op, *_ in ops):
+            continue
+        extra = [long[j1:j2] for op, _, _, j1, j2 in ops if op == "insert"]
+        if not any(t in x or x in t for x in extra for t in terms):
+            return [cand, *candidates[1:k], best, *candidates[k + 1:]]
+    return candidates
 
 
 def asking_parts(question: str) -> list[tuple[str, str]]:
