@@ -462,3 +462,11 @@ def test_best_worded_as_runner_up_plus_an_unasked_qualifier_gives_way(chunks_202
     assert ordered[0] is issue
     asked = analyse("黄色和橙色预警解除由谁审批？")  # the qualifier asked about: the lifting sentence stays first
     assert _unqualified_first(asked, hits, [lift, issue])[0] is lift
+
+
+def test_english_question_year_is_no_word_to_match():
+    from qa.answer.selection import question_terms
+    info = analyse("What target does the 2023 growth package set for electricity sent out, 180 or more?")
+    info.terms = (("目标", "指标"), ("外送",))
+    flat_terms = {a for alts, _ in question_terms(info) for a in alts}
+    assert "2023" not in flat_terms and "180" in flat_terms and "外送" in flat_terms

@@ -53,7 +53,8 @@ def question_terms(info: QuestionInfo) -> list[tuple[tuple[str, ...], float]]:
         terms = [tuple(t.replace(" ", "") for t in group if t) for group in info.terms]
         for run in _CJK_RUN.findall(info.text):
             terms.extend((b,) for b in bigrams(run))
-        terms.extend((n,) for n in re.findall(r"\d+(?:\.\d+)?", info.text))
+        # (a year names the document - the 2023 growth package - and the year checks hold it: not a word to match)
+        terms.extend((n,) for n in re.findall(r"\d+(?:\.\d+)?", info.text) if not (len(n) == 4 and int(n) in info.years))
         return [(t, 1.0) for t in terms if t]
     own = bigrams(info.content) | set(_DATED.findall(flat(info.text)))
     topic = (bigrams(info.topic) | set(_DATED.findall(flat(info.topic)))) - own if info.topic else set()
