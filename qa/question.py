@@ -15,7 +15,7 @@ _UNIT_Q = re.compile(r"(?:多少|几)(平方米|万元|亿元|公里|千米|辆|
 _UNIT_ALIASES = {"度": ("度", "℃"), "%": ("%", "％"), "个百分点": ("个百分点", "%"), "名": ("名", "人"),
                  "人": ("人", "名"), "个月": ("个月", "月"), "天": ("天", "日"), "元": ("元", "万元", "亿元")}
 # Places: an answer about one district must not be taken from a passage about others.
-_PLACE = re.compile(r"(城区|矿区|郊区|平定县|盂县|孟县|高新区|开发区|经济技术开发区|北京|上海|天津|太原|晋中|深圳|广州)")
+PLACE = re.compile(r"(城区|矿区|郊区|平定县|盂县|孟县|高新区|开发区|经济技术开发区|北京|上海|天津|太原|晋中|深圳|广州)")
 
 CUES: dict[str, re.Pattern[str]] = {
     "number": re.compile(r"多少|多大|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|how old|what age|what percentage|what share|(?<!document )number of|amount", re.I),
@@ -57,7 +57,7 @@ def analyse(question: str) -> QuestionInfo:
     content = _STOP.sub(" ", norm)
     multi = len(years) >= 2 or bool(re.search(r"分别|各自|respectively|both|each of", question, re.I))
     unit_m = _UNIT_Q.search(norm)
-    places = sorted({p.replace("孟县", "盂县") for p in _PLACE.findall(norm)})
+    places = sorted({p.replace("孟县", "盂县") for p in PLACE.findall(norm)})
     return QuestionInfo(question, norm, lang, cues, years, content, multi, unit_m.group(1) if unit_m else "", places)
 
 
@@ -117,7 +117,7 @@ _ITEM_KINDS: dict[str, str] = {
     "role": r"常务副组长|副组长|组长|副总指挥|总指挥|副指挥长|指挥长|办公室副主任|办公室主任|副主任|主任",
     "month": r"\d{1,2}\s*月(?:份)?",
     "level": r"[ⅠⅡⅢⅣⅤ]+\s*级|[一二三四]\s*级|[红橙黄蓝]色",
-    "place": _PLACE.pattern.strip("()"),
+    "place": PLACE.pattern.strip("()"),
     "unit": r"[\u4e00-\u9fff]{1,6}?(?:局|委|办|厅|部|院|中心|支队|大队|公司)",
     "quantity": r"[\u4e00-\u9fff]{0,4}?\d+(?:\.\d+)?\s*(?:℃|度|%|％|岁|周岁|米|公里|吨|万元|元)(?:以内|以上|以下)?",
 }
@@ -150,7 +150,7 @@ def conjunct_parts(question: str) -> list[str]:
 
 _ASKS_DOCUMENT = re.compile(
     r"文号|发文字号|(?:文件|通知|办法|方案|意见)(?:是|叫)?(?:哪个|哪份|哪一份|哪一个)|哪个文件|什么文件|哪份文件|哪一份文件"
-    r"|which document|what document|document number|which notice|which file", re.I)
+    r"|(?:which|what) (?:\d{4} )?(?:document|notice|file)s?\b|document number", re.I)
 
 
 def asks_document(question: str) -> bool:

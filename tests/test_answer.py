@@ -562,3 +562,109 @@ def test_other_passage_with_some_figure_is_not_cited_when_the_best_has_the_figur
     count = next(c for c in cands if "隐患点共344处" in c.sentence)
     shares = next(c for c in cands if "地质灾害高易发区占全市面积" in c.sentence)
     assert not _adds(info, hits, count, shares, 0.1)
+
+
+# ---- gazette phrasing of English questions, wrapped lines, appointment and district passages ------
+
+
+def test_wrapped_source_lines_are_joined_into_one_sentence(chunks_2023):
+    # 第四十三条 本办法自 2024 年 1 月 5 日起 / 施行。: the date and 施行 belong to one sentence
+    chunk = next(c for c in chunks_2023 if "本办法自 2024 年 1 月 5 日起" in c.text)
+    texts = [s.text for s in passage_sentences(chunk)]
+    assert "第四十三条 本办法自 2024 年 1 月 5 日起施行。" in texts, texts
+    assert "第四十二条 本办法由阳泉市民政局负责解释。" in texts, texts
+
+
+def test_unwrap_keeps_headings_roster_lines_and_new_items_apart():
+    from qa.answer.sentences import unwrap
+    roster = ["杨 潞 市医保中心审核结算科科长", "张世博 市第一人民医院医保办主任"]
+    assert unwrap(roster) == roster  # neither closes a sentence
+    heading = ["（二）切实关注重点环节", "紧盯重要时间节点。"]
+    assert unwrap(heading) == heading  # a short heading line is no wrapped sentence
+    article = ["第四十一条 有条件的地方可按程序将特困人员认定的审核", "第四十二条 本办法由阳泉市民政局负责解释。"]
+    assert unwrap(article) == article  # the next line starts a new article
+
+
+def test_english_which_year_document_question_is_a_document_question():
+    assert asks_document("Which 2022 document set up Yangquan's linkage mechanism for meteorological disasters?")
+    assert asks_document("What document announced the list?")
+    assert not asks_document("What does the document say about refunds?")
+
+
+def test_document_answer_cites_the_card_of_the_best_passage(chunks_2022):
+    info = analyse("Which 2022 document set up Yangquan's linkage mechanism for monitoring, forecasting and warning of meteorological disasters?")
+    info.terms = (("建立", "设立"), ("机制",), ("监测",), ("预报",), ("预警",), ("气象",), ("灾害",))
+    text = hits_for(chunks_2022, "指挥部办公室负责建立气象灾害监测预报预警联动工作机制")[:1]
+    card = [c for c in chunks_2022 if c.chunk_type == "card" and c.doc_key == text[0].chunk.doc_key]
+    hits = text + [SearchHit(card[0], 0.9, 2)]
+    result = compose(info, hits, ExtractiveParams(), False)
+    assert result.answered and "阳政办发〔2022〕50号" in result.answer, result.answer
+    first = result.citations[0]
+    assert first.hit.chunk.chunk_type == "card", [c.hit.chunk.chunk_type for c in result.citations]
+    check_markers(result)
+
+
+def test_who_became_question_prefers_the_appointment_to_the_removal(chunks_2021_04):
+    # one passage removes 卢晓东 as principal of No. 6 Middle School, another appoints 崔戎辉
+    info = analyse("Who became principal of Yangquan No. 6 Middle School in August 2021?")
+    info.terms = (("校长",), ("中学",), ("第六",))
+    removal = hits_for(chunks_2021_04, "卢晓东的阳泉市第六中学校校长职务")[:1]
+    appointment = hits_for(chunks_2021_04, "崔戎辉为阳泉市第六中学校校长")[:1]
+    assert removal[0].chunk.chunk_id != appointment[0].chunk.chunk_id
+    result = compose(info, removal + [SearchHit(appointment[0].chunk, 0.9, 2)], ExtractiveParams(), False)
+    assert result.answered and "崔戎辉" in result.answer and "卢晓东" not in result.answer, result.answer
+    check_markers(result)
+
+
+def test_question_naming_no_district_reads_the_city_wide_passage(chunks_2020):
+    # the same 租赁补贴发放…户 sentence is in the city-wide targets and in each district's section
+    from qa.answer.extractive import score_sentences
+    info = analyse("2020年城镇住房保障家庭租赁补贴发放多少户？")
+    district = [h for h in hits_for(chunks_2020, "城镇住房保障家庭租赁补贴发放50户") if h.chunk.section_path][:1]
+    city = hits_for(chunks_2020, "城镇住房保障家庭租赁补贴发放900户")[:1]
+    assert district and city and any("盂县" in p for p in district[0].chunk.section_path)
+    hits = district + [SearchHit(city[0].chunk, 0.9, 2)]
+    best = score_sentences(info, hits, ExtractiveParams())[0]
+    assert "900户" in best.sentence, best.sentence
+    info = analyse("2020年盂县城镇住房保障家庭租赁补贴发放多少户？")  # a district asked: its own section answers
+    assert score_sentences(info, hits, ExtractiveParams())[0].hit_index == 0
+
+
+def test_other_passage_naming_nobody_is_not_cited_when_the_best_names_the_person(chunks_2022):
+    # who headed the office: the best names 王志伟 in a role (a passage whose persons were not extracted);
+    # a sentence of another passage on the topic names nobody, and the year it holds is the question's own
+    from qa.answer.extractive import _adds, score_sentences
+    info = analyse("2022年 Who headed the office of the geological-hazard leading group?")
+    info.terms = (("主任", "局长"), ("办公室",), ("地质灾害", "风险"), ("领导小组",))
+    hits = [h for n in ("办公室主任：王志伟（兼）", "完成孟县、郊区地质灾害风险调查评价") for h in hits_for(chunks_2022, n)[:1]]
+    assert hits[0].chunk.chunk_id != hits[1].chunk.chunk_id
+    cands = score_sentences(info, hits, ExtractiveParams())
+    office = next(c for c in cands if "王志伟" in c.sentence)
+    survey = next(c for c in cands if "地质灾害风险调查评价" in c.sentence)
+    assert not _adds(info, hits, office, survey, 0.1)
+
+
+def test_best_worded_as_runner_up_plus_an_unasked_qualifier_gives_way(chunks_2023):
+    # 黄色和橙色预警解除由…审批 (lifting) and 黄色和橙色预警由…审批 (issuing) in two passages of one plan
+    from qa.answer.extractive import _unqualified_first, score_sentences
+    lifting = hits_for(chunks_2023, "黄色和橙色预警解除由市重污染天气应急指挥部副总指挥审批")[:1]
+    issuing = hits_for(chunks_2023, "黄色和橙色预警由市重污染天气应急指挥部副总指挥审批")[:1]
+    assert lifting[0].chunk.chunk_id != issuing[0].chunk.chunk_id
+    hits = lifting + [SearchHit(issuing[0].chunk, 0.9, 2)]
+    info = analyse("Who signs off a red heavy-pollution alert, and who signs off yellow and orange ones?")
+    info.terms = (("审批", "签发"), ("红色",), ("重污染",), ("预警",), ("黄色",), ("橙色",))
+    cands = score_sentences(info, hits, ExtractiveParams())
+    lift = next(c for c in cands if "预警解除由市重污染" in c.sentence)
+    issue = next(c for c in cands if "橙色预警由市重污染" in c.sentence)
+    ordered = _unqualified_first(info, hits, [lift, issue])
+    assert ordered[0] is issue
+    asked = analyse("黄色和橙色预警解除由谁审批？")  # the qualifier asked about: the lifting sentence stays first
+    assert _unqualified_first(asked, hits, [lift, issue])[0] is lift
+
+
+def test_english_question_year_is_no_word_to_match():
+    from qa.answer.selection import question_terms
+    info = analyse("What target does the 2023 growth package set for electricity sent out, 180 or more?")
+    info.terms = (("目标", "指标"), ("外送",))
+    flat_terms = {a for alts, _ in question_terms(info) for a in alts}
+    assert "2023" not in flat_terms and "180" in flat_terms and "外送" in flat_terms

@@ -255,3 +255,29 @@ def test_real_index_english_question_finds_its_passage(real_service, question: s
     searcher.warm_up()
     cl = searcher.crosslingual(question)
     assert cl is not None and cl.expand(question).groups
+
+
+# ---- gazette phrases -------------------------------------------------------------------------
+
+
+def test_gazette_phrases_replace_dictionary_senses_and_match_function_words() -> None:
+    from qa.index.crosslingual import PhraseGlossary
+    cedict = CEDICT_SAMPLE + "蓋章 盖章 [gai4 zhang1] /to affix a seal/to sign off/\n成為 成为 [cheng2 wei2] /to become/\n"
+    vocab = {**VOCAB, "盖章": 3, "审批": 12, "不得": 8, "成为": 5}
+    phrases = PhraseGlossary.parse(["# a comment", "sign off\t审批 签发", "may not\t不得 禁止", "become\t-"])
+    cl = CrossLingual(vocab, PERSONS, cedict=cedict.splitlines(), phrases=phrases)
+    signs = terms_of(cl.expand("Who signs off a red alert?"))
+    assert signs["signs off"] == {"审批", "签发"}  # 签发 is no index token: kept for the answerer
+    assert terms_of(cl.expand("Which toilets may not be built?"))["may not"] == {"不得", "禁止"}
+    became = terms_of(cl.expand("Who became director?"))
+    assert "成为" not in set().union(*became.values()) and "主任" in set().union(*became.values())
+    assert terms_of(CrossLingual(vocab, PERSONS, cedict=cedict.splitlines(), phrases=PhraseGlossary())
+                    .expand("Who signs off a red alert?"))["signs off"] == {"盖章"}  # the dictionary's sense
+
+
+def test_bundled_gazette_phrases_load() -> None:
+    from qa.index.crosslingual import PhraseGlossary
+    g = PhraseGlossary.bundled()
+    assert g.match(["take", "effect"]) == (2, ("施行", "实施", "生效"))
+    assert g.match(["signs", "off", "yellow"])[0] == 2 and "审批" in g.match(["signs", "off"])[1]
+    assert g.match(["became", "principal"]) == (1, ())

@@ -215,6 +215,11 @@ def test_english_number_questions_need_the_unit(chunks):
     info = analyse("Under the 2021 earthquake emergency plan, how many deaths trigger a level-one municipal response?")
     assert ungrounded(info, "1.5 地震灾害分级", hit) == "no value in 人"
     assert ungrounded(info, "造成300人以上死亡（含失踪）的地震灾害", hit) == ""
+    # an approximate count (2万余人, 20多人) carries the unit too
+    people = analyse("According to the geological hazard plan, how many people are threatened?")
+    assert ungrounded(people, "共威胁人员2万余人，威胁财产6.1亿元。", hit) == ""
+    assert ungrounded(people, "共威胁人员20多人。", hit) == ""
+    assert ungrounded(people, "共威胁人员若干。", hit) == "no value in 人"
 
 
 # ---- slow: the real service ----------------------------------------------------------------------

@@ -7,13 +7,14 @@ names, 哪个文件 -> documents). Document questions are answered from the docu
 """
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import ungrounded
-from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -210,6 +211,13 @@ def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
     return f"{c.doc_number}是《{c.doc_title}》，刊于{issue}公报。"
 
 
+def _card_of(hits: list[SearchHit], hit_index: int) -> int:
+    """The retrieved card of a passage's document (it holds the number and title the answer names), else
+    the passage itself."""
+    key = hits[hit_index].chunk.doc_key
+    return next((i for i, h in enumerate(hits) if h.chunk.chunk_type == "card" and h.chunk.doc_key == key), hit_index)
+
+
 def _english(info: QuestionInfo, sentence: str) -> str:
     """English answers: a templated value where one can be read off, plus the Chinese source quoted."""
     value = ""
@@ -244,7 +252,8 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if candidates and evidence >= threshold:
         best = _leading(info, hits, candidates, params)
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
-        lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
+        card = _card_of(hits, best.hit_index) if wants_document else None
+        lead = [(card, _card_answer(info, hits[card]))] if card is not None else []
         lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
@@ -285,7 +294,7 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
     if "date" in info.cues:
         out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)}
     if "person" in info.cues:
-        out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text}
+        out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text} or role_holders(text)
     return out
 
 
@@ -298,8 +307,12 @@ def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Ca
     across 的 (的地, 组的) says nothing by itself."""
     if best.held is None or cand.held is None:
         return True
-    if _values(info, cand.sentence, hits[cand.hit_index]) and not _values(info, best.sentence, hits[best.hit_index]):
+    cand_values = _values(info, cand.sentence, hits[cand.hit_index])
+    best_values = _values(info, best.sentence, hits[best.hit_index])
+    if cand_values and not best_values:
         return True  # the best carries no value of the asked kind; this one does
+    if best_values and not cand_values:
+        return False  # the best answers with a value of the asked kind; this one carries none
     noise = {k for k, (alts, _) in enumerate(question_terms(info)) if alts[0][:1].isdigit() or len(alts[0]) < 2 or "的" in alts[0]}
     added = sum(w for k, w in cand.held.items() if k not in best.covered and k not in noise)
     total = sum(best.held.values()) + added
@@ -338,7 +351,37 @@ def _answering(info: QuestionInfo, hits: list[SearchHit], params: ExtractivePara
     def admissible(sentence: str, hit: SearchHit, lexical: float) -> bool:
         return _answers_the_type(info, sentence, hit) and (info.lang == "en" or lexical >= params.min_lexical)
 
-    return score_sentences(info, hits, params, similarity, admissible)
+    return _unqualified_first(info, hits, score_sentences(info, hits, params, similarity, admissible))
+
+
+_WORDS_ONLY = re.compile(r"[^\u4e00-\u9fffA-Za-z0-9]")
+
+
+def _unqualified_first(info: QuestionInfo, hits: list[SearchHit], candidates: list[_Candidate], margin: float = 0.85,
+                       max_extra: int = 6) -> list[_Candidate]:
+    """The best sentence worded as a close runner-up of its document plus a qualifier the question does
+    not ask about (黄色和橙色预警解除由…审批 vs 黄色和橙色预警由…审批: lifting, not issuing) gives way to
+    the runner-up. (Another document's near-duplicate is another document's answer: not compared.)"""
+    if len(candidates) < 2:
+        return candidates
+    best = candidates[0]
+    long = _WORDS_ONLY.sub("", best.sentence)
+    terms = [a for alts, _ in question_terms(info) for a in alts if a]
+    for k, cand in enumerate(candidates[1:], 1):
+        if cand.rank < margin * best.rank:
+            break
+        if hits[cand.hit_index].chunk.doc_key != hits[best.hit_index].chunk.doc_key:
+            continue
+        short = _WORDS_ONLY.sub("", cand.sentence)
+        if not short or short == long or len(long) - len(short) > max_extra:
+            continue
+        ops = difflib.SequenceMatcher(None, short, long, autojunk=False).get_opcodes()
+        if any(op not in ("equal", "insert") for op, *_ in ops):
+            continue
+        extra = [long[j1:j2] for op, _, _, j1, j2 in ops if op == "insert"]
+        if not any(t in x or x in t for x in extra for t in terms):
+            return [cand, *candidates[1:k], best, *candidates[k + 1:]]
+    return candidates
 
 
 def asking_parts(question: str) -> list[tuple[str, str]]:

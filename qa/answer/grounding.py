@@ -172,7 +172,8 @@ def _has_value(flat: str, forms: tuple[str, ...]) -> bool:
             if re.search(rf"百分之{_NUM}" if u == "百分之" else rf"{_NUM}成", flat):
                 return True
             continue
-        for m in re.finditer(rf"({_NUM})\s*(?:多)?(?:万|亿|千)?\s*(?:个)?{re.escape(u)}", flat):
+        # (20多人, 2万余人: an approximate count still carries the unit)
+        for m in re.finditer(rf"({_NUM})\s*(?:多|余)?(?:万|亿|千)?(?:多|余)?\s*(?:个)?{re.escape(u)}", flat):
             if m.group(1) != "一" or u != "个":  # 上一个月, 一个平台: an article, not a count
                 return True
     return False

