@@ -466,3 +466,15 @@ def test_other_passage_with_some_figure_is_not_cited_when_the_best_has_the_figur
     count = next(c for c in cands if "隐患点共344处" in c.sentence)
     shares = next(c for c in cands if "地质灾害高易发区占全市面积" in c.sentence)
     assert not _adds(info, hits, count, shares, 0.1)
+
+
+def test_where_question_is_answered_by_the_sentence_saying_where_in_written_style(chunks_2021_01):
+    # 设在哪里 asked, the gazette writes 办公室设于市交通运输局: 设于 matches 设在, and a sentence saying where
+    # something is set up answers a where-question over one that merely shares its words (下设办公室…)
+    hits = hits_for(chunks_2021_01, "办公室设于市交通运输局")
+    assert len(hits) == 1
+    result = compose(analyse("2021年调整后的治超工作领导小组办公室设在哪里？"), hits, ExtractiveParams(), False)
+    assert result.answered and "办公室设于市交通运输局" in result.answer, result.answer
+    assert "下设办公室" not in result.answer, result.answer
+
+
