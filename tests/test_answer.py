@@ -478,3 +478,16 @@ def test_where_question_is_answered_by_the_sentence_saying_where_in_written_styl
     assert "下设办公室" not in result.answer, result.answer
 
 
+
+def test_another_years_roster_does_not_fill_the_gate_for_a_question_naming_its_year(chunks_2021_01, chunks_2022):
+    # 2022年调整…领导小组的是哪个文件: the 2021 roster of the same group reads closest, but it is of another
+    # year: its rows are no evidence, and the 2022 notice's card answers
+    from qa.answer.extractive import _other_year
+    old = [h for h in hits_for(chunks_2021_01, "李文兵\t副市长") if h.chunk.chunk_type == "table"][:1]
+    new = [c for c in chunks_2022 if c.chunk_type == "card" and c.doc_number == "阳政办函〔2022〕95号"]
+    hits = [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate([old[0].chunk, new[0]])]
+    info = analyse("2022年调整市治理非法超限超载工作领导小组的是哪个文件？")
+    assert _other_year(info, "组长：李文兵（副市长）", hits[0]) and not _other_year(info, "阳政办函〔2022〕95号", hits[1])
+    result = compose(info, hits, ExtractiveParams(), False)
+    assert result.answered and "阳政办函〔2022〕95号" in result.answer, result.answer
+

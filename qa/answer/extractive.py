@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
-from qa.answer.grounding import ungrounded
+from qa.answer.grounding import CHECKS, ungrounded
 from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
@@ -138,7 +138,8 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
     # The gate's pool: the best few by plain wording and cues (what the refusal thresholds were
     # calibrated on). English questions share no wording with the source: their pool is the selection's.
     gate_pool = set() if info.lang == "en" else \
-        {id(r) for r in sorted((r for r in rows if r.hit_index < params.max_passages),
+        {id(r) for r in sorted((r for r in rows if r.hit_index < params.max_passages
+                                and not _other_year(info, r.sentence.text, hits[r.hit_index])),
                                key=lambda r: -(r.lexical + r.extra))[: params.gate_candidates]}
     if keep is not None:
         rows = [r for r in rows if keep(r.sentence.text, hits[r.hit_index], r.lexical)]
@@ -185,6 +186,15 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
                               rank, r.sentence, id(r) in gate_pool, r.held, r.covered))
     out.sort(key=lambda c: -c.rank)
     return out
+
+
+_ALL_BUT_YEARS = frozenset(CHECKS) - {"years"}
+
+
+def _other_year(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
+    """A sentence of another year's passage than the one the question names (2022年调整…领导小组: the 2021
+    roster) is no evidence either way: it does not fill the gate's pool."""
+    return bool(info.years) and bool(ungrounded(info, sentence, hit, _ALL_BUT_YEARS))
 
 
 def _embedded(s: Sentence) -> str:
