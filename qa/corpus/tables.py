@@ -70,9 +70,10 @@ def render_row(cells: list[str], labels: dict[int, str]) -> tuple[str, list[str]
     return ("；".join(out), persons) if persons else None
 
 
-def render_table(rows: list[str], group: str) -> list[str]:
-    """One readable line per row, prefixed by the group name; non-roster rows as `a，b，c`."""
-    labels: dict[int, str] = {}
+def render_table(rows: list[str], group: str, role: str = "") -> list[str]:
+    """One readable line per row, prefixed by the group name; non-roster rows as `a，b，c`. `role`: the
+    role label in force where the table starts (a table continuing a roster list)."""
+    labels: dict[int, str] = {0: role} if role else {}
     rendered = []
     for row in rows:
         cells = split_cells(row)
