@@ -410,10 +410,11 @@ def test_yes_no_question_is_answered_by_the_rule_not_by_a_sentence_echoing_its_q
 @pytest.mark.slow
 def test_later_clause_reads_from_the_passage_an_earlier_clause_cites(gazette_service):
     # 办公室设在哪 reads as close in the county rule (没有国家统计局调查队的县（区）…设在县级统计局) as in the
-    # city group's own passage, which the first clause already cites: that one answers, one citation
+    # city group's own passage: the one the first clause cites, or the one naming the group its roster row
+    # reads with (阳泉市大样本轮换领导小组：组长：石峥), answers
     result = gazette_service.ask("大样本轮换领导小组的组长是谁？办公室设在哪？")
     assert result.answered and "领导小组办公室设在国家统计局阳泉调查队" in result.answer, result.answer
-    assert "县级统计局" not in result.answer and len(result.citations) == 1, result.answer
+    assert "县级统计局" not in result.answer and "石峥" in result.answer.replace(" ", ""), result.answer
     check_markers(result)
 
 

@@ -358,6 +358,8 @@ def asking_parts(question: str) -> list[tuple[str, str]]:
 
 
 _PRONOUN = re.compile(r"他|她|该同志")
+# A roster row as rendered with its group (阳泉市大样本轮换领导小组：组长：石峥（副市长）).
+_ROW_GROUP = re.compile(r"^([^：:，,。]{4,40}?(?:领导小组|工作专班|指挥部|委员会|工作组|专班|领导组|小组))[：:]")
 
 
 def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[SearchHit], params: ExtractiveParams,
@@ -368,6 +370,7 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
     picks: list[tuple[int, str]] = []
     answered = 0
     named: list[str] = []
+    groups: list[str] = []  # the groups earlier parts' roster rows read with
     for part, topic in parts:
         if named and _PRONOUN.search(part):
             part = _PRONOUN.sub(named[0], part, count=1)
@@ -385,9 +388,14 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             # A later clause asks about the first one's subject: a sentence reading as close from a
             # passage an earlier part already cites answers it at no further citation (组长是谁？办公室
             # 设在哪？). (Coordinated items, 6月和7月…分别, are other subjects: each reads its own.)
+            # (The group an earlier part's roster row reads with, 阳泉市大样本轮换领导小组：组长：…, is that subject
+            # too: a passage naming it answers before one on other groups, 各县(区)…领导小组办公室设在….)
             cited = {i for i, _ in picks}
-            if topic and best.hit_index not in cited:
-                best = next((c for c in candidates[1:] if c.hit_index in cited and c.rank >= params.second_ratio * best.rank), best)
+
+            def about_subject(c: _Candidate) -> bool:
+                return c.hit_index in cited or any(g in flat(hits[c.hit_index].chunk.text) for g in groups)
+            if topic and not about_subject(best):
+                best = next((c for c in candidates[1:] if about_subject(c) and c.rank >= params.second_ratio * best.rank), best)
             pick = (best.hit_index, _shown(part_info, best, hits))
             if pick in picks:  # an earlier part's sentence: this part may be answered by the next one
                 runner_up = next((c for c in candidates[1:] if c.sentence != best.sentence), None)
@@ -396,6 +404,9 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             picks.append(pick)
             answered += 1
             flat_best = flat(best.sentence)
+            group = _ROW_GROUP.match(best.sentence) if hits[best.hit_index].chunk.chunk_type == "table" else None
+            if group:
+                groups.append(flat(group[1]))
             named.extend(p.replace(" ", "") for p in hits[best.hit_index].chunk.persons if p.replace(" ", "") in flat_best)
     return list(dict.fromkeys(picks)), answered
 
