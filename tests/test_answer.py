@@ -492,3 +492,16 @@ def test_another_years_roster_does_not_fill_the_gate_for_a_question_naming_its_y
     result = compose(info, hits, ExtractiveParams(), False)
     assert result.answered and "阳政办函〔2022〕95号" in result.answer, result.answer
 
+
+
+def test_second_person_of_a_roster_row_is_an_item_of_the_block_not_the_next_rows_lead(chunks_2022):
+    # 王志伟 …；陈 鹏 市气象局副局长 on one row: 陈鹏 is a 成员 like 王志伟, and the row below (王植彬 市应急管理局)
+    # does not read with 陈鹏's 气象局
+    table = next(c for c in chunks_2022 if c.chunk_type == "table" and "陈 鹏" in c.text and "王植彬" in c.text)
+    sentences = passage_sentences(table)
+    chen = next(s for s in sentences if s.text.startswith("陈鹏"))
+    wang = next(s for s in sentences if "王植彬" in s.text)
+    assert chen.item and "成员" in chen.lead
+    assert "陈鹏" not in wang.lead and "气象局" not in wang.lead
+    result = compose(analyse("2022年地质灾害防治领导小组里，气象局派谁参加？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
+    assert result.answered and "陈鹏" in result.answer and "王植彬" not in result.answer, result.answer
