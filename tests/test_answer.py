@@ -505,3 +505,12 @@ def test_second_person_of_a_roster_row_is_an_item_of_the_block_not_the_next_rows
     assert "陈鹏" not in wang.lead and "气象局" not in wang.lead
     result = compose(analyse("2022年地质灾害防治领导小组里，气象局派谁参加？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
     assert result.answered and "陈鹏" in result.answer and "王植彬" not in result.answer, result.answer
+
+
+def test_each_holder_of_an_asked_role_in_the_roster_block_is_named(chunks_2022):
+    # 组长和副组长是谁: the 监督检查专班组 has two 副组长 rows (李治华, 王昊达); both are named, from the one passage
+    table = next(c for c in chunks_2022 if c.chunk_type == "table" and "李治华" in c.text)
+    result = compose(analyse("非煤矿山整合的监督检查专班组由谁当组长和副组长？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
+    assert result.answered and len(result.citations) == 1, result.answer
+    assert all(name in result.answer for name in ("魏雪云", "李治华", "王昊达")), result.answer
+    check_markers(result)

@@ -397,11 +397,13 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             if topic and not about_subject(best):
                 best = next((c for c in candidates[1:] if about_subject(c) and c.rank >= params.second_ratio * best.rank), best)
             pick = (best.hit_index, _shown(part_info, best, hits))
+            fellows = _fellow_holders(part_info, best, candidates, params)
             if pick in picks:  # an earlier part's sentence: this part may be answered by the next one
                 runner_up = next((c for c in candidates[1:] if c.sentence != best.sentence), None)
                 if runner_up and runner_up.rank >= params.second_ratio * best.rank:
                     picks.append((runner_up.hit_index, _shown(part_info, runner_up, hits)))
             picks.append(pick)
+            picks.extend((c.hit_index, _shown(part_info, c, hits)) for c in fellows)
             answered += 1
             flat_best = flat(best.sentence)
             group = _ROW_GROUP.match(best.sentence) if hits[best.hit_index].chunk.chunk_type == "table" else None
@@ -409,6 +411,22 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
                 groups.append(flat(group[1]))
             named.extend(p.replace(" ", "") for p in hits[best.hit_index].chunk.persons if p.replace(" ", "") in flat_best)
     return list(dict.fromkeys(picks)), answered
+
+
+_ROW_ROLE = re.compile(r"(常务副组长|副组长|组长|副指挥长|指挥长|副主任|主任|成员)[：:]")
+
+
+def _fellow_holders(info: QuestionInfo, best: _Candidate, candidates: list[_Candidate], params: ExtractiveParams,
+                    limit: int = 2) -> list[_Candidate]:
+    """A role asked (副组长是谁) and the best row names one of its holders: the other rows of the same roster
+    block holding that role (副组长：李治华…；副组长：王昊达…), from the same passage, at no further citation."""
+    asked = next((r for r in _ROLES if r in info.normalized), None)
+    roles = _ROW_ROLE.findall(flat(best.sentence))
+    if not asked or "person" not in info.cues or best.source is None or not roles or roles[-1] != asked:
+        return []
+    return [c for c in candidates if c is not best and c.hit_index == best.hit_index and c.source is not None
+            and c.source.lead == best.source.lead and c.rank >= params.same_passage_ratio * best.rank
+            and (found := _ROW_ROLE.findall(flat(c.sentence))) and found[-1] == asked][:limit]
 
 
 def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, str]]) -> AnswerResult:
