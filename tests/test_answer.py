@@ -514,3 +514,15 @@ def test_each_holder_of_an_asked_role_in_the_roster_block_is_named(chunks_2022):
     assert result.answered and len(result.citations) == 1, result.answer
     assert all(name in result.answer for name in ("魏雪云", "李治华", "王昊达")), result.answer
     check_markers(result)
+
+
+def test_highest_row_of_a_data_table_answers_which_is_most(chunks_2023):
+    # 三年合计最多的是哪个县区: every row of the plan table reads alike; the one with the largest 合计 (not the
+    # 总计 row) answers
+    from qa.corpus.tables import extreme_row
+    table = next(c for c in chunks_2023 if c.chunk_type == "table" and "城区\t200\t300\t334\t834" in c.text)
+    assert extreme_row(table.text, "三年合计最多的是哪个县区") == "城区"
+    assert extreme_row(table.text, "2023年最少的是哪个县区", highest=False) == "高新区"
+    assert extreme_row("组 长：王明厚\t副市长\n杜平华\t市规划和自然资源局局长", "最多") == ""
+    result = compose(analyse("新增公共充电设施计划表里，三年合计最多的是哪个县区？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
+    assert result.answered and "城区，200，300，334，834" in result.answer, result.answer

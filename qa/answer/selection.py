@@ -13,6 +13,7 @@ import math
 import re
 
 from qa.answer.sentences import Sentence
+from qa.corpus.tables import extreme_row
 from qa.corpus.normalize import normalize_for_search
 from qa.models import Chunk
 from qa.question import QuestionInfo, bigrams
@@ -34,6 +35,9 @@ _MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
 _RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
 _RATE = re.compile(r"\d\s*[%％]|百分之")
 _REMOVAL = re.compile(r"免去|的.{2,40}职务")
+# Which row of a data table is highest or lowest (三年合计最多的是哪个县区): the row holding the extreme value.
+_MOST_Q = re.compile(r"最多|最高|最大|\b(?:most|highest|largest)\b", re.I)
+_LEAST_Q = re.compile(r"最少|最低|最小|\b(?:fewest|least|lowest|smallest)\b", re.I)
 # Where something is set up or located (办公室设在哪 / 在哪里): a sentence saying 设在/设于/位于 X answers.
 _WHERE_Q = re.compile(r"在哪|设于何|位于何|在何处|\bwhere\b", re.I)
 _LOCATED = re.compile(r"(?:设|位|驻)(?:在|于)[^，,。；;]")
@@ -151,4 +155,9 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
     if _WHERE_Q.search(info.text) and _LOCATED.search(text):
         bonus += 0.15
+    asked = f"{info.text} {info.topic}"
+    if chunk.chunk_type == "table" and (_MOST_Q.search(asked) or _LEAST_Q.search(asked)):
+        row = extreme_row(chunk.text, flat(asked), highest=bool(_MOST_Q.search(asked)))
+        if row and (f"：{row}，" in s.text or s.text.startswith(f"{row}，")):
+            bonus += 0.2  # the row holding the highest (lowest) value the question asks for
     return bonus
