@@ -506,10 +506,11 @@ def test_yes_no_question_is_answered_by_the_rule_not_by_a_sentence_echoing_its_q
 @pytest.mark.slow
 def test_later_clause_reads_from_the_passage_an_earlier_clause_cites(gazette_service):
     # 办公室设在哪 reads as close in the county rule (没有国家统计局调查队的县（区）…设在县级统计局) as in the
-    # city group's own passage, which the first clause already cites: that one answers, one citation
+    # city group's own passage: the one the first clause cites, or the one naming the group its roster row
+    # reads with (阳泉市大样本轮换领导小组：组长：石峥), answers
     result = gazette_service.ask("大样本轮换领导小组的组长是谁？办公室设在哪？")
     assert result.answered and "领导小组办公室设在国家统计局阳泉调查队" in result.answer, result.answer
-    assert "县级统计局" not in result.answer and len(result.citations) == 1, result.answer
+    assert "县级统计局" not in result.answer and "石峥" in result.answer.replace(" ", ""), result.answer
     check_markers(result)
 
 
@@ -668,3 +669,61 @@ def test_english_question_year_is_no_word_to_match():
     info.terms = (("目标", "指标"), ("外送",))
     flat_terms = {a for alts, _ in question_terms(info) for a in alts}
     assert "2023" not in flat_terms and "180" in flat_terms and "外送" in flat_terms
+
+def test_where_question_is_answered_by_the_sentence_saying_where_in_written_style(chunks_2021_01):
+    # 设在哪里 asked, the gazette writes 办公室设于市交通运输局: 设于 matches 设在, and a sentence saying where
+    # something is set up answers a where-question over one that merely shares its words (下设办公室…)
+    hits = hits_for(chunks_2021_01, "办公室设于市交通运输局")
+    assert len(hits) == 1
+    result = compose(analyse("2021年调整后的治超工作领导小组办公室设在哪里？"), hits, ExtractiveParams(), False)
+    assert result.answered and "办公室设于市交通运输局" in result.answer, result.answer
+    assert "下设办公室" not in result.answer, result.answer
+
+
+
+def test_another_years_roster_does_not_fill_the_gate_for_a_question_naming_its_year(chunks_2021_01, chunks_2022):
+    # 2022年调整…领导小组的是哪个文件: the 2021 roster of the same group reads closest, but it is of another
+    # year: its rows are no evidence, and the 2022 notice's card answers
+    from qa.answer.extractive import _other_year
+    old = [h for h in hits_for(chunks_2021_01, "李文兵\t副市长") if h.chunk.chunk_type == "table"][:1]
+    new = [c for c in chunks_2022 if c.chunk_type == "card" and c.doc_number == "阳政办函〔2022〕95号"]
+    hits = [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate([old[0].chunk, new[0]])]
+    info = analyse("2022年调整市治理非法超限超载工作领导小组的是哪个文件？")
+    assert _other_year(info, "组长：李文兵（副市长）", hits[0]) and not _other_year(info, "阳政办函〔2022〕95号", hits[1])
+    result = compose(info, hits, ExtractiveParams(), False)
+    assert result.answered and "阳政办函〔2022〕95号" in result.answer, result.answer
+
+
+
+def test_second_person_of_a_roster_row_is_an_item_of_the_block_not_the_next_rows_lead(chunks_2022):
+    # 王志伟 …；陈 鹏 市气象局副局长 on one row: 陈鹏 is a 成员 like 王志伟, and the row below (王植彬 市应急管理局)
+    # does not read with 陈鹏's 气象局
+    table = next(c for c in chunks_2022 if c.chunk_type == "table" and "陈 鹏" in c.text and "王植彬" in c.text)
+    sentences = passage_sentences(table)
+    chen = next(s for s in sentences if s.text.startswith("陈鹏"))
+    wang = next(s for s in sentences if "王植彬" in s.text)
+    assert chen.item and "成员" in chen.lead
+    assert "陈鹏" not in wang.lead and "气象局" not in wang.lead
+    result = compose(analyse("2022年地质灾害防治领导小组里，气象局派谁参加？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
+    assert result.answered and "陈鹏" in result.answer and "王植彬" not in result.answer, result.answer
+
+
+def test_each_holder_of_an_asked_role_in_the_roster_block_is_named(chunks_2022):
+    # 组长和副组长是谁: the 监督检查专班组 has two 副组长 rows (李治华, 王昊达); both are named, from the one passage
+    table = next(c for c in chunks_2022 if c.chunk_type == "table" and "李治华" in c.text)
+    result = compose(analyse("非煤矿山整合的监督检查专班组由谁当组长和副组长？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
+    assert result.answered and len(result.citations) == 1, result.answer
+    assert all(name in result.answer for name in ("魏雪云", "李治华", "王昊达")), result.answer
+    check_markers(result)
+
+
+def test_highest_row_of_a_data_table_answers_which_is_most(chunks_2023):
+    # 三年合计最多的是哪个县区: every row of the plan table reads alike; the one with the largest 合计 (not the
+    # 总计 row) answers
+    from qa.corpus.tables import extreme_row
+    table = next(c for c in chunks_2023 if c.chunk_type == "table" and "城区\t200\t300\t334\t834" in c.text)
+    assert extreme_row(table.text, "三年合计最多的是哪个县区") == "城区"
+    assert extreme_row(table.text, "2023年最少的是哪个县区", highest=False) == "高新区"
+    assert extreme_row("组 长：王明厚\t副市长\n杜平华\t市规划和自然资源局局长", "最多") == ""
+    result = compose(analyse("新增公共充电设施计划表里，三年合计最多的是哪个县区？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
+    assert result.answered and "城区，200，300，334，834" in result.answer, result.answer

@@ -108,6 +108,22 @@ def test_two_person_roster_row(issues):
     assert "地质灾害防治领导小组" in row.readable
 
 
+def test_roster_rows_read_with_the_group_the_notice_introduces(issues):
+    # the group a roster belongs to is the one the sentence above introduces (对我市…领导小组…进行调整),
+    # not the provincial group it cites first, nor the verb introducing it (拟调整 / 需对); a heading that
+    # only says 组成人员 names no group: the group is named further up
+    def rows(issue, number):
+        d = doc_by_number(issues[issue], number)[0]
+        return [p.readable for p in d.paragraphs if p.kind == "table"]
+    assert rows("2021-01.txt", "阳政办函〔2021〕17号")[0] == "我市治理非法超限超载工作领导小组：组长：李文兵（副市长）"
+    assert rows("2021-04.txt", "阳政办函〔2021〕118号")[0].startswith("市城乡居民家庭经济状况核对工作领导小组：组长：李文兵")
+    assert rows("2022-03.txt", "阳政办函〔2022〕67号")[0] == "阳泉市大样本轮换领导小组：组长：石峥（副市长）"
+    assert rows("2022-03.txt", "阳政办函〔2022〕62号")[0].startswith("阳泉市龙华口调水工程建设工作专班：组长：郭建文")
+    # a table continuing a roster list (a page break) continues the list's role: 成员, not a bare name
+    assert "我市治理非法超限超载车辆工作领导小组：成员：梁殿华（华阳新材料科技集团有限公司安监局副局长）" in \
+        rows("2022-03.txt", "阳政办函〔2022〕95号")
+
+
 def test_roster_rendering_unit():
     rows = ["组 长：王明厚\t副市长", "副组长：闫立彪\t市政府副秘书长", "杜平华\t市规划和自然资源局局长"]
     assert render_table(rows, "某领导小组") == [

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
-from qa.answer.grounding import ungrounded
+from qa.answer.grounding import CHECKS, ungrounded
 from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
@@ -142,7 +142,8 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
     # The gate's pool: the best few by plain wording and cues (what the refusal thresholds were
     # calibrated on). English questions share no wording with the source: their pool is the selection's.
     gate_pool = set() if info.lang == "en" else \
-        {id(r) for r in sorted((r for r in rows if r.hit_index < params.max_passages),
+        {id(r) for r in sorted((r for r in rows if r.hit_index < params.max_passages
+                                and not _other_year(info, r.sentence.text, hits[r.hit_index])),
                                key=lambda r: -(r.lexical + r.extra))[: params.gate_candidates]}
     if keep is not None:
         rows = [r for r in rows if keep(r.sentence.text, hits[r.hit_index], r.lexical)]
@@ -189,6 +190,15 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
                               rank, r.sentence, id(r) in gate_pool, r.held, r.covered))
     out.sort(key=lambda c: -c.rank)
     return out
+
+
+_ALL_BUT_YEARS = frozenset(CHECKS) - {"years"}
+
+
+def _other_year(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
+    """A sentence of another year's passage than the one the question names (2022年调整…领导小组: the 2021
+    roster) is no evidence either way: it does not fill the gate's pool."""
+    return bool(info.years) and bool(ungrounded(info, sentence, hit, _ALL_BUT_YEARS))
 
 
 def _embedded(s: Sentence) -> str:
@@ -394,6 +404,8 @@ def asking_parts(question: str) -> list[tuple[str, str]]:
 
 
 _PRONOUN = re.compile(r"他|她|该同志")
+# A roster row as rendered with its group (阳泉市大样本轮换领导小组：组长：石峥（副市长）).
+_ROW_GROUP = re.compile(r"^([^：:，,。]{4,40}?(?:领导小组|工作专班|指挥部|委员会|工作组|专班|领导组|小组))[：:]")
 
 
 def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[SearchHit], params: ExtractiveParams,
@@ -404,6 +416,7 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
     picks: list[tuple[int, str]] = []
     answered = 0
     named: list[str] = []
+    groups: list[str] = []  # the groups earlier parts' roster rows read with
     for part, topic in parts:
         if named and _PRONOUN.search(part):
             part = _PRONOUN.sub(named[0], part, count=1)
@@ -421,19 +434,45 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             # A later clause asks about the first one's subject: a sentence reading as close from a
             # passage an earlier part already cites answers it at no further citation (组长是谁？办公室
             # 设在哪？). (Coordinated items, 6月和7月…分别, are other subjects: each reads its own.)
+            # (The group an earlier part's roster row reads with, 阳泉市大样本轮换领导小组：组长：…, is that subject
+            # too: a passage naming it answers before one on other groups, 各县(区)…领导小组办公室设在….)
             cited = {i for i, _ in picks}
-            if topic and best.hit_index not in cited:
-                best = next((c for c in candidates[1:] if c.hit_index in cited and c.rank >= params.second_ratio * best.rank), best)
+
+            def about_subject(c: _Candidate) -> bool:
+                return c.hit_index in cited or any(g in flat(hits[c.hit_index].chunk.text) for g in groups)
+            if topic and not about_subject(best):
+                best = next((c for c in candidates[1:] if about_subject(c) and c.rank >= params.second_ratio * best.rank), best)
             pick = (best.hit_index, _shown(part_info, best, hits))
+            fellows = _fellow_holders(part_info, best, candidates, params)
             if pick in picks:  # an earlier part's sentence: this part may be answered by the next one
                 runner_up = next((c for c in candidates[1:] if c.sentence != best.sentence), None)
                 if runner_up and runner_up.rank >= params.second_ratio * best.rank:
                     picks.append((runner_up.hit_index, _shown(part_info, runner_up, hits)))
             picks.append(pick)
+            picks.extend((c.hit_index, _shown(part_info, c, hits)) for c in fellows)
             answered += 1
             flat_best = flat(best.sentence)
+            group = _ROW_GROUP.match(best.sentence) if hits[best.hit_index].chunk.chunk_type == "table" else None
+            if group:
+                groups.append(flat(group[1]))
             named.extend(p.replace(" ", "") for p in hits[best.hit_index].chunk.persons if p.replace(" ", "") in flat_best)
     return list(dict.fromkeys(picks)), answered
+
+
+_ROW_ROLE = re.compile(r"(常务副组长|副组长|组长|副指挥长|指挥长|副主任|主任|成员)[：:]")
+
+
+def _fellow_holders(info: QuestionInfo, best: _Candidate, candidates: list[_Candidate], params: ExtractiveParams,
+                    limit: int = 2) -> list[_Candidate]:
+    """A role asked (副组长是谁) and the best row names one of its holders: the other rows of the same roster
+    block holding that role (副组长：李治华…；副组长：王昊达…), from the same passage, at no further citation."""
+    asked = next((r for r in _ROLES if r in info.normalized), None)
+    roles = _ROW_ROLE.findall(flat(best.sentence))
+    if not asked or "person" not in info.cues or best.source is None or not roles or roles[-1] != asked:
+        return []
+    return [c for c in candidates if c is not best and c.hit_index == best.hit_index and c.source is not None
+            and c.source.lead == best.source.lead and c.rank >= params.same_passage_ratio * best.rank
+            and (found := _ROW_ROLE.findall(flat(c.sentence))) and found[-1] == asked][:limit]
 
 
 def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, str]]) -> AnswerResult:

@@ -14,6 +14,7 @@ import re
 
 from qa.answer.grounding import asked
 from qa.answer.sentences import Sentence
+from qa.corpus.tables import extreme_row
 from qa.corpus.normalize import normalize_for_search
 from qa.models import Chunk
 from qa.question import PLACE, QuestionInfo, bigrams
@@ -39,6 +40,16 @@ _MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
 _RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
 _RATE = re.compile(r"\d\s*[%％]|百分之")
 _REMOVAL = re.compile(r"免去|的.{2,40}职务")
+# Which row of a data table is highest or lowest (三年合计最多的是哪个县区): the row holding the extreme value.
+_MOST_Q = re.compile(r"最多|最高|最大|\b(?:most|highest|largest)\b", re.I)
+_LEAST_Q = re.compile(r"最少|最低|最小|\b(?:fewest|least|lowest|smallest)\b", re.I)
+# Where something is set up or located (办公室设在哪 / 在哪里): a sentence saying 设在/设于/位于 X answers.
+_WHERE_Q = re.compile(r"在哪|设于何|位于何|在何处|\bwhere\b", re.I)
+_LOCATED = re.compile(r"(?:设|位|驻)(?:在|于)[^，,。；;]")
+# Written style says 于 where a question says 在 (办公室设于市交通运输局 / 设在哪): a verb's 在 also
+# matches as 于. Not where 在 is no preposition (现在, 存在, 正在, 所在, 实在, 自在).
+_AT = re.compile(r"^[\u4e00-\u9fff]在$")
+_NOT_AT = set("现存正所实自好内外")
 
 
 def flat(text: str) -> str:
@@ -58,7 +69,11 @@ def question_terms(info: QuestionInfo) -> list[tuple[tuple[str, ...], float]]:
         return [(t, 1.0) for t in terms if t]
     own = bigrams(info.content) | set(_DATED.findall(flat(info.text)))
     topic = (bigrams(info.topic) | set(_DATED.findall(flat(info.topic)))) - own if info.topic else set()
-    return [((b,), 1.0) for b in sorted(own)] + [((b,), 0.5) for b in sorted(topic)]
+    return [(_written_variants(b), 1.0) for b in sorted(own)] + [(_written_variants(b), 0.5) for b in sorted(topic)]
+
+
+def _written_variants(term: str) -> tuple[str, ...]:
+    return (term, term[0] + "于") if _AT.match(term) and term[0] not in _NOT_AT else (term,)
 
 
 def holds(text: str, term: str) -> bool:
@@ -155,4 +170,11 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
     elif _APPOINT_Q.search(info.text) and chunk.chunk_type == "personnel" and s.item:
         bonus += -0.15 if _REMOVAL.search(text) or "免去" in s.lead else 0.0
+    if _WHERE_Q.search(info.text) and _LOCATED.search(text):
+        bonus += 0.15
+    asked_text = f"{info.text} {info.topic}"
+    if chunk.chunk_type == "table" and (_MOST_Q.search(asked_text) or _LEAST_Q.search(asked_text)):
+        row = extreme_row(chunk.text, flat(asked_text), highest=bool(_MOST_Q.search(asked_text)))
+        if row and (f"：{row}，" in s.text or s.text.startswith(f"{row}，")):
+            bonus += 0.2  # the row holding the highest (lowest) value the question asks for
     return bonus

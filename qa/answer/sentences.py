@@ -97,7 +97,9 @@ def passage_sentences(chunk: Chunk) -> list[Sentence]:
                 out.append(Sentence(text, "", i, False))
                 i += 1
                 continue
-            item = is_item(text, chunk.chunk_type)
+            # The second person of a two-person roster row (…成员：王志伟（…）；陈鹏（市气象局副局长）) is an
+            # item of the same roster block, not a sentence the rows below read with.
+            item = is_item(text, chunk.chunk_type) or chunk.chunk_type == "table" and bool(first) and is_item(first, "table")
             if first_item and not item:
                 # A later sentence of an item's paragraph belongs to that item (1. 为…全日制康复训练。救助标准为…).
                 out.append(Sentence(text, first_item, i, True))

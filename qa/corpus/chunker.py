@@ -21,7 +21,7 @@ from qa.models import Chunk, ChunkType
 
 # Bump when the chunks of unchanged files change (parsing, packing, card contents): an index update
 # then re-chunks every file instead of keeping stale rows.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 MAX_CHARS = 450  # ~300-500 Chinese characters fit e5-small's 512 tokens with the header
 MIN_CHARS = 150  # smaller sections are packed with their siblings
 BODY_KINDS = {"text", "heading", "table", "list", "attachment", "title"}

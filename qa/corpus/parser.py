@@ -235,8 +235,9 @@ def _read_body(lines: list[str], doc: Document, start: int, number_line: int, en
 
     def flush_table() -> None:
         if table_rows:
-            group = _group_name(paragraphs, len(paragraphs) - len(table_rows))
-            for para, readable in zip(table_rows, render_table([p.text for p in table_rows], group)):
+            at = len(paragraphs) - len(table_rows)
+            group = _group_name(paragraphs, at)
+            for para, readable in zip(table_rows, render_table([p.text for p in table_rows], group, _list_role(paragraphs, at))):
                 para.readable = readable
             table_rows.clear()
 
@@ -394,15 +395,58 @@ def _add_attachments(doc: Document, text: str) -> None:
         doc.attachments.append(Attachment(title=_OMITTED.sub("", part).strip(), omitted=bool(_OMITTED.search(part))))
 
 
+_GROUP = re.compile(r"([\u4e00-\u9fff（）“”\d]{2,40}?(领导小组|工作专班|指挥部|委员会|工作组|专班|领导组|小组))")
+# The verb or preposition a sentence introduces its group with (拟调整…领导小组 / 需对我市…领导小组 / 关于成立…专班).
+_GROUP_LEAD = re.compile(r"^(?:拟|需|现|决定|研究)*(?:对|将|调整|成立|组建|设立|关于)+")
+# A heading over a roster that names no group (二、组成人员): the group is named further up.
+_MEMBERS_HEADING = re.compile(r"组成人员|人员组成|成员名单|人员名单")
+
+
 def _group_name(paragraphs: list[Paragraph], table_index: int) -> str:
-    """The group a roster belongs to: the nearest heading or sentence above the table naming it."""
+    """The group a roster belongs to: the nearest heading, sentence or title line above the table naming
+    it; else that heading or title line itself. A heading that only says 组成人员 names the group further up."""
+    heading = ""
     for p in reversed(paragraphs[:table_index]):
         if p.kind in ("heading", "text", "title") and p.text:
-            m = re.search(r"([\u4e00-\u9fff（）“”\d]{2,40}?(领导小组|工作专班|指挥部|委员会|工作组|专班|领导组|小组))", p.text)
-            if m:
-                return m[1]
-            if p.kind in ("heading", "title"):
-                return _short(p.text)
+            name = _named_group(p.text)
+            if name:
+                return name
+            if p.kind == "title":
+                return heading or _short(p.text)
+            if p.kind == "heading" and not heading:
+                heading = _short(p.text)
+                if not _MEMBERS_HEADING.search(p.text):
+                    return heading
+    return heading
+
+
+_LIST_ROLE = re.compile(r"^[-—·•]\s*((?:常务)?副?组\s*长|成\s*员|副?主\s*任|副?总?指挥长?)\s*[：:]")
+
+
+def _list_role(paragraphs: list[Paragraph], table_index: int) -> str:
+    """The role label in force at the end of a roster list right above a table (- 成 员: 史连海 … / - 闫文翔 …):
+    a table that continues the list (a page break in the source) continues its role."""
+    for p in reversed(paragraphs[:table_index]):
+        if p.kind != "text" or not p.text.startswith(("-", "—", "·", "•")):
+            return ""
+        m = _LIST_ROLE.match(p.text)
+        if m:
+            return squash(m[1])
+    return ""
+
+
+def _named_group(text: str) -> str:
+    """The group a sentence names: the last one it introduces (成立/调整/对…: 对我市治理非法超限超载工作
+    领导小组, not the provincial group it cites first), else its first mention. A bare 工作专班 or a
+    short form (以下简称…) is no name."""
+    text = re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text)
+    mentions = list(_GROUP.finditer(text))
+    introduced = [m for m in mentions if _GROUP_LEAD.match(m[1])]
+    for m in ([introduced[-1]] if introduced else []) + mentions[:1]:
+        name = _GROUP_LEAD.sub("", m[1])
+        rest = name[: len(name) - len(m[2])]
+        if len(rest) >= 2 and rest != "工作" and "简称" not in name:
+            return name
     return ""
 
 

@@ -70,9 +70,10 @@ def render_row(cells: list[str], labels: dict[int, str]) -> tuple[str, list[str]
     return ("；".join(out), persons) if persons else None
 
 
-def render_table(rows: list[str], group: str) -> list[str]:
-    """One readable line per row, prefixed by the group name; non-roster rows as `a，b，c`."""
-    labels: dict[int, str] = {}
+def render_table(rows: list[str], group: str, role: str = "") -> list[str]:
+    """One readable line per row, prefixed by the group name; non-roster rows as `a，b，c`. `role`: the
+    role label in force where the table starts (a table continuing a roster list)."""
+    labels: dict[int, str] = {0: role} if role else {}
     rendered = []
     for row in rows:
         cells = split_cells(row)
@@ -85,3 +86,45 @@ def render_table(rows: list[str], group: str) -> list[str]:
 def roster_persons(row: str) -> list[str]:
     roster = render_row(split_cells(row), {})
     return roster[1] if roster else []
+
+
+def _raw_cells(row: str) -> list[str]:
+    """A row's cells in their columns (an empty cell kept)."""
+    row = row.strip()
+    cells = row.strip("|").split("|") if row.startswith("|") else row.split("\t")
+    return [c.strip() for c in cells]
+
+
+def _header(rows: list[str]) -> list[str] | None:
+    """The column labels of a data table (县（区） | 2023 | 2024 | 2025 | 合计): a first row of 3 or more short
+    cells, none a role label or a person, with most rows below laid out in its columns."""
+    if len(rows) < 2:
+        return None
+    head = _raw_cells(rows[0])
+    if len(head) < 3 or any(not c or len(c) > 12 or _LABEL.match(c) for c in head) or render_row(split_cells(rows[0]), {}):
+        return None
+    body = [_raw_cells(r) for r in rows[1:]]
+    return head if sum(len(b) == len(head) for b in body) * 2 > len(body) else None
+
+
+_TOTAL = re.compile(r"^(?:总计|合计|小计|全市|总数)")
+_VALUE = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def extreme_row(table: str, question: str, highest: bool = True) -> str:
+    """The label of a data table's row with the highest (lowest) value in the column the question names
+    (合计), else in the last column; totals rows left out. "" when the text is no data table."""
+    rows = [r for r in table.split("\n") if r.strip()]
+    head = _header(rows)
+    if not head:
+        return ""
+    col = next((k for k in range(len(head) - 1, 0, -1) if squash(head[k]) and squash(head[k]) in question), len(head) - 1)
+    values: list[tuple[float, str]] = []
+    for row in rows[1:]:
+        cells = _raw_cells(row)
+        m = _VALUE.fullmatch(cells[col].replace(",", "")) if len(cells) == len(head) else None
+        if m and cells[0] and not _TOTAL.match(cells[0]):
+            values.append((float(m[0]), cells[0]))
+    if len(values) < 2:
+        return ""
+    return (max if highest else min)(values)[1]
