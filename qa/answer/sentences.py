@@ -89,7 +89,10 @@ def passage_sentences(chunk: Chunk) -> list[Sentence]:
     out: list[Sentence] = []
     lead = heading = role = ""  # role: the label of the roster block an unlabelled row belongs to (副组长: … - 王立武 …)
     i = 0
-    for line in unwrap(passage_body(chunk).split("\n")):
+    lines = passage_body(chunk).split("\n")
+    if chunk.chunk_type != "table":  # a table's lines are its rows, never wrapped
+        lines = unwrap(lines)
+    for line in lines:
         first = first_item = ""
         for text in split_sentences(line):
             if chunk.chunk_type == "text" and is_heading(text):
