@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
+from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import ungrounded
 from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
@@ -203,6 +203,26 @@ def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
     return f"{c.doc_number}是《{c.doc_title}》，刊于{issue}公报。"
 
 
+def _card_index(hits: list[SearchHit], i: int) -> int:
+    """Where a document's number and title are cited from: its card when retrieved (the card holds
+    both; a body passage of the document holds neither), else the passage itself."""
+    doc = hits[i].chunk.doc_key
+    return next((k for k, h in enumerate(hits) if h.chunk.chunk_type == "card" and h.chunk.doc_key == doc), i)
+
+
+def _named_document(info: QuestionInfo, hits: list[SearchHit], i: int, margin: float = 0.1) -> int:
+    """The document a "which document" question asks for: the best sentence's own (passage i), unless a
+    retrieved document's title reads clearly more like the question (the best sentence may quote the
+    document asked for: 原《…第二批…的通告》(阳政函〔2020〕19号)同时废止)."""
+    q = bigrams(info.content)
+    if not q:
+        return i
+    def fit(k: int) -> float:
+        return len(q & bigrams(flat(hits[k].chunk.doc_title))) / len(q)
+    best = max(range(len(hits)), key=lambda k: (fit(k), k == i, -k))
+    return best if fit(best) >= fit(i) + margin else i
+
+
 def _english(info: QuestionInfo, sentence: str) -> str:
     """English answers: a templated value where one can be read off, plus the Chinese source quoted."""
     value = ""
@@ -223,7 +243,9 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         return refuse(info, hits)
     picks: list[tuple[int, str]] = []
     threshold = params.min_score_en if info.lang == "en" else params.min_score
-    if doc_route and hits[0].chunk.chunk_type == "card":  # the question names a document number
+    if doc_route and hits[0].chunk.chunk_type == "card" and asks_about_document(info.text):
+        # the question names a document number and asks what that document is; what it says
+        # (免去了谁, 有效期多久) is answered from its sentences, which the route put next to the card
         return _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
     candidates = _answering(info, hits, params, similarity)
     parts = asking_parts(info.text) if split_clauses and info.lang == "zh" else [(info.text, "")]
@@ -237,7 +259,11 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if candidates and evidence >= threshold:
         best = candidates[0]  # the best-reading of the sentences that could answer
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
-        lead = [(best.hit_index, _card_answer(info, hits[best.hit_index]))] if wants_document else []
+        if wants_document:
+            d = _named_document(info, hits, best.hit_index)
+            lead = [(_card_index(hits, d), _card_answer(info, hits[d]))]
+        else:
+            lead = []
         lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates[1:]:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
@@ -341,9 +367,10 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
         part_info.years = part_info.years or info.years
         part_info.places = part_info.places or info.places
         candidates = _answering(part_info, hits, params, similarity)
-        if "document" in part_info.cues and not {"number", "date", "person"} & part_info.cues:
+        if "document" in part_info.cues and not {"number", "date", "person"} & part_info.cues \
+                or asks_document(part) and not {"date", "person"} & part_info.cues:
             i = candidates[0].hit_index if candidates else 0
-            picks.append((i, _card_answer(info, hits[i])))
+            picks.append((_card_index(hits, i), _card_answer(info, hits[i])))
             answered += 1
         elif candidates and _evidence(candidates) >= params.min_score:
             best = candidates[0]

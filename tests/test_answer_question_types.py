@@ -1,0 +1,66 @@
+"""What kind of answer a question asks for, on real passages without the model: a document named by its
+number answers 'what is it' from its card and anything else from its sentences; an issuer or document
+number asked is cited to the card that holds it."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from qa.answer.extractive import ExtractiveParams, compose
+from qa.corpus.chunker import chunk_file
+from qa.models import SearchHit
+from qa.question import analyse, asks_about_document
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+@pytest.fixture(scope="module")
+def chunks_2022():
+    return chunk_file(ROOT / "corpus" / "2022-03.txt")
+
+
+@pytest.fixture(scope="module")
+def chunks_2023():
+    return chunk_file(ROOT / "corpus" / "2023-06.txt")
+
+
+def document_hits(chunks, doc_number: str) -> list[SearchHit]:
+    """A document-number route's hits: the document's card first, then its passages."""
+    doc = [c for c in chunks if c.doc_number == doc_number]
+    ordered = [c for c in doc if c.chunk_type == "card"] + [c for c in doc if c.chunk_type != "card"]
+    return [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate(ordered)]
+
+
+def cited_types(result) -> list[str]:
+    return [c.hit.chunk.chunk_type for c in result.citations if f"[{c.n}]" in result.answer]
+
+
+def test_what_a_document_is_versus_what_it_says():
+    for q in ("阳政发〔2020〕1号这份市政府文件讲的是什么事？", "阳政办发〔2021〕2号印发的是什么方案？", "阳政办函〔2021〕121号是干什么的？",
+              "阳政任字〔2022〕17号是关于谁的什么通知？", "What is document 阳政办发〔2022〕34号 about?", "特困人员认定办法是哪个部门发的"):
+        assert asks_about_document(q), q
+    for q in ("阳政任字〔2022〕12号免去了哪两位商务局副局长？", "阳政办发〔2023〕95号的有效期是多久？", "由哪个部门负责发布预警？",
+              "What does document 阳政办发〔2022〕34号 say about parking?"):
+        assert not asks_about_document(q), q
+
+
+def test_document_named_by_number_answers_what_it_says_from_its_sentences(chunks_2022):
+    hits = document_hits(chunks_2022, "阳政任字〔2022〕12号")
+    result = compose(analyse("阳政任字〔2022〕12号免去了哪两位商务局副局长？"), hits, ExtractiveParams(), True)
+    assert result.answered and "刘振华" in result.answer and "石文斌等四人" not in result.answer, result.answer
+    assert cited_types(result) == ["personnel"], result.answer
+    result = compose(analyse("阳政任字〔2022〕12号是关于什么的？"), hits, ExtractiveParams(), True)
+    assert "石文斌等四人任免职务的通知" in result.answer and cited_types(result) == ["card"], result.answer
+
+
+def test_issuer_and_number_asked_are_cited_to_the_card(chunks_2023):
+    doc = next(c.doc_number for c in chunks_2023 if c.chunk_type == "card" and "特困人员认定实施办法" in c.doc_title)
+    hits = document_hits(chunks_2023, doc)
+    body = [h for h in hits if "民政部门负责特困人员认定的审核确认" in h.chunk.text]
+    hits = body + [h for h in hits if h not in body]  # a body passage retrieved above the card
+    result = compose(analyse("特困人员认定办法是哪个部门发的，文号是什么？"), hits, ExtractiveParams(), False)
+    assert result.answered and doc in result.answer, result.answer
+    assert cited_types(result) == ["card"], result.answer
