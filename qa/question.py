@@ -131,12 +131,14 @@ _ASKS_DOCUMENT = re.compile(
     r"文号|发文字号|(?:文件|通知|办法|方案|意见)(?:是|叫)?(?:哪个|哪份|哪一份|哪一个)|哪个文件|什么文件|哪份文件|哪一份文件"
     r"|(?:哪个|哪一个|什么)(?:部门|单位|机关)(?:印发|下发|出台|制定|颁布)|(?:部门|单位|机关)发的|谁(?:印发|下发|发的)|发文(?:机关|单位|部门)"
     r"|which document|what document|document number|which notice|which file|who issued|issued by (?:which|what|whom)", re.I)
-# What a document is (讲的是什么 / 印发的是什么方案 / 是关于谁的什么通知 / what is document X about): asked of
+# What a document is (讲的是什么 / 印发的是什么方案 / 是关于谁的什么通知 / 哪天印发的 / what is document X about): asked of
 # a document the question names by its number, the document's card answers it; anything else asked of
 # that document (免去了谁 / 有效期多久) is answered from its sentences.
 _ABOUT_DOCUMENT = re.compile(
     r"讲的?是?什么|讲了什么|关于什么|干什么的|做什么的|什么(?:文件|通知|方案|计划|办法|意见|规定|细则|决定|通告|事)"
     r"|是(?:哪|什么)(?:份|个|一份|一个)?(?:文件|通知|方案|计划|办法|意见|决定)|标题|题目|名称|全称|叫什么"
+    r"|(?:哪天|哪一天|何时|什么时候|什么时间|哪年|几月)(?:印发|发布|下发|出台|签发|发的|成文)|(?:印发|发文|成文|签发)(?:日期|时间)"
+    r"|when was .{0,60}(?:issued|published|signed)"
     r"|what is (?:document|the document|it)|\babout\s*\??\s*$|title|which notice|what notice", re.I)
 
 

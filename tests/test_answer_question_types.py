@@ -13,6 +13,7 @@ from qa.corpus.chunker import chunk_file
 from qa.models import SearchHit
 from qa.question import analyse, asks_about_document
 
+pytest_plugins = ["api_support"]
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -40,7 +41,8 @@ def cited_types(result) -> list[str]:
 
 def test_what_a_document_is_versus_what_it_says():
     for q in ("阳政发〔2020〕1号这份市政府文件讲的是什么事？", "阳政办发〔2021〕2号印发的是什么方案？", "阳政办函〔2021〕121号是干什么的？",
-              "阳政任字〔2022〕17号是关于谁的什么通知？", "What is document 阳政办发〔2022〕34号 about?", "特困人员认定办法是哪个部门发的"):
+              "阳政任字〔2022〕17号是关于谁的什么通知？", "What is document 阳政办发〔2022〕34号 about?", "特困人员认定办法是哪个部门发的",
+              "阳政办发〔2022〕34号是哪天印发的？", "When was document 阳政办发〔2022〕34号 issued?"):
         assert asks_about_document(q), q
     for q in ("阳政任字〔2022〕12号免去了哪两位商务局副局长？", "阳政办发〔2023〕95号的有效期是多久？", "由哪个部门负责发布预警？",
               "What does document 阳政办发〔2022〕34号 say about parking?"):
@@ -56,6 +58,12 @@ def test_document_named_by_number_answers_what_it_says_from_its_sentences(chunks
     assert "石文斌等四人任免职务的通知" in result.answer and cited_types(result) == ["card"], result.answer
 
 
+def test_date_a_document_was_issued_is_read_off_its_card(chunks_2022):
+    hits = document_hits(chunks_2022, "阳政办发〔2022〕34号")
+    result = compose(analyse("阳政办发〔2022〕34号是哪天印发的？"), hits, ExtractiveParams(), True)
+    assert "2022年5月5日" in result.answer and cited_types(result) == ["card"], result.answer
+
+
 def test_issuer_and_number_asked_are_cited_to_the_card(chunks_2023):
     doc = next(c.doc_number for c in chunks_2023 if c.chunk_type == "card" and "特困人员认定实施办法" in c.doc_title)
     hits = document_hits(chunks_2023, doc)
@@ -64,3 +72,32 @@ def test_issuer_and_number_asked_are_cited_to_the_card(chunks_2023):
     result = compose(analyse("特困人员认定办法是哪个部门发的，文号是什么？"), hits, ExtractiveParams(), False)
     assert result.answered and doc in result.answer, result.answer
     assert cited_types(result) == ["card"], result.answer
+
+
+@pytest.fixture(scope="module")
+def chunks_2021_04():
+    return chunk_file(ROOT / "corpus" / "2021-04.txt")
+
+
+def test_office_director_is_the_role_a_row_assigns_not_a_members_title(chunks_2021_04):
+    # the roster's rows name members whose own titles say 主任 (副组长：郭玉霞（市政府金融办主任）); the
+    # office director is the one the sentence 办公室主任由…兼任 names
+    doc = [c for c in chunks_2021_04 if c.doc_number == "阳政办函〔2021〕118号"]
+    first = [c for c in doc if "李文兵" in c.text and c.chunk_type == "table"]
+    card = [c for c in doc if c.chunk_type == "card"]
+    rest = [c for c in doc if "刘育东" in c.text and c.chunk_type == "table"]  # rows of the roster's continuation
+    office = [c for c in doc if "办公室主任由" in c.text]
+    assert first and card and rest and office
+    hits = [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate(first + card + rest + office)]
+    result = compose(analyse("城乡居民家庭经济状况核对工作领导小组办公室主任是谁？"), hits, ExtractiveParams(), False)
+    assert result.answered and "耿胜" in result.answer, result.answer
+    # the other roster passage names the group again (its title says so already), adding nothing
+    assert [c.hit.chunk for c in result.citations] == office, result.answer
+
+
+@pytest.mark.slow
+def test_office_director_cites_only_the_sentence_naming_him_over_the_real_index(gazette_service):
+    # the roster's other passage names the group again, which the cited passage's title already says
+    result = gazette_service.ask("城乡居民家庭经济状况核对工作领导小组办公室主任是谁？")
+    assert result.answered and "耿胜" in result.answer, result.answer
+    assert len(result.citations) == 1 and "耿胜" in result.citations[0].hit.chunk.text, result.answer

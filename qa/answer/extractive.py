@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import ungrounded
-from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asks_list, english_value, flat, holds, person_named, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -63,21 +63,30 @@ class _Candidate:
     source: Sentence | None = None
     gate: bool = True  # in the pool the gate reads
     held: dict[int, float] | None = None  # the question terms the sentence itself holds: index -> weight
+    known: frozenset[int] = frozenset()  # ... and those its context (title, headings, lead) holds
 
 
-_ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "副主任", "主任", "副局长", "局长", "成员")
+# A compound role (办公室主任) is one role: asked, it is not the 主任 in a member's title.
+_ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "办公室副主任", "办公室主任", "副主任", "主任", "副局长", "局长", "成员")
+_POSTS = ("副主任", "主任", "副局长", "局长")  # posts of an office, not only roles in a group
 
 
 def _role_bonus(question: str, sentence: str) -> float:
-    """组长 asked -> a row naming the 组长, not a 副组长 row."""
+    """组长 asked -> a row naming the 组长, not a 副组长 row. Read is the role a sentence assigns (a roster
+    label 副组长：, an appointment …为…局长, a post filled 办公室主任由…兼任), not a member's own title
+    (副组长：郭玉霞（市政府金融办主任） is no 主任 row)."""
     asked = next((r for r in _ROLES if r in question), None)
     if not asked:
         return 0.0
     flat = normalize_for_search(sentence).replace(" ", "")
-    said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}[：:]|为.*{r}", flat) or f"{r}：" in flat]
+    said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}(?:[：:]|由)|为.*(?<![副务]){r}", flat)]
     if not said:
         return 0.0
-    return 0.2 if said[0] == asked or asked in flat and not flat.count("副" + asked) == flat.count(asked) else -0.2
+    if asked in said or asked.startswith("办公室") and asked[3:] in said:  # (an office's roster: 主任：梁爱卿（兼）)
+        return 0.2
+    # A post (局长, 主任) is also said by a member's title: 成员：岳文明（市教育局副局长）.
+    post = asked in _POSTS and asked in flat and flat.count("副" + asked) != flat.count(asked)
+    return 0.2 if post else -0.2
 
 
 def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit) -> float:
@@ -111,6 +120,7 @@ class _Row:
     selective: float = 0.0  # rarity-weighted overlap, with `context` counting half
     shape: float = 0.0
     held: dict[int, float] | None = None
+    known: frozenset[int] = frozenset()
 
 
 def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
@@ -149,6 +159,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         own = flat(f"{r.sentence.lead}{r.sentence.text}" if r.sentence.item else r.sentence.text)
         r.selective = weighted_overlap(terms, weights, own, r.context)
         r.held = {k: w for k, ((alts, _), w) in enumerate(zip(terms, weights)) if w and any(holds(own, a) for a in alts)}
+        r.known = frozenset(k for k, ((alts, _), w) in enumerate(zip(terms, weights)) if w and any(holds(r.context, a) for a in alts))
         r.shape = shape_bonus(info, r.sentence, hits[r.hit_index].chunk)
     # Embedding sentences is the costly step: only the best few by wording and cues are embedded.
     n = params.semantic_candidates_en if info.lang == "en" else params.semantic_candidates
@@ -178,7 +189,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
         sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
         rank = ws * sem + (1 - ws) * r.selective + r.extra + r.shape
         out.append(_Candidate(r.hit_index, r.sentence.text, w * sem + (1 - w) * r.lexical + r.extra, r.lexical,
-                              rank, r.sentence, id(r) in gate_pool, r.held))
+                              rank, r.sentence, id(r) in gate_pool, r.held, r.known))
     out.sort(key=lambda c: -c.rank)
     return out
 
@@ -196,11 +207,14 @@ def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool
 
 
 def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
+    """The document's number, title and issue; its date as written when a date is asked (哪天印发的)."""
     c = hit.chunk
     issue = f"{c.issue[:4]}年第{int(c.issue[5:])}期"
+    m = re.search(r"^成文日期：(\d{4})-(\d{1,2})-(\d{1,2})$", c.embed_text, re.M) if "date" in info.cues and c.chunk_type == "card" else None
     if info.lang == "en":
-        return f"{c.doc_number} is 《{c.doc_title}》 (gazette issue {c.issue})."
-    return f"{c.doc_number}是《{c.doc_title}》，刊于{issue}公报。"
+        return f"{c.doc_number} is 《{c.doc_title}》 (gazette issue {c.issue}{', dated ' + '-'.join(m.groups()) if m else ''})."
+    dated = f"成文日期为{m.group(1)}年{int(m.group(2))}月{int(m.group(3))}日，" if m else ""
+    return f"{c.doc_number}是《{c.doc_title}》，{dated}刊于{issue}公报。"
 
 
 def _card_index(hits: list[SearchHit], i: int) -> int:
@@ -294,6 +308,7 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
         out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)}
     if "person" in info.cues:
         out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text}
+        out |= {person_named(sentence)} - {""}  # (a text passage lists no persons: 办公室主任由…耿胜兼任)
     return out
 
 
@@ -305,8 +320,9 @@ def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Ca
         return True
     if _values(info, cand.sentence, hits[cand.hit_index]) and not _values(info, best.sentence, hits[best.hit_index]):
         return True  # the best carries no value of the asked kind; this one does
-    total = sum(best.held.values()) + sum(w for k, w in cand.held.items() if k not in best.held)
-    added = sum(w for k, w in cand.held.items() if k not in best.held)
+    # (words the best one's title or heading already says are not added: 领导小组 named again)
+    added = sum(w for k, w in cand.held.items() if k not in best.held and k not in best.known)
+    total = sum(best.held.values()) + added
     return total > 0 and added >= share * total
 
 

@@ -25,7 +25,9 @@ _HEADING = re.compile(r"^(?:第[一二三四五六七八九十百零\d]+[章节]
 _REMOVAL_Q = re.compile(r"原来|原任|原[^\s，,。？?]{0,6}是谁|之前|此前|前任|免去|免职|卸任|relieved|predecessor|previous|before that", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
 # 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
-_NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}|由[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
+# (由市民政局二级调研员耿胜兼任: the name comes after the post's title)
+_NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}"
+                           r"|由(?:[^，。；]{0,20}?(?:员|长|任|记|师))?[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
 _ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支队长|书记|董事长|成员|\b(?:heads?|leads?|leader|director|chief|chair|principal)\b", re.I)
 # Money asked for without a unit (每人每年救助多少钱): an amount in 元 answers it.
 _MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
@@ -111,6 +113,12 @@ def english_value(info: QuestionInfo, values: list[str]) -> str:
         values = [v for v in values if _MONEY.search(v)] or values
     values = [v for v in values if not re.fullmatch(r"\d{4}\s*年", v)] or values
     return values[0] if values else ""
+
+
+def person_named(text: str) -> str:
+    """The clause naming someone in a role (组长：雷健坤 / 由…耿胜兼任), flattened; "" when none does."""
+    m = _NAMES_PERSON.search(flat(text))
+    return m.group(0) if m else ""
 
 
 def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
