@@ -44,7 +44,7 @@ class ExtractiveParams:
     semantic_span: float = 0.17
     semantic_candidates: int = 8  # sentences embedded for selection (after a lexical pre-selection)
     selection_max_chars: int = 120
-    selection_passages: int = 4  # the selection also reads the 4th passage (the gate reads the top max_passages)
+    selection_passages: int = 5  # the selection reads every passage the chain retrieves (top_k 5; the gate reads the top max_passages)
     gate_candidates: int = 5  # the plain-wording pool the gate reads (Chinese questions)
     semantic_candidates_en: int = 8
     selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
