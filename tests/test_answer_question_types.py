@@ -101,3 +101,25 @@ def test_office_director_cites_only_the_sentence_naming_him_over_the_real_index(
     result = gazette_service.ask("城乡居民家庭经济状况核对工作领导小组办公室主任是谁？")
     assert result.answered and "耿胜" in result.answer, result.answer
     assert len(result.citations) == 1 and "耿胜" in result.citations[0].hit.chunk.text, result.answer
+
+
+def hits_of(chunks, *needles: str) -> list[SearchHit]:
+    """One passage per needle, in the order given (the first needle's passage ranked first)."""
+    picked = [next(c for c in chunks if n in c.text and c.chunk_type != "card") for n in needles]
+    return [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate(picked)]
+
+
+def test_span_of_time_asked_is_answered_by_a_range_of_dates_from_the_fifth_passage(chunks_2023):
+    hits = hits_of(chunks_2023, "加大新建项目前期手续办理“百日攻坚”行动的宣传力度", "形成工作总结",
+                   "领导小组办公室对手续办理进度实行一周一统计一通报机制", "各县（区）、各相关单位要在2023年新建项目前期手续办理",
+                   "2023 年 12 月 21 日至 2024 年 3 月 31 日")
+    result = compose(analyse("新建项目前期手续“百日攻坚”从哪天干到哪天？"), hits, ExtractiveParams(), False)
+    assert result.answered and "3 月 31 日" in result.answer, result.answer
+    assert result.citations[0].hit is hits[4], result.answer
+
+
+@pytest.mark.slow
+def test_table_the_question_names_answers_before_prose_saying_the_like(gazette_service):
+    result = gazette_service.ask("按公路充换电计划表，2024年底高速公路3个服务区快充桩覆盖率要到多少？")
+    assert result.answered and "80%" in result.answer.replace(" ", ""), result.answer
+    assert result.citations[0].hit.chunk.chunk_type == "table", result.answer

@@ -36,6 +36,11 @@ _MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
 _RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
 _RATE = re.compile(r"\d\s*[%％]|百分之")
 _REMOVAL = re.compile(r"免去|的.{2,40}职务")
+# A span of time asked for (从哪天干到哪天 / 起止时间 / from when to when): a range of dates answers it.
+_RANGE_Q = re.compile(r"从(?:哪|什么|何)[^，。？?]{0,8}(?:到|至)|起止|起讫|时间段|from when|start and end|begin and end", re.I)
+_DATE_RANGE = re.compile(r"(?:\d{1,2}月(?:\d{1,2}日)?|\d{4}年)(?:至|到|—|–|~|～|-)(?:\d{4}年)?\d{1,2}月")
+# A table the question names (按…计划表 / 统计表里): its rows answer before prose saying the like.
+_TABLE_Q = re.compile(r"(?:计划|统计|一览|明细|安排|分工|汇总|进度|任务|责任|情况)表|表格|附表|\btable\b", re.I)
 
 
 def flat(text: str) -> str:
@@ -143,6 +148,10 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
     if _MONEY_Q.search(info.text) and _MONEY.search(text):
         bonus += 0.15
     if "number" in info.cues and _RATE_Q.search(info.text) and _RATE.search(text):
+        bonus += 0.15
+    if _RANGE_Q.search(info.text) and _DATE_RANGE.search(text):
+        bonus += 0.15
+    if _TABLE_Q.search(info.text) and chunk.chunk_type == "table":
         bonus += 0.15
     if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
