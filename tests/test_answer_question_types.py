@@ -123,3 +123,11 @@ def test_table_the_question_names_answers_before_prose_saying_the_like(gazette_s
     result = gazette_service.ask("按公路充换电计划表，2024年底高速公路3个服务区快充桩覆盖率要到多少？")
     assert result.answered and "80%" in result.answer.replace(" ", ""), result.answer
     assert result.citations[0].hit.chunk.chunk_type == "table", result.answer
+
+
+def test_unlabelled_roster_row_takes_the_role_of_its_block(chunks_2022):
+    # 副组长: 韩千来 … then "- 王立武 华阳新材料科技集团…" rows without a label: deputies all; 梁殿华 of the same
+    # company is in the roster's continuation in another passage, with no role known
+    hits = hits_of(chunks_2022, "梁殿华", "王立武")
+    result = compose(analyse("2022年调整后的治超领导小组里，华阳新材料科技集团谁任副组长？"), hits, ExtractiveParams(), False)
+    assert result.answered and "王立武" in result.answer, result.answer

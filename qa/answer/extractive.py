@@ -71,15 +71,19 @@ _ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长",
 _POSTS = ("副主任", "主任", "副局长", "局长")  # posts of an office, not only roles in a group
 
 
-def _role_bonus(question: str, sentence: str) -> float:
+def _role_bonus(question: str, sentence: str, block: str = "") -> float:
     """组长 asked -> a row naming the 组长, not a 副组长 row. Read is the role a sentence assigns (a roster
     label 副组长：, an appointment …为…局长, a post filled 办公室主任由…兼任), not a member's own title
-    (副组长：郭玉霞（市政府金融办主任） is no 主任 row)."""
+    (副组长：郭玉霞（市政府金融办主任） is no 主任 row). An unlabelled roster row takes the label of its
+    block (`block`: the lead it reads with, ending 副组长：)."""
     asked = next((r for r in _ROLES if r in question), None)
     if not asked:
         return 0.0
     flat = normalize_for_search(sentence).replace(" ", "")
     said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}(?:[：:]|由)|为.*(?<![副务]){r}", flat)]
+    if not said and block:
+        label = normalize_for_search(block).replace(" ", "")
+        said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}[：:]$", label)]
     if not said:
         return 0.0
     if asked in said or asked.startswith("办公室") and asked[3:] in said:  # (an office's roster: 主任：梁爱卿（兼）)
@@ -89,8 +93,8 @@ def _role_bonus(question: str, sentence: str) -> float:
     return 0.2 if post else -0.2
 
 
-def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit) -> float:
-    bonus = _role_bonus(info.normalized, sentence)
+def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit, block: str = "") -> float:
+    bonus = _role_bonus(info.normalized, sentence, block)
     if "number" in info.cues and _NUMBER.search(sentence):
         bonus += 0.15
     if "date" in info.cues and _DATE.search(sentence):
@@ -139,7 +143,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
             item_context = f"{s.lead} {context}"
             # English: the share of the question's words whose Chinese terms the sentence holds.
             lexical = plain_overlap(groups, flat(s.text), flat(item_context)) if groups else _overlap(q, s.text, item_context)
-            rows.append(_Row(i, s, lexical, _cue_bonus(info, s.text, hit) - params.rank_decay * i,
+            rows.append(_Row(i, s, lexical, _cue_bonus(info, s.text, hit, s.lead if s.item else "") - params.rank_decay * i,
                              context=flat(item_context)))
     if not rows:
         return []
