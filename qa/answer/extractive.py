@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import ungrounded
-from qa.answer.selection import asks_list, english_value, flat, holds, person_named, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, person_named, plain_overlap, question_terms, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -322,8 +322,11 @@ def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Ca
     near-duplicate from another issue, or a sentence that merely reads close, adds nothing)."""
     if best.held is None or cand.held is None:
         return True
-    if _values(info, cand.sentence, hits[cand.hit_index]) and not _values(info, best.sentence, hits[best.hit_index]):
+    theirs, mine = _values(info, cand.sentence, hits[cand.hit_index]), _values(info, best.sentence, hits[best.hit_index])
+    if theirs and not mine:
         return True  # the best carries no value of the asked kind; this one does
+    if mine and asked_figures(info, theirs) and asked_figures(info, theirs) <= asked_figures(info, mine):
+        return False  # the same figure or name said again elsewhere (a table row and the prose restating it)
     # (words the best one's title or heading already says are not added: 领导小组 named again)
     added = sum(w for k, w in cand.held.items() if k not in best.held and k not in best.known)
     total = sum(best.held.values()) + added

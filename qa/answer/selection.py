@@ -109,6 +109,15 @@ def plain_overlap(terms: list[tuple[tuple[str, ...], float]], sentence: str, con
     return got / len(terms)
 
 
+def asked_figures(info: QuestionInfo, values: set[str]) -> set[str]:
+    """Of a sentence's figures, those of the kind asked: percentages for a share, amounts in 元 for money."""
+    if _RATE_Q.search(info.text):
+        return {v for v in values if _RATE.search(v)}
+    if _MONEY_Q.search(info.text):
+        return {v for v in values if _MONEY.search(v)}
+    return values
+
+
 def english_value(info: QuestionInfo, values: list[str]) -> str:
     """The figure an English number question asks for among a sentence's figures: a percentage for a
     share, an amount in 元 for money, else the first that is not just a year (2020年度…提升至20%)."""
