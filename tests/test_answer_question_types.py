@@ -133,3 +133,12 @@ def test_unlabelled_roster_row_takes_the_role_of_its_block(chunks_2022):
     hits = hits_of(chunks_2022, "梁殿华", "王立武")
     result = compose(analyse("2022年调整后的治超领导小组里，华阳新材料科技集团谁任副组长？"), hits, ExtractiveParams(), False)
     assert result.answered and "王立武" in result.answer, result.answer
+
+
+
+@pytest.mark.slow
+def test_start_point_said_without_a_date_answers_from_when(gazette_service):
+    # 从什么时候算起: 试用期从原任职时间算起 says it; the appointment line (试用期一年) says for how long
+    result = gazette_service.ask("王永昌任妇幼保健院院长的试用期从什么时候算起？")
+    assert result.answered and "原任职时间" in result.answer, result.answer
+    assert len(result.citations) == 1 and "原任职时间算起" in result.citations[0].hit.chunk.text, result.answer

@@ -21,6 +21,8 @@ from qa.models import SearchHit
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
+# A start point said without a date (自印发之日起施行 / 试用期从原任职时间算起) answers 从什么时候 too.
+_DATE_RELATIVE = re.compile(r"之日起|时间算起|时起算|日起算|起计算")
 _NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
 
 NOT_FOUND_ZH = "公报中未找到能回答该问题的内容。"
@@ -97,7 +99,7 @@ def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit, block: str = "
     bonus = _role_bonus(info.normalized, sentence, block)
     if "number" in info.cues and _NUMBER.search(sentence):
         bonus += 0.15
-    if "date" in info.cues and _DATE.search(sentence):
+    if "date" in info.cues and (_DATE.search(sentence) or _DATE_RELATIVE.search(sentence)):
         bonus += 0.15
     if "person" in info.cues and (hit.chunk.persons and any(p in normalize_for_search(sentence) for p in hit.chunk.persons)
                                   or _NAME_ROLE.search(sentence) and hit.chunk.chunk_type in ("personnel", "table")):
@@ -309,7 +311,7 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
     if "number" in info.cues:  # (a bare year, 2020年继续开展…, is not the figure asked)
         out |= {flat(m.group(0)) for m in _NUMBER.finditer(sentence) if not re.fullmatch(r"\d{4}\s*年", m.group(0))}
     if "date" in info.cues:
-        out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)}
+        out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)} | set(_DATE_RELATIVE.findall(text))
     if "person" in info.cues:
         out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text}
         out |= {person_named(sentence)} - {""}  # (a text passage lists no persons: 办公室主任由…耿胜兼任)
@@ -327,6 +329,8 @@ def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Ca
         return True  # the best carries no value of the asked kind; this one does
     if mine and asked_figures(info, theirs) and asked_figures(info, theirs) <= asked_figures(info, mine):
         return False  # the same figure or name said again elsewhere (a table row and the prose restating it)
+    if mine and not theirs and {"number", "date"} & info.cues:
+        return False  # the best gives the figure or time asked; this one only more of the question's words
     # (words the best one's title or heading already says are not added: 领导小组 named again)
     added = sum(w for k, w in cand.held.items() if k not in best.held and k not in best.known)
     total = sum(best.held.values()) + added
