@@ -135,7 +135,7 @@ _ASKS_DOCUMENT = re.compile(
 # a document the question names by its number, the document's card answers it; anything else asked of
 # that document (免去了谁 / 有效期多久) is answered from its sentences.
 _ABOUT_DOCUMENT = re.compile(
-    r"讲的?是?什么|讲了什么|关于什么|干什么的|做什么的|什么(?:文件|通知|方案|计划|办法|意见|规定|细则|决定|通告|事)"
+    r"讲的?是?什么|讲了什么|关于什么|干什么的|做什么的|(?<!有)什么(?:文件|通知|方案|计划|办法|意见|细则|决定|通告)"
     r"|是(?:哪|什么)(?:份|个|一份|一个)?(?:文件|通知|方案|计划|办法|意见|决定)|标题|题目|名称|全称|叫什么"
     r"|(?:哪天|哪一天|何时|什么时候|什么时间|哪年|几月)(?:印发|发布|下发|出台|签发|发的|成文)|(?:印发|发文|成文|签发)(?:日期|时间)"
     r"|when was .{0,60}(?:issued|published|signed)"

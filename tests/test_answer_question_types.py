@@ -45,6 +45,7 @@ def test_what_a_document_is_versus_what_it_says():
               "阳政办发〔2022〕34号是哪天印发的？", "When was document 阳政办发〔2022〕34号 issued?"):
         assert asks_about_document(q), q
     for q in ("阳政任字〔2022〕12号免去了哪两位商务局副局长？", "阳政办发〔2023〕95号的有效期是多久？", "由哪个部门负责发布预警？",
+              "阳政办发〔2022〕34号对共享单车停放有什么规定？", "阳政办发〔2023〕85号规定发生什么事项时要启动应急响应？",
               "What does document 阳政办发〔2022〕34号 say about parking?"):
         assert not asks_about_document(q), q
 
