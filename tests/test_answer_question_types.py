@@ -143,3 +143,9 @@ def test_start_point_said_without_a_date_answers_from_when(gazette_service):
     result = gazette_service.ask("王永昌任妇幼保健院院长的试用期从什么时候算起？")
     assert result.answered and "原任职时间" in result.answer, result.answer
     assert len(result.citations) == 1 and "原任职时间算起" in result.citations[0].hit.chunk.text, result.answer
+
+
+def test_appointment_to_another_units_post_is_not_the_one_asked(chunks_2021_04):
+    hits = hits_of(chunks_2021_04, "黄慧文为阳泉市审计局副局长", "刘敬华为阳泉市教育局副局长")
+    result = compose(analyse("2021年8月任命的两位市教育局副局长是谁？"), hits, ExtractiveParams(), False)
+    assert result.answered and "教育局" in result.answer and "黄慧文" not in result.answer, result.answer

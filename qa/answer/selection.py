@@ -36,6 +36,7 @@ _MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
 _RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
 _RATE = re.compile(r"\d\s*[%％]|百分之")
 _REMOVAL = re.compile(r"免去|的.{2,40}职务")
+_UNIT_Q = re.compile(r"市([\u4e00-\u9fff]{2,8}?(?:局|委员会|委|院|中心))")
 # A span of time asked for (从哪天干到哪天 / 起止时间 / from when to when): a range of dates answers it.
 _RANGE_Q = re.compile(r"从(?:哪|什么|何)[^，。？?]{0,8}(?:到|至)|起止|起讫|时间段|from when|start and end|begin and end", re.I)
 _DATE_RANGE = re.compile(r"(?:\d{1,2}月(?:\d{1,2}日)?|\d{4}年)(?:至|到|—|–|~|～|-)(?:\d{4}年)?\d{1,2}月")
@@ -162,6 +163,11 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
         bonus += 0.15
     if _TABLE_Q.search(info.text) and chunk.chunk_type == "table":
         bonus += 0.15
+    if chunk.chunk_type == "personnel" and s.item:
+        # 市教育局副局长 asked: an appointment to another unit's post (审计局副局长) is not it
+        units = _UNIT_Q.findall(flat(info.text))
+        if units and not any(u in text for u in units):
+            bonus -= 0.1
     if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
     return bonus
