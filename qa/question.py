@@ -150,10 +150,25 @@ def conjunct_parts(question: str) -> list[str]:
 
 _ASKS_DOCUMENT = re.compile(
     r"文号|发文字号|(?:文件|通知|办法|方案|意见)(?:是|叫)?(?:哪个|哪份|哪一份|哪一个)|哪个文件|什么文件|哪份文件|哪一份文件"
-    r"|(?:which|what) (?:\d{4} )?(?:document|notice|file)s?\b|document number", re.I)
+    r"|(?:哪个|哪一个|什么)(?:部门|单位|机关)(?:印发|下发|出台|制定|颁布)|(?:部门|单位|机关)发的|谁(?:印发|下发|发的)|发文(?:机关|单位|部门)"
+    r"|(?:which|what) (?:\d{4} )?(?:document|notice|file)s?\b|document number|who issued|issued by (?:which|what|whom)", re.I)
+# What a document is (讲的是什么 / 印发的是什么方案 / 是关于谁的什么通知 / 哪天印发的 / what is document X about): asked of
+# a document the question names by its number, the document's card answers it; anything else asked of
+# that document (免去了谁 / 有效期多久) is answered from its sentences.
+_ABOUT_DOCUMENT = re.compile(
+    r"讲的?是?什么|讲了什么|关于什么|干什么的|做什么的|(?<!有)什么(?:文件|通知|方案|计划|办法|意见|细则|决定|通告)"
+    r"|是(?:哪|什么)(?:份|个|一份|一个)?(?:文件|通知|方案|计划|办法|意见|决定)|标题|题目|名称|全称|叫什么"
+    r"|(?:哪天|哪一天|何时|什么时候|什么时间|哪年|几月)(?:印发|发布|下发|出台|签发|发的|成文)|(?:印发|发文|成文|签发)(?:日期|时间)"
+    r"|when was .{0,60}(?:issued|published|signed)"
+    r"|what is (?:document|the document|it)|\babout\s*\??\s*$|title|which notice|what notice", re.I)
 
 
 def asks_document(question: str) -> bool:
     """The answer is a document (its number and title): 文号是多少 / 促消费文件是哪个 / which document.
     Wider than the `document` cue retrieval reads (a 文号 asked with 多少 is still a document)."""
     return bool(_ASKS_DOCUMENT.search(question))
+
+
+def asks_about_document(question: str) -> bool:
+    """The question asks what a document is (its title, subject, issuer or number), not something it says."""
+    return asks_document(question) or bool(_ABOUT_DOCUMENT.search(question))

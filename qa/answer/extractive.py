@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.question import QuestionInfo, analyse, asks_document, bigrams, clauses, conjunct_parts
+from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import CHECKS, ungrounded
-from qa.answer.selection import asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, person_named, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -22,6 +22,8 @@ from qa.models import SearchHit
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
+# A start point said without a date (自印发之日起施行 / 试用期从原任职时间算起) answers 从什么时候 too.
+_DATE_RELATIVE = re.compile(r"之日起|时间算起|时起算|日起算|起计算")
 _NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
 
 NOT_FOUND_ZH = "公报中未找到能回答该问题的内容。"
@@ -48,7 +50,7 @@ class ExtractiveParams:
     semantic_span: float = 0.17
     semantic_candidates: int = 8  # sentences embedded for selection (after a lexical pre-selection)
     selection_max_chars: int = 120
-    selection_passages: int = 4  # the selection also reads the 4th passage (the gate reads the top max_passages)
+    selection_passages: int = 5  # the selection reads every passage the chain retrieves (top_k 5; the gate reads the top max_passages)
     gate_candidates: int = 5  # the plain-wording pool the gate reads (Chinese questions)
     semantic_candidates_en: int = 8
     selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
@@ -70,26 +72,38 @@ class _Candidate:
     covered: frozenset[int] = frozenset()  # ... and those its context (lead, heading, title) holds too
 
 
-_ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "副主任", "主任", "副局长", "局长", "成员")
+# A compound role (办公室主任) is one role: asked, it is not the 主任 in a member's title.
+_ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "办公室副主任", "办公室主任", "副主任", "主任", "副局长", "局长", "成员")
+_POSTS = ("副主任", "主任", "副局长", "局长")  # posts of an office, not only roles in a group
 
 
-def _role_bonus(question: str, sentence: str) -> float:
-    """组长 asked -> a row naming the 组长, not a 副组长 row."""
+def _role_bonus(question: str, sentence: str, block: str = "") -> float:
+    """组长 asked -> a row naming the 组长, not a 副组长 row. Read is the role a sentence assigns (a roster
+    label 副组长：, an appointment …为…局长, a post filled 办公室主任由…兼任), not a member's own title
+    (副组长：郭玉霞（市政府金融办主任） is no 主任 row). An unlabelled roster row takes the label of its
+    block (`block`: the lead it reads with, ending 副组长：)."""
     asked = next((r for r in _ROLES if r in question), None)
     if not asked:
         return 0.0
     flat = normalize_for_search(sentence).replace(" ", "")
-    said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}[：:]|为.*{r}", flat) or f"{r}：" in flat]
+    said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}(?:[：:]|由)|为.*(?<![副务]){r}", flat)]
+    if not said and block:
+        label = normalize_for_search(block).replace(" ", "")
+        said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}[：:]$", label)]
     if not said:
         return 0.0
-    return 0.2 if said[0] == asked or asked in flat and not flat.count("副" + asked) == flat.count(asked) else -0.2
+    if asked in said or asked.startswith("办公室") and asked[3:] in said:  # (an office's roster: 主任：梁爱卿（兼）)
+        return 0.2
+    # A post (局长, 主任) is also said by a member's title: 成员：岳文明（市教育局副局长）.
+    post = asked in _POSTS and asked in flat and flat.count("副" + asked) != flat.count(asked)
+    return 0.2 if post else -0.2
 
 
-def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit) -> float:
-    bonus = _role_bonus(info.normalized, sentence)
+def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit, block: str = "") -> float:
+    bonus = _role_bonus(info.normalized, sentence, block)
     if "number" in info.cues and _NUMBER.search(sentence):
         bonus += 0.15
-    if "date" in info.cues and _DATE.search(sentence):
+    if "date" in info.cues and (_DATE.search(sentence) or _DATE_RELATIVE.search(sentence)):
         bonus += 0.15
     if "person" in info.cues and (hit.chunk.persons and any(p in normalize_for_search(sentence) for p in hit.chunk.persons)
                                   or _NAME_ROLE.search(sentence) and hit.chunk.chunk_type in ("personnel", "table")):
@@ -135,7 +149,7 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
             item_context = f"{s.lead} {context}"
             # English: the share of the question's words whose Chinese terms the sentence holds.
             lexical = plain_overlap(groups, flat(s.text), flat(item_context)) if groups else _overlap(q, s.text, item_context)
-            rows.append(_Row(i, s, lexical, _cue_bonus(info, s.text, hit) - params.rank_decay * i,
+            rows.append(_Row(i, s, lexical, _cue_bonus(info, s.text, hit, s.lead if s.item else "") - params.rank_decay * i,
                              context=flat(item_context)))
     if not rows:
         return []
@@ -214,11 +228,27 @@ def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool
 
 
 def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
+    """The document's number, title and issue; its date as written when a date is asked (哪天印发的)."""
     c = hit.chunk
     issue = f"{c.issue[:4]}年第{int(c.issue[5:])}期"
+    m = re.search(r"^成文日期：(\d{4})-(\d{1,2})-(\d{1,2})$", c.embed_text, re.M) if "date" in info.cues and c.chunk_type == "card" else None
     if info.lang == "en":
-        return f"{c.doc_number} is 《{c.doc_title}》 (gazette issue {c.issue})."
-    return f"{c.doc_number}是《{c.doc_title}》，刊于{issue}公报。"
+        return f"{c.doc_number} is 《{c.doc_title}》 (gazette issue {c.issue}{', dated ' + '-'.join(m.groups()) if m else ''})."
+    dated = f"成文日期为{m.group(1)}年{int(m.group(2))}月{int(m.group(3))}日，" if m else ""
+    return f"{c.doc_number}是《{c.doc_title}》，{dated}刊于{issue}公报。"
+
+
+def _named_document(info: QuestionInfo, hits: list[SearchHit], i: int, margin: float = 0.1) -> int:
+    """The document a "which document" question asks for: the best sentence's own (passage i), unless a
+    retrieved document's title reads clearly more like the question (the best sentence may quote the
+    document asked for: 原《…第二批…的通告》(阳政函〔2020〕19号)同时废止)."""
+    q = bigrams(info.content)
+    if not q:
+        return i
+    def fit(k: int) -> float:
+        return len(q & bigrams(flat(hits[k].chunk.doc_title))) / len(q)
+    best = max(range(len(hits)), key=lambda k: (fit(k), k == i, -k))
+    return best if fit(best) >= fit(i) + margin else i
 
 
 def _card_of(hits: list[SearchHit], hit_index: int) -> int:
@@ -248,7 +278,9 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         return refuse(info, hits)
     picks: list[tuple[int, str]] = []
     threshold = params.min_score_en if info.lang == "en" else params.min_score
-    if doc_route and hits[0].chunk.chunk_type == "card":  # the question names a document number
+    if doc_route and hits[0].chunk.chunk_type == "card" and asks_about_document(info.text):
+        # the question names a document number and asks what that document is; what it says
+        # (免去了谁, 有效期多久) is answered from its sentences, which the route put next to the card
         return _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
     candidates = _answering(info, hits, params, similarity)
     parts = asking_parts(info.text) if split_clauses and info.lang == "zh" else [(info.text, "")]
@@ -262,8 +294,11 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if candidates and evidence >= threshold:
         best = _leading(info, hits, candidates, params)
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
-        card = _card_of(hits, best.hit_index) if wants_document else None
-        lead = [(card, _card_answer(info, hits[card]))] if card is not None else []
+        if wants_document:
+            d = _named_document(info, hits, best.hit_index)
+            lead = [(_card_of(hits, d), _card_answer(info, hits[d]))]
+        else:
+            lead = []
         lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
@@ -302,9 +337,10 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
     if "number" in info.cues:  # (a bare year, 2020年继续开展…, is not the figure asked)
         out |= {flat(m.group(0)) for m in _NUMBER.finditer(sentence) if not re.fullmatch(r"\d{4}\s*年", m.group(0))}
     if "date" in info.cues:
-        out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)}
+        out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)} | set(_DATE_RELATIVE.findall(text))
     if "person" in info.cues:
         out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text} or role_holders(text)
+        out |= {person_named(sentence)} - {""}  # (a text passage lists no persons: 办公室主任由…耿胜兼任)
     return out
 
 
@@ -321,6 +357,8 @@ def _adds(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Ca
     best_values = _values(info, best.sentence, hits[best.hit_index])
     if cand_values and not best_values:
         return True  # the best carries no value of the asked kind; this one does
+    if best_values and asked_figures(info, cand_values) and asked_figures(info, cand_values) <= asked_figures(info, best_values):
+        return False  # the same figure or name said again elsewhere (a table row and the prose restating it)
     if best_values and not cand_values:
         return False  # the best answers with a value of the asked kind; this one carries none
     noise = {k for k, (alts, _) in enumerate(question_terms(info)) if alts[0][:1].isdigit() or len(alts[0]) < 2 or "的" in alts[0]}
@@ -425,9 +463,10 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
         part_info.years = part_info.years or info.years
         part_info.places = part_info.places or info.places
         candidates = _answering(part_info, hits, params, similarity)
-        if "document" in part_info.cues and not {"number", "date", "person"} & part_info.cues:
+        if "document" in part_info.cues and not {"number", "date", "person"} & part_info.cues \
+                or asks_document(part) and not {"date", "person"} & part_info.cues:
             i = candidates[0].hit_index if candidates else 0
-            picks.append((i, _card_answer(info, hits[i])))
+            picks.append((_card_of(hits, i), _card_answer(info, hits[i])))
             answered += 1
         elif candidates and _evidence(candidates) >= params.min_score:
             best = _leading(part_info, hits, candidates, params)

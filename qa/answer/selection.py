@@ -31,7 +31,11 @@ _WHICH_PLACE_Q = re.compile(r"哪个(?:县|区)|哪些(?:县|区)|哪[几两]个
 _APPOINT_Q = re.compile(r"任命|新任|出任|接任|\b(?:became|become|appointed|named)\b", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
 # 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
-_NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}|由[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
+# (由市民政局二级调研员耿胜兼任: the name comes after the post's title)
+_NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}"
+                           r"|由(?:[^，。；]{0,20}?(?:员|长|任|记|师))?[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
+# A roster block's label, ending the lead its unlabelled rows read with (… 副组长:).
+_BLOCK_ROLE = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:]$")
 _ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支队长|书记|董事长|成员|\b(?:heads?|leads?|leader|director|chief|chair|principal)\b", re.I)
 # Money asked for without a unit (每人每年救助多少钱): an amount in 元 answers it.
 _MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
@@ -50,6 +54,12 @@ _LOCATED = re.compile(r"(?:设|位|驻)(?:在|于)[^，,。；;]")
 # matches as 于. Not where 在 is no preposition (现在, 存在, 正在, 所在, 实在, 自在).
 _AT = re.compile(r"^[\u4e00-\u9fff]在$")
 _NOT_AT = set("现存正所实自好内外")
+_UNIT_Q = re.compile(r"市([\u4e00-\u9fff]{2,8}?(?:局|委员会|委|院|中心))")
+# A span of time asked for (从哪天干到哪天 / 起止时间 / from when to when): a range of dates answers it.
+_RANGE_Q = re.compile(r"从(?:哪|什么|何)[^，。？?]{0,8}(?:到|至)|起止|起讫|时间段|from when|start and end|begin and end", re.I)
+_DATE_RANGE = re.compile(r"(?:\d{1,2}月(?:\d{1,2}日)?|\d{4}年)(?:至|到|—|–|~|～|-)(?:\d{4}年)?\d{1,2}月")
+# A table the question names (按…计划表 / 统计表里): its rows answer before prose saying the like.
+_TABLE_Q = re.compile(r"(?:计划|统计|一览|明细|安排|分工|汇总|进度|任务|责任|情况)表|表格|附表|\btable\b", re.I)
 
 
 def flat(text: str) -> str:
@@ -129,6 +139,15 @@ def plain_overlap(terms: list[tuple[tuple[str, ...], float]], sentence: str, con
     return got / len(terms)
 
 
+def asked_figures(info: QuestionInfo, values: set[str]) -> set[str]:
+    """Of a sentence's figures, those of the kind asked: percentages for a share, amounts in 元 for money."""
+    if _RATE_Q.search(info.text):
+        return {v for v in values if _RATE.search(v)}
+    if _MONEY_Q.search(info.text):
+        return {v for v in values if _MONEY.search(v)}
+    return values
+
+
 def english_value(info: QuestionInfo, values: list[str]) -> str:
     """The figure an English number question asks for among a sentence's figures: a percentage for a
     share, an amount in 元 for money, else the first that is not just a year (2020年度…提升至20%)."""
@@ -138,6 +157,12 @@ def english_value(info: QuestionInfo, values: list[str]) -> str:
         values = [v for v in values if _MONEY.search(v)] or values
     values = [v for v in values if not re.fullmatch(r"\d{4}\s*年", v)] or values
     return values[0] if values else ""
+
+
+def person_named(text: str) -> str:
+    """The clause naming someone in a role (组长：雷健坤 / 由…耿胜兼任), flattened; "" when none does."""
+    m = _NAMES_PERSON.search(flat(text))
+    return m.group(0) if m else ""
 
 
 def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
@@ -154,7 +179,9 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
             or _HEADING.match(text) and len(text) <= 16:
         bonus -= 0.15  # a heading or the title line
     if "person" in info.cues:
-        named = _NAMES_PERSON.search(text) or any(p.replace(" ", "") in text for p in chunk.persons)
+        # (an unlabelled row of a roster block, - 王立武 …, under 副组长: names a holder of that role too)
+        named = _NAMES_PERSON.search(text) or any(p.replace(" ", "") in text for p in chunk.persons) \
+            or s.item and _BLOCK_ROLE.search(flat(s.lead))
         if named:
             bonus += 0.1  # who: a row or clause that names someone in a role
         elif _ROLE_Q.search(info.text):
@@ -166,6 +193,15 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
     if not asked(info).places and not _WHICH_PLACE_Q.search(info.text) \
             and PLACE.search(flat(" ".join(chunk.section_path))):
         bonus -= 0.1  # a question naming no district asks the city-wide figure, not a district section's
+    if _RANGE_Q.search(info.text) and _DATE_RANGE.search(text):
+        bonus += 0.15
+    if _TABLE_Q.search(info.text) and chunk.chunk_type == "table":
+        bonus += 0.15
+    if chunk.chunk_type == "personnel" and s.item:
+        # 市教育局副局长 asked: an appointment to another unit's post (审计局副局长) is not it
+        units = _UNIT_Q.findall(flat(info.text))
+        if units and not any(u in text for u in units):
+            bonus -= 0.1
     if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
         bonus += 0.15 if _REMOVAL.search(text) or "免去" in s.lead else -0.1 if s.item else 0.0
     elif _APPOINT_Q.search(info.text) and chunk.chunk_type == "personnel" and s.item:
