@@ -16,18 +16,12 @@ from qa.answer.selection import english_value
 from qa.answer.sentences import passage_sentences
 from qa.answer.chain import about, part_question, year_clauses
 from qa.question import analyse, asks_document, clauses, conjunct_parts, part_years
-from qa.corpus.chunker import chunk_file
 from qa.corpus.normalize import squash
 from qa.models import SearchHit
 
-pytest_plugins = ["api_support"]
+pytest_plugins = ["api_support", "corpus_support"]
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"\[(\d+)\]")
-
-
-@pytest.fixture(scope="module")
-def chunks_2022():
-    return chunk_file(ROOT / "corpus" / "2022-03.txt")
 
 
 def hits_for(chunks, *needles: str) -> list[SearchHit]:
@@ -280,26 +274,6 @@ def test_every_marker_refers_to_a_listed_citation_over_the_eval_set(gazette_serv
 
 
 # ---- fast: sentence selection and composition on real passages (no model) ---------------------
-
-@pytest.fixture(scope="module")
-def chunks_2020():
-    return chunk_file(ROOT / "corpus" / "2020-02.txt")
-
-
-@pytest.fixture(scope="module")
-def chunks_2021_01():
-    return chunk_file(ROOT / "corpus" / "2021-01.txt")
-
-
-@pytest.fixture(scope="module")
-def chunks_2021_04():
-    return chunk_file(ROOT / "corpus" / "2021-04.txt")
-
-
-@pytest.fixture(scope="module")
-def chunks_2023():
-    return chunk_file(ROOT / "corpus" / "2023-06.txt")
-
 
 def flat_answer(result) -> str:
     return squash(result.answer)

@@ -9,23 +9,12 @@ from pathlib import Path
 import pytest
 
 from qa.answer.extractive import ExtractiveParams, compose
-from qa.corpus.chunker import chunk_file
 from qa.models import SearchHit
 from qa.question import analyse, asks_about_document
 
-pytest_plugins = ["api_support"]
+pytest_plugins = ["api_support", "corpus_support"]
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"\[(\d+)\]")
-
-
-@pytest.fixture(scope="module")
-def chunks_2022():
-    return chunk_file(ROOT / "corpus" / "2022-03.txt")
-
-
-@pytest.fixture(scope="module")
-def chunks_2023():
-    return chunk_file(ROOT / "corpus" / "2023-06.txt")
 
 
 def document_hits(chunks, doc_number: str) -> list[SearchHit]:
@@ -73,11 +62,6 @@ def test_issuer_and_number_asked_are_cited_to_the_card(chunks_2023):
     result = compose(analyse("特困人员认定办法是哪个部门发的，文号是什么？"), hits, ExtractiveParams(), False)
     assert result.answered and doc in result.answer, result.answer
     assert cited_types(result) == ["card"], result.answer
-
-
-@pytest.fixture(scope="module")
-def chunks_2021_04():
-    return chunk_file(ROOT / "corpus" / "2021-04.txt")
 
 
 def test_office_director_is_the_role_a_row_assigns_not_a_members_title(chunks_2021_04):
