@@ -18,7 +18,7 @@ _UNIT_ALIASES = {"度": ("度", "℃"), "%": ("%", "％"), "个百分点": ("个
 PLACE = re.compile(r"(城区|矿区|郊区|平定县|盂县|孟县|高新区|开发区|经济技术开发区|北京|上海|天津|太原|晋中|深圳|广州)")
 
 CUES: dict[str, re.Pattern[str]] = {
-    "number": re.compile(r"多少|多大|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|how old|what age|what percentage|what share|(?<!document )number of|amount", re.I),
+    "number": re.compile(r"多少|多大|年龄|几岁|岁数|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|how old|what age|what percentage|what share|(?<!document )number of|amount", re.I),
     "date": re.compile(r"何时|什么时候|哪天|哪一天|日期|期限|截止|多久|时限|几月|哪年|什么时间|when|what date|deadline|by what|how long|which year", re.I),
     "person": re.compile(r"谁|哪位|何人|由谁|担任|任命|免去|组长|任职|\bwho\b|whom|appointed|heads?\b|leader|chair", re.I),
     "document": re.compile(r"哪个文件|什么文件|哪份文件|哪一份|文号|发文字号|哪个通知|(?:文件|通知)是哪[个份一]"

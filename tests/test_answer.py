@@ -44,6 +44,7 @@ def test_question_analysis():
     assert analyse("郊区要改造多少平方米？").places == ["郊区"]
     assert "person" in analyse("地质灾害防治领导小组组长是谁").cues
     assert "number" in analyse("农村自建低层房屋是指多大？").cues  # a size is a figure
+    assert "number" in analyse("共享单车用户的年龄有什么要求？").cues  # an age is a figure (周岁)
     assert "不能" not in analyse("个人能不能承揽农村房屋建设施工？").content  # 能不能 asks; it is no content word
     for q in ("提出“六个一活动”的促消费文件是哪个？", "是哪份文件规定的？", "Which 2022 document set up the mechanism?",
               "What documents cover heating refunds?"):
@@ -702,3 +703,14 @@ def test_highest_row_of_a_data_table_answers_which_is_most(chunks_2023):
     assert extreme_row("组 长：王明厚\t副市长\n杜平华\t市规划和自然资源局局长", "最多") == ""
     result = compose(analyse("新增公共充电设施计划表里，三年合计最多的是哪个县区？"), [SearchHit(table, 1.0, 1)], ExtractiveParams(), False)
     assert result.answered and "城区，200，300，334，834" in result.answer, result.answer
+
+
+@pytest.mark.slow
+def test_an_age_asked_is_answered_with_an_age_or_not_at_all(gazette_service):
+    # "minimum age" is 年满…周岁 in the gazette (the phrase glossary); an age question is never answered
+    # with a sentence that gives no age (骑共享单车…有年龄门槛吗 used to get the bikes' definition)
+    result = gazette_service.ask("What is the minimum age for using shared bikes in Yangquan?")
+    assert result.answered and "年满 16 周岁" in result.answer, result.answer
+    check_markers(result)
+    result = gazette_service.ask("骑共享单车在阳泉有年龄门槛吗？")
+    assert not result.answered or "周岁" in result.answer, result.answer
