@@ -31,7 +31,7 @@ pytest_plugins = ["api_support"]
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 BIKE_Q = "共享单车用户需要满多少岁？"
-AGE_Q = "骑共享单车在阳泉有年龄门槛吗？"  # eval b005: answered by 阳政办发〔2022〕34号, "年满 16 周岁"
+AGE_Q = "共享单车用户的年龄有什么要求？"  # answered by 阳政办发〔2022〕34号, "年满 16 周岁" (a long sentence: streams in pieces)
 BIKE_DOC = "阳政办发〔2022〕34号"
 NOT_FOUND_Q = "2019年省政府13710督办系统交办阳泉多少件任务？"  # eval: unanswerable (no 2019 issue)
 
