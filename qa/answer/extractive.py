@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import CHECKS, ungrounded
-from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, person_named, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -339,8 +339,8 @@ def _values(info: QuestionInfo, sentence: str, hit: SearchHit) -> set[str]:
     if "date" in info.cues:
         out |= {flat(m.group(0)) for m in _DATE.finditer(sentence)} | set(_DATE_RELATIVE.findall(text))
     if "person" in info.cues:
-        out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text} or role_holders(text)
-        out |= {person_named(sentence)} - {""}  # (a text passage lists no persons: 办公室主任由…耿胜兼任)
+        # (a passage whose persons were not extracted still names a role holder: 办公室主任由…耿胜兼任)
+        out |= {p.replace(" ", "") for p in hit.chunk.persons if p.replace(" ", "") in text} | role_holders(text)
     return out
 
 

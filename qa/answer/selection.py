@@ -151,18 +151,10 @@ def asked_figures(info: QuestionInfo, values: set[str]) -> set[str]:
 def english_value(info: QuestionInfo, values: list[str]) -> str:
     """The figure an English number question asks for among a sentence's figures: a percentage for a
     share, an amount in 元 for money, else the first that is not just a year (2020年度…提升至20%)."""
-    if _RATE_Q.search(info.text):
-        values = [v for v in values if _RATE.search(v)] or values
-    elif _MONEY_Q.search(info.text):
-        values = [v for v in values if _MONEY.search(v)] or values
+    kind = asked_figures(info, set(values))
+    values = [v for v in values if v in kind] or values
     values = [v for v in values if not re.fullmatch(r"\d{4}\s*年", v)] or values
     return values[0] if values else ""
-
-
-def person_named(text: str) -> str:
-    """The clause naming someone in a role (组长：雷健坤 / 由…耿胜兼任), flattened; "" when none does."""
-    m = _NAMES_PERSON.search(flat(text))
-    return m.group(0) if m else ""
 
 
 def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
