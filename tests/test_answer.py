@@ -29,6 +29,16 @@ def hits_for(chunks, *needles: str) -> list[SearchHit]:
     return [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate(picked)]
 
 
+def two_passage_candidates(info, chunks, passage_needles, sentence_needles):
+    """The first passage holding each passage needle (two different passages), and the scored candidate
+    sentence holding each sentence needle."""
+    from qa.answer.extractive import score_sentences
+    hits = [h for n in passage_needles for h in hits_for(chunks, n)[:1]]
+    assert hits[0].chunk.chunk_id != hits[1].chunk.chunk_id
+    cands = score_sentences(info, hits, ExtractiveParams())
+    return hits, [next(c for c in cands if n in c.sentence) for n in sentence_needles]
+
+
 def check_markers(result) -> None:
     listed = {c.n for c in result.citations}
     used = {int(n) for n in MARKER.findall(result.answer)}
@@ -531,13 +541,10 @@ def test_further_value_of_the_asked_kind_from_the_same_passage_joins(chunks_2023
 
 def test_other_passage_with_some_figure_is_not_cited_when_the_best_has_the_figure(chunks_2022):
     # the best sentence carries the count asked for; another passage's percentages add nothing to it
-    from qa.answer.extractive import _adds, score_sentences
+    from qa.answer.extractive import _adds
     info = analyse("2022年全市地质灾害隐患点共有多少处？")
-    hits = [h for n in ("全市地质灾害隐患点共344处", "我市全境都是地质灾害易发区") for h in hits_for(chunks_2022, n)[:1]]
-    assert hits[0].chunk.chunk_id != hits[1].chunk.chunk_id
-    cands = score_sentences(info, hits, ExtractiveParams())
-    count = next(c for c in cands if "隐患点共344处" in c.sentence)
-    shares = next(c for c in cands if "地质灾害高易发区占全市面积" in c.sentence)
+    hits, (count, shares) = two_passage_candidates(info, chunks_2022, ("全市地质灾害隐患点共344处", "我市全境都是地质灾害易发区"),
+                                                   ("隐患点共344处", "地质灾害高易发区占全市面积"))
     assert not _adds(info, hits, count, shares, 0.1)
 
 
@@ -610,14 +617,11 @@ def test_question_naming_no_district_reads_the_city_wide_passage(chunks_2020):
 def test_other_passage_naming_nobody_is_not_cited_when_the_best_names_the_person(chunks_2022):
     # who headed the office: the best names 王志伟 in a role (a passage whose persons were not extracted);
     # a sentence of another passage on the topic names nobody, and the year it holds is the question's own
-    from qa.answer.extractive import _adds, score_sentences
+    from qa.answer.extractive import _adds
     info = analyse("2022年 Who headed the office of the geological-hazard leading group?")
     info.terms = (("主任", "局长"), ("办公室",), ("地质灾害", "风险"), ("领导小组",))
-    hits = [h for n in ("办公室主任：王志伟（兼）", "完成孟县、郊区地质灾害风险调查评价") for h in hits_for(chunks_2022, n)[:1]]
-    assert hits[0].chunk.chunk_id != hits[1].chunk.chunk_id
-    cands = score_sentences(info, hits, ExtractiveParams())
-    office = next(c for c in cands if "王志伟" in c.sentence)
-    survey = next(c for c in cands if "地质灾害风险调查评价" in c.sentence)
+    hits, (office, survey) = two_passage_candidates(info, chunks_2022, ("办公室主任：王志伟（兼）", "完成孟县、郊区地质灾害风险调查评价"),
+                                                    ("王志伟", "地质灾害风险调查评价"))
     assert not _adds(info, hits, office, survey, 0.1)
 
 
