@@ -115,7 +115,7 @@ def index_build_cmd(corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
     """Chunk and embed the whole corpus into a new index, swapped in atomically."""
     from qa.service import build_index
 
-    _print_report(build_index(_settings(corpus, index), show_progress=True))
+    _print_report(_unless_busy(lambda: build_index(_settings(corpus, index), show_progress=True)))
 
 
 @index_app.command("update")
@@ -123,16 +123,43 @@ def index_update_cmd(corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
     """Bring the index in line with the corpus directory, embedding only new or changed chunks."""
     from qa.service import build_index
 
-    _print_report(build_index(_settings(corpus, index), show_progress=True, incremental=True))
+    _print_report(_unless_busy(lambda: build_index(_settings(corpus, index), show_progress=True, incremental=True)))
+
+
+def _unless_busy(run):
+    """A build lock held by another process is one line on stderr (exit 3), not a traceback."""
+    from qa.index.atomic import IndexBusyError
+
+    try:
+        return run()
+    except IndexBusyError as exc:
+        typer.echo(f"not changed: {exc}", err=True)
+        raise typer.Exit(3) from exc
+
+
+def _change_corpus(run) -> None:
+    """Run a corpus change; a refused change or a busy index is one line on stderr, not a traceback."""
+    from qa.index.manage import CorpusChangeError, IndexBusyError
+
+    try:
+        change = run()
+    except (CorpusChangeError, IndexBusyError) as exc:
+        typer.echo(f"not changed: {exc}", err=True)
+        raise typer.Exit(2 if isinstance(exc, CorpusChangeError) else 3) from exc
+    for label, names in (("added", change.added), ("replaced", change.replaced), ("removed", change.removed)):
+        if names:
+            typer.echo(f"{label}: {', '.join(names)}")
+    if change.report is not None:
+        _print_report(change.report)
 
 
 @index_app.command("add")
 def index_add_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A gazette issue (.txt).")],
-                  corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
+                  corpus: CorpusOpt = None, index: IndexOpt = None,
+                  replace: Annotated[bool, typer.Option("--replace", help="Replace an issue already in the corpus.")] = False) -> None:
     """Add a gazette file: checked by the parser, copied into the corpus, only its chunks embedded."""
-    import shutil
-
     from qa.corpus.parser import ParseError, parse_issue
+    from qa.index.manage import add_issue_files
     from qa.service import build_index
 
     settings = _settings(corpus, index)
@@ -141,30 +168,23 @@ def index_add_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fal
     except (ParseError, UnicodeDecodeError) as exc:
         typer.echo(f"not added: {exc}", err=True)
         raise typer.Exit(2) from exc
-    target = Path(settings.corpus_dir) / f"{issue.issue}.txt"
-    if target.exists() and target.resolve() != file.resolve() and target.read_bytes() != file.read_bytes():
-        typer.echo(f"replacing {target.name} (issue {issue.issue}) with {file}", err=True)
-    if target.resolve() != file.resolve():
-        shutil.copyfile(file, target)
-    typer.echo(f"{file} -> {target} ({len(issue.documents)} documents)")
-    _print_report(build_index(settings, show_progress=True, incremental=True))
+    typer.echo(f"{file}: issue {issue.issue}, {len(issue.documents)} documents")
+    _change_corpus(lambda: add_issue_files(
+        settings.index_dir, settings.corpus_dir, [(file, f"{issue.issue}.txt")],
+        lambda: build_index(settings, show_progress=True, incremental=True), replace=replace))
 
 
 @index_app.command("remove")
 def index_remove_cmd(name: Annotated[str, typer.Argument(help="Corpus file name or issue, e.g. 2022-03.txt or 2022-03.")],
                      corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
     """Remove an issue: its file moves to corpus/removed/ and its chunks leave the index."""
+    from qa.index.manage import remove_files
     from qa.service import build_index
 
     settings = _settings(corpus, index)
-    corpus_dir = Path(settings.corpus_dir)
-    path = corpus_dir / (name if name.endswith(".txt") else f"{name}.txt")
-    if not path.exists():
-        typer.echo(f"no {path.name} in {corpus_dir}", err=True)
-        raise typer.Exit(2)
-    (corpus_dir / "removed").mkdir(exist_ok=True)
-    path.rename(corpus_dir / "removed" / path.name)
-    _print_report(build_index(settings, show_progress=True, incremental=True))
+    _change_corpus(lambda: remove_files(
+        settings.index_dir, settings.corpus_dir, [name if name.endswith(".txt") else f"{name}.txt"],
+        lambda: build_index(settings, show_progress=True, incremental=True)))
 
 
 @index_app.command("stats")

@@ -12,12 +12,22 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+
+
+class IndexBusyError(RuntimeError):
+    """Another process (or thread) holds the index's build lock."""
+
+
+# Locks this thread already holds, by lock path: an operation that took the lock (qa.index.manage) may call the
+# builder, which takes it again. Per thread, so two threads of one server still exclude each other.
+_held = threading.local()
 
 
 def old_path(index_dir: Path) -> Path:
@@ -56,17 +66,29 @@ def readable_dir(index_dir: Path) -> Path | None:
 
 @contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
-    """One writer per index dir; the lock dies with the process, so kill -9 cannot leave it stuck."""
+    """One writer per index dir; the lock dies with the process, so kill -9 cannot leave it stuck.
+    Re-entrant within one thread."""
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = index_dir.with_name(f".{index_dir.name}.lock")
+    key = str(lock_path.resolve())
+    counts: dict[str, int] = _held.__dict__.setdefault("counts", {})
+    if counts.get(key):
+        counts[key] += 1
+        try:
+            yield
+        finally:
+            counts[key] -= 1
+        return
     with open(lock_path, "a+") as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RuntimeError(f"another build of {index_dir} is running (lock {lock_path})") from exc
+            raise IndexBusyError(f"another build of {index_dir} is running (lock {lock_path}); try again when it ends") from exc
+        counts[key] = 1
         try:
             yield
         finally:
+            counts.pop(key, None)
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 

@@ -1,0 +1,147 @@
+"""Changes to the corpus and its index as one operation: lock, then corpus, then index; undone on failure.
+
+The CLI (`qa index add/remove`) and the API call these, never the corpus directory directly. Order matters:
+the build lock is taken before any corpus file moves, so a command that loses the race changes nothing, and a
+failed index step puts the corpus files back as they were (the index itself is swapped atomically by the builder,
+so it is either the old or the new one).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.index.atomic import IndexBusyError, build_lock
+from qa.index.builder import BuildReport
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CorpusChange", "CorpusChangeError", "IndexBusyError", "add_issue_files", "remove_files"]
+
+REMOVED_DIR = "removed"  # corpus/removed/: files taken out of the index, kept (nothing is deleted)
+
+# Brings the index in line with the corpus dir (incremental); qa.service.build_index in production.
+UpdateIndex = Callable[[], BuildReport]
+
+
+class CorpusChangeError(ValueError):
+    """The requested change is refused before anything was touched (bad file, unknown name, would replace)."""
+
+
+@dataclass
+class CorpusChange:
+    added: list[str] = field(default_factory=list)  # corpus file names written
+    replaced: list[str] = field(default_factory=list)  # of those, names that replaced an existing file
+    removed: list[str] = field(default_factory=list)  # corpus file names moved to removed/
+    report: BuildReport | None = None
+
+
+class _Undo:
+    """Corpus file moves done so far, and how to take each back (newest first)."""
+
+    def __init__(self, corpus_dir: Path) -> None:
+        self.backup = corpus_dir / f".undo-{uuid.uuid4().hex[:12]}"
+        self.steps: list[Callable[[], None]] = []
+
+    def put(self, src: Path, target: Path) -> None:
+        """Copy src to target via a temp file; an existing target is kept aside until commit."""
+        if target.exists():
+            self.backup.mkdir(exist_ok=True)
+            saved = self.backup / target.name
+            os.replace(target, saved)
+            self.steps.append(lambda: os.replace(saved, target))
+        tmp = target.with_name(f".{target.name}.part-{uuid.uuid4().hex[:8]}")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+        self.steps.append(lambda: target.unlink(missing_ok=True))
+
+    def move(self, src: Path, target: Path) -> None:
+        target.parent.mkdir(exist_ok=True)
+        os.replace(src, target)
+        self.steps.append(lambda: os.replace(target, src))
+
+    def rollback(self) -> None:
+        for step in reversed(self.steps):
+            try:
+                step()
+            except OSError as exc:  # keep undoing the rest; the backup dir keeps what could not go back
+                log.error("could not undo a corpus change: %s (kept in %s)", exc, self.backup)
+        self._drop_backup()
+
+    def commit(self) -> None:
+        self._drop_backup()
+
+    def _drop_backup(self) -> None:
+        if self.backup.exists() and not any(self.backup.iterdir()):
+            self.backup.rmdir()
+        elif self.backup.exists():
+            shutil.rmtree(self.backup)
+
+
+def _apply(index_dir: Path, corpus_dir: Path, change: CorpusChange, moves: Callable[[_Undo], None],
+           update_index: UpdateIndex) -> CorpusChange:
+    with build_lock(index_dir):
+        undo = _Undo(corpus_dir)
+        try:
+            moves(undo)
+            change.report = update_index()
+        except BaseException:
+            undo.rollback()
+            raise
+        undo.commit()
+    return change
+
+
+def add_issue_files(index_dir: Path, corpus_dir: Path, files: Sequence[tuple[Path, str]], update_index: UpdateIndex,
+                    *, replace: bool = False) -> CorpusChange:
+    """Copy each (source file, corpus name) into the corpus and bring the index up to date.
+
+    A name that exists with other content is refused unless `replace`; the same content is a no-op copy."""
+    corpus_dir = Path(corpus_dir)
+    change = CorpusChange()
+    with build_lock(index_dir):
+        for src, name in files:
+            target = corpus_dir / name
+            if target.exists() and target.resolve() != Path(src).resolve():
+                if target.read_bytes() == Path(src).read_bytes():
+                    continue
+                if not replace:
+                    raise CorpusChangeError(f"{name} is already in the corpus with other content; "
+                                            "pass --replace (API: replace=true) to replace it")
+                change.replaced.append(name)
+            if target.resolve() != Path(src).resolve():
+                change.added.append(name)
+
+        def moves(undo: _Undo) -> None:
+            for src, name in files:
+                if name in change.added:
+                    undo.put(Path(src), corpus_dir / name)
+
+        return _apply(index_dir, corpus_dir, change, moves, update_index)
+
+
+def remove_files(index_dir: Path, corpus_dir: Path, names: Sequence[str], update_index: UpdateIndex) -> CorpusChange:
+    """Move corpus files to corpus/removed/ and take their chunks out of the index."""
+    corpus_dir = Path(corpus_dir)
+    change = CorpusChange()
+    with build_lock(index_dir):
+        paths = []
+        for name in names:
+            path = corpus_dir / name
+            if not path.is_file():
+                raise CorpusChangeError(f"no {name} in {corpus_dir}")
+            paths.append(path)
+        change.removed = [p.name for p in paths]
+
+        def moves(undo: _Undo) -> None:
+            for path in paths:
+                target = corpus_dir / REMOVED_DIR / path.name
+                if target.exists():  # removed before, re-added since: keep both copies
+                    target = target.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
+                undo.move(path, target)
+
+        return _apply(index_dir, corpus_dir, change, moves, update_index)
