@@ -73,3 +73,118 @@ def test_evidence_is_verbatim_and_holds_key_strings(questions, files):
         joined = squash("".join(q["evidence"]))
         for key in q["must_contain"]:
             assert squash(key) in joined, (q["id"], key)
+
+
+# --- absence checks of the unanswerable near misses (eval/build_questions.py) ---
+
+ABSENCE_KINDS = ("attribute", "year", "person", "city_fact", "english")
+
+
+@pytest.fixture(scope="module")
+def texts() -> dict[str, str]:
+    from eval.build_questions import squash as squash_text  # noqa: PLC0415
+
+    return {p.stem: squash_text(p.read_text(encoding="utf-8")) for p in CORPUS.glob("*.txt")}
+
+
+def _unans(absence: dict, **extra) -> dict:
+    return {"id": "t", "type": "unanswerable", "absence": absence, **extra}
+
+
+def test_near_misses_many_and_in_five_kinds(questions):
+    checked = [q for q in questions if q.get("absence")]
+    assert len(checked) >= 260
+    kinds = Counter(q["absence"]["kind"] for q in checked)
+    assert set(kinds) == set(ABSENCE_KINDS), kinds
+    assert all(kinds[k] >= 45 for k in ABSENCE_KINDS), kinds
+    for q in checked:
+        assert q["type"] == "unanswerable" and q["answer"].startswith("公报中未找到"), q["id"]
+        assert (q["lang"] == "en") == (q["absence"]["kind"] == "english"), q["id"]
+        assert q["issues"], q["id"]
+
+
+def test_part_d_items_all_carry_checks_and_issues(questions, files):
+    stems = {Path(f).stem for f in files}
+    part_d = [q for q in questions if q["id"].startswith("d")]
+    assert part_d and all(q.get("absence") for q in part_d)
+    assert all(set(q["issues"]) <= stems for q in part_d)
+    # every issue is near-missed by some item, so each leave-one-issue-out fold has unanswerables
+    assert stems <= {i for q in part_d for i in q["issues"]}
+
+
+def test_absence_check_passes_a_true_near_miss(texts):
+    from eval.build_questions import check_absence  # noqa: PLC0415
+
+    check_absence(_unans({"kind": "city_fact", "near": ["阳泉市第三人民医院"], "must_not_occur": ["床位"],
+                          "scope": "all", "window": 400}), texts)
+
+
+def test_absence_check_catches_the_colophon_postcode(texts):
+    """The 2023 issue's last page prints the publisher's postcode: a postcode question about it is answerable."""
+    from eval.build_questions import SpecError, check_absence  # noqa: PLC0415
+
+    spec = _unans({"kind": "city_fact", "near": ["阳泉市人民政府办公室"], "must_not_occur": ["邮编", "邮政编码"], "scope": "all"})
+    with pytest.raises(SpecError, match="045000|邮编"):
+        check_absence(spec, texts)
+    # about another body, and looked for only near that body, the same postcode line does not count
+    check_absence(_unans({"kind": "city_fact", "near": ["阳泉市公安局"], "must_not_occur": ["邮编"], "scope": "all",
+                          "window": 300}), texts)
+
+
+def test_absence_check_reads_through_line_breaks_and_full_width(texts):
+    """The PDF text breaks lines mid-word and mixes half- and full-width brackets; the check must see through both."""
+    from eval.build_questions import SpecError, check_absence  # noqa: PLC0415
+
+    # '（此件公开发布）' is printed with full-width brackets; a spec may write them half-width
+    with pytest.raises(SpecError):
+        check_absence(_unans({"kind": "attribute", "near": ["互联网租赁自行车"], "must_not_occur": ["(此件公开发布)"],
+                              "scope": ["2022-03"]}), texts)
+    # '年满16周岁' (bike users' age) is answerable: a question about it must fail
+    with pytest.raises(SpecError, match="2022-03"):
+        check_absence(_unans({"kind": "attribute", "near": ["互联网租赁自行车"], "must_not_occur": ["年满 16 周岁"],
+                              "scope": "all"}), texts)
+
+
+def test_absence_check_window_and_scope(texts):
+    from eval.build_questions import SpecError, check_absence  # noqa: PLC0415
+
+    # 2024年底建成通水 is stated for 龙华口 (2022-03): not unanswerable in that issue...
+    with pytest.raises(SpecError, match="通水"):
+        check_absence(_unans({"kind": "attribute", "near": ["龙华口调水工程"], "must_not_occur": ["通水"],
+                              "scope": ["2022-03"], "window": 500}), texts)
+    # ...but the near term must be in scope: 2020-02 never mentions 龙华口
+    with pytest.raises(SpecError, match="not a near miss"):
+        check_absence(_unans({"kind": "attribute", "near": ["龙华口调水工程"], "must_not_occur": ["通水"],
+                              "scope": ["2020-02"]}), texts)
+
+
+@pytest.mark.parametrize("absence, message", [
+    ({"kind": "misc", "near": ["阳泉"], "must_not_occur": ["海拔"], "scope": "all"}, "kind"),
+    ({"kind": "year", "near": [], "must_not_occur": ["海拔"], "scope": "all"}, "non-empty"),
+    ({"kind": "year", "near": ["阳泉"], "must_not_occur": ["海拔"], "scope": ["2019-01"]}, "scope"),
+    ({"kind": "year", "near": ["阳泉"], "must_not_occur": ["海拔"], "scope": "all", "window": 0}, "window"),
+    ({"kind": "year", "near": ["阳泉"], "must_not_occur": ["海拔"], "scope": "all", "typo": 1}, "unknown"),
+])
+def test_absence_check_rejects_malformed_specs(texts, absence, message):
+    from eval.build_questions import SpecError, check_absence  # noqa: PLC0415
+
+    with pytest.raises(SpecError, match=message):
+        check_absence(_unans(absence), texts)
+
+
+def test_absence_check_only_on_unanswerables(texts):
+    from eval.build_questions import SpecError, check_absence  # noqa: PLC0415
+
+    with pytest.raises(SpecError, match="answerable"):
+        check_absence({"id": "t", "type": "fact", "absence": {"kind": "year", "near": ["阳泉"], "must_not_occur": ["海拔"]}}, texts)
+
+
+def test_build_aborts_on_a_failing_check(tmp_path):
+    """A spec whose forbidden string is in the corpus stops the whole build, naming the item."""
+    from eval.build_questions import SpecError, build  # noqa: PLC0415
+
+    bad = {"id": "x001", "question": "阳泉市政府办公室邮编？", "answer": "公报中未找到", "type": "unanswerable",
+           "issues": ["2023-06"], "absence": {"kind": "city_fact", "near": ["主办单位"], "must_not_occur": ["045000"], "scope": "all"}}
+    (tmp_path / "part_x.jsonl").write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="x001.*045000"):
+        build(sources=tmp_path)
