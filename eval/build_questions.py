@@ -15,7 +15,10 @@ corpus text (NFKC, all whitespace removed, so line breaks cannot hide a string):
                                                         #     200 characters of a near hit
                 "scope": "all" | ["2023-06"]}           # issues (corpus file stems)
 
-`issues` lists the issue ids the question is about (for leave-one-issue-out).
+Every item names the issue(s) it is about in `issues` (corpus file stems such as
+"2022-03"), for leave-one-issue-out folds: taken from the spec when it gives
+them (an item without evidence, e.g. an unanswerable one, must), else derived
+from its evidence files and source_file. Given issues must include those.
 A failing check aborts the build with the item's id and the offending text.
 
     python eval/build_questions.py            # writes eval/questions.jsonl
@@ -120,12 +123,28 @@ def check_absence(spec: dict, texts: dict[str, str]) -> None:
                             raise SpecError(f"{bad!r} occurs within {window} characters of {term!r} in {issue}: …{context}…")
 
 
-def check_issues(spec: dict, texts: dict[str, str]) -> None:
-    issues = spec.get("issues")
-    if issues is None:
-        return
-    if not isinstance(issues, list) or not issues or set(issues) - set(texts):
-        raise SpecError(f"issues {issues!r}: must be a non-empty list of {sorted(texts)}")
+def as_list(value) -> list[str]:
+    return value if isinstance(value, list) else ([value] if value else [])
+
+
+def item_issues(spec: dict, known: set[str]) -> list[str]:
+    """The item's issues: the spec's own, checked, else those its evidence and source_file name."""
+    named = {Path(f).stem for f in as_list(spec.get("source_file"))}
+    named |= {Path(e["file"]).stem for e in spec.get("evidence", [])}
+    given = spec.get("issues")
+    if given is None:
+        if not named:
+            raise SpecError("no evidence or source_file to take its issues from: give `issues`")
+        return sorted(named)
+    if not isinstance(given, list) or not given or not all(isinstance(i, str) for i in given):
+        raise SpecError(f"`issues` must be a non-empty list of issue ids, got {given!r}")
+    if unknown := set(given) - known:
+        raise SpecError(f"unknown issues {sorted(unknown)}")
+    if missing := named - set(given):
+        raise SpecError(f"`issues` leaves out {sorted(missing)}, named by its evidence/source_file")
+    if len(set(given)) != len(given):
+        raise SpecError(f"`issues` repeats an issue: {given!r}")
+    return sorted(given)
 
 
 def build(sources: Path = SOURCES, corpus: Path = CORPUS) -> list[dict]:
@@ -141,15 +160,15 @@ def build(sources: Path = SOURCES, corpus: Path = CORPUS) -> list[dict]:
             try:
                 spec = json.loads(raw)
                 evidence = [copy_evidence(e, files) for e in spec.get("evidence", [])]
-                check_issues(spec, texts)
+                issues = item_issues(spec, set(texts))
                 check_absence(spec, texts)
                 record = {k: spec.get(k) for k in FIELDS if k != "evidence"}
                 record["lang"] = record["lang"] or "zh"
                 record["must_contain"] = record["must_contain"] or []
                 record["evidence"] = evidence
-                for optional in ("issues", "absence"):
-                    if record[optional] is None:
-                        del record[optional]
+                record["issues"] = issues
+                if record["absence"] is None:
+                    del record["absence"]
                 out.append(record)
             except (SpecError, json.JSONDecodeError, KeyError) as exc:
                 errors.append(f"{spec_file.name}:{lineno} ({spec.get('id', '?') if isinstance(spec, dict) else '?'}): {exc}")
