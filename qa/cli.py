@@ -103,7 +103,8 @@ def _settings(corpus: Path | None = None, index: Path | None = None):
 
 
 def _print_report(report) -> None:
-    typer.echo(f"{report.mode}: {report.n_chunks} chunks ({report.n_embedded} embedded, {report.n_reused} reused) "
+    sentences = f", {report.n_sentences_embedded} answer sentences embedded" if getattr(report, "n_sentences_embedded", 0) else ""
+    typer.echo(f"{report.mode}: {report.n_chunks} chunks ({report.n_embedded} embedded, {report.n_reused} reused{sentences}) "
                f"in {report.seconds:.1f} s -> {report.index_dir}")
     for label, files in (("added", report.files_added), ("changed", report.files_changed), ("removed", report.files_removed)):
         if files:

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         "(benchmarks/results/backends.md).",
     )
     embed_batch_size: int = 32
+    # Query encodings of concurrent requests in one model call (qa/embeddings/microbatch.py). "auto": only
+    # where a text's vector does not depend on the batch it is computed in (E5Embeddings.batch_independent):
+    # with dynamic int8 scales it does, and batching would let one request's answer depend on another's.
+    query_batching: Literal["auto", "on", "off"] = "auto"
+    query_batch_max: int = 16
+    query_batch_wait_ms: float = 0.0  # a leader's wait for company (0: batch only what queued meanwhile)
     torch_threads: int = 0  # 0 = runtime default; also ONNX Runtime's intra-op threads
 
     # Index
@@ -52,7 +58,15 @@ class Settings(BaseSettings):
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
 
+    # Vectors of the answerer's candidate sentences computed at build time and stored with the index (about
+    # 8k texts for the bundled corpus: the build takes longer, a distinct question's answer needs no embedding
+    # of sentences). Off: the index stores none and each request embeds its candidates.
+    precompute_sentences: bool = True
+
     # Retrieval
+    # OpenMP threads of FAISS in a serving process: a one-query search gains nothing from more, and with other
+    # work on the cores its threads spin (on 2 busy cores: 24 ms per flat search with 2 threads, 0.2 ms with 1).
+    search_threads: int = 1
     top_k: int = 5
     reranker_model: str | None = None  # a sentence-transformers CrossEncoder name; off by default
 

@@ -30,13 +30,30 @@ def make_encoder(settings: Settings):
     return E5Embeddings(settings)
 
 
+def make_cached_encoder(settings: Settings, encoder) -> CachedEncoder:
+    """The encoder a service queries with: caches, and the micro-batcher where settings.query_batching allows."""
+    batching = settings.query_batching
+    if batching == "auto":
+        batching = "on" if getattr(encoder, "batch_independent", False) else "off"
+    batcher = None
+    if batching == "on":
+        from qa.embeddings.microbatch import MicroBatcher  # noqa: PLC0415
+
+        batcher = MicroBatcher(encoder.encode_queries, max_batch=settings.query_batch_max,
+                               max_wait_s=settings.query_batch_wait_ms / 1000)
+    return CachedEncoder(encoder, batcher=batcher)
+
+
 def build_index(settings: Settings, encoder=None, show_progress: bool = True, incremental: bool = False):
     """Build (or bring up to date) the index at settings.index_dir from settings.corpus_dir."""
     from qa.index.builder import IndexBuilder  # noqa: PLC0415
     from qa.index.faiss_index import IndexParams  # noqa: PLC0415
 
+    from qa.answer.precompute import sentence_texts  # noqa: PLC0415
+
     builder = IndexBuilder(settings.index_dir, encoder or make_encoder(settings), normalizer_version=NORMALIZER_VERSION,
-                           params=IndexParams.from_settings(settings), show_progress=show_progress)
+                           params=IndexParams.from_settings(settings), show_progress=show_progress,
+                           sentence_texts=sentence_texts if settings.precompute_sentences else None)
     return builder.update(settings.corpus_dir) if incremental else builder.build(settings.corpus_dir)
 
 
@@ -51,7 +68,7 @@ class GazetteService:
             from qa.answer.generative import GenerativeAnswerer  # noqa: PLC0415
 
             generative = GenerativeAnswerer(settings)
-        similarity = encoder.similarity if hasattr(encoder, "similarity") else None
+        similarity = self._similarity if hasattr(encoder, "similarity") else None
         self.chain = build_answer_chain(self.search, searcher.routes,
                                         ExtractiveParams(), similarity, generative, self._english_terms)
 
@@ -61,7 +78,11 @@ class GazetteService:
         from qa.index.store import IndexNotFoundError, warn_if_encoder_differs  # noqa: PLC0415
 
         settings = settings or Settings()
-        encoder = CachedEncoder(make_encoder(settings))
+        if settings.search_threads > 0:
+            import faiss  # noqa: PLC0415
+
+            faiss.omp_set_num_threads(settings.search_threads)  # process-wide; this process serves queries
+        encoder = make_cached_encoder(settings, make_encoder(settings))
         try:
             searcher = HybridSearcher.open(settings, encoder)
         except IndexNotFoundError:
@@ -72,6 +93,10 @@ class GazetteService:
             log.warning("index built: %d chunks in %.1f s", report.n_chunks, report.seconds)
             searcher = HybridSearcher.open(settings, encoder)
         warn_if_encoder_differs(searcher.store.manifest, encoder, searcher.store.path)
+        if searcher.store.sentences is None:
+            log.warning("%s stores no answer-sentence vectors (built before index format 2): each question embeds "
+                        "its candidate sentences, several times slower; `qa index update` adds them",
+                        searcher.store.path)
         return cls(settings, encoder, searcher)
 
     # ---- retrieval and answers -------------------------------------------------------------------
@@ -82,6 +107,10 @@ class GazetteService:
     def ask(self, question: str, top_k: int | None = None, filters: dict | None = None, mode: str | None = None) -> AnswerResult:
         req = AskRequest(question, top_k or self.settings.top_k, filters, mode or self.settings.answer_mode)
         return self.chain.invoke(req)
+
+    def _similarity(self, question: str, sentences: list[str]) -> list[float]:
+        # The loaded index's sentence vectors, read per call: a reloaded index brings its own.
+        return self.encoder.similarity(question, sentences, getattr(self.searcher.store, "sentences", None))
 
     def _english_terms(self, question: str) -> tuple[tuple[str, ...], ...]:
         """An English question's words as the Chinese index terms retrieval expanded them to."""

@@ -404,7 +404,7 @@ def test_twenty_concurrent_clients_for_a_minute_get_no_errors(gazette_settings, 
     url = f"http://127.0.0.1:{port}"
     try:
         bench.wait_ready(url, proc, 300)
-        questions = bench.load_questions()
+        questions = bench.distinct_questions(bench.load_questions(), 20_000)  # as the benchmark asks: none twice
 
         async def run():
             probe_ms: list[float] = []
@@ -419,8 +419,8 @@ def test_twenty_concurrent_clients_for_a_minute_get_no_errors(gazette_settings, 
                         await asyncio.sleep(0.5)
 
             search, ask, _ = await asyncio.gather(
-                bench.run_endpoint(url, "/v1/search", questions, 10, seconds, 100_000),
-                bench.run_endpoint(url, "/v1/ask", questions[::-1], 10, seconds, 100_000),
+                bench.run_endpoint(url, "/v1/search", questions, 10, seconds, 100_000, cycle=False),
+                bench.run_endpoint(url, "/v1/ask", questions[::-1], 10, seconds, 100_000, cycle=False),
                 probe())
             return search, ask, probe_ms
 
@@ -430,5 +430,7 @@ def test_twenty_concurrent_clients_for_a_minute_get_no_errors(gazette_settings, 
         proc.wait(timeout=30)
     assert not search.errors and not ask.errors, (search.errors[:3], ask.errors[:3])
     assert search.ok > 20 and ask.ok > 20
+    for run in (search, ask):
+        assert len(set(run.texts_sent)) == len(run.texts_sent)  # distinct questions: none sent twice
     assert max(probe_ms) < 2000, max(probe_ms)
     print(f"\nload: search {search.row()}  ask {ask.row()}  healthz max {max(probe_ms):.0f} ms")

@@ -1,5 +1,7 @@
 """Query/sentence similarity for the extractive answerer, with caches: the search already embedded
-the question, and the same passages' sentences come back for related questions."""
+the question, and the same passages' sentences come back for related questions. Sentence vectors the
+index stores (qa/index/sentence_store.py) are read first; a sentence it lacks is embedded alone, as the
+index builder embeds it, so a sentence's vector never depends on what it was embedded with."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +9,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+
+from qa.index.sentence_store import SentenceVectors, encode_each
 
 
 class _LRU(OrderedDict):
@@ -24,8 +28,11 @@ class _LRU(OrderedDict):
 class CachedEncoder:
     """Wraps a PassageEncoder (same model_name/dim); caches query vectors and sentence vectors."""
 
-    def __init__(self, encoder, query_cache: int = 1024, sentence_cache: int = 50_000) -> None:
+    def __init__(self, encoder, query_cache: int = 1024, sentence_cache: int = 50_000, batcher=None) -> None:
+        """batcher: a qa.embeddings.microbatch.MicroBatcher over encoder.encode_queries, gathering the
+        query encodings of concurrent requests into one model call (None: each request calls the model)."""
         self.inner = encoder
+        self.batcher = batcher
         self._queries = _LRU(query_cache)
         self._sentences = _LRU(sentence_cache)
         self._lock = threading.Lock()
@@ -54,10 +61,22 @@ class CachedEncoder:
             return np.stack([cache[t] for t in texts]).astype(np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._cached(self._queries, texts, self.inner.encode_queries)
+        return self._cached(self._queries, texts, self.batcher.encode if self.batcher else self.inner.encode_queries)
 
-    def similarity(self, question: str, sentences: list[str]) -> list[float]:
+    def sentence_vectors(self, sentences: Sequence[str], known: SentenceVectors | None = None) -> np.ndarray:
+        """A vector per sentence: from `known` (the index's), the cache, or embedded now, each text alone."""
+        found = [known.get(t) if known is not None else None for t in sentences]
+        rest = [t for t, v in zip(sentences, found) if v is None]
+        if rest:
+            encode = lambda texts: encode_each(self.inner.encode_passages, texts, self.dim)  # noqa: E731
+            vecs = iter(self._cached(self._sentences, rest, encode))
+            found = [v if v is not None else next(vecs) for v in found]
+        if not found:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack(found).astype(np.float32)
+
+    def similarity(self, question: str, sentences: list[str], known: SentenceVectors | None = None) -> list[float]:
         """Cosine between the question (as a query) and each sentence (as a passage)."""
         q = self.encode_queries([question])[0]
-        mat = self._cached(self._sentences, sentences, self.inner.encode_passages)
+        mat = self.sentence_vectors(sentences, known)
         return (mat @ q).astype(float).tolist()

@@ -213,6 +213,13 @@ class E5Embeddings(Embeddings):
         return f"{self.backend}/{self.quantize}"
 
     @property
+    def batch_independent(self) -> bool:
+        """Whether a text's vector is the same whatever else shares its batch. Not with dynamic int8 (the
+        activation scale is taken over the whole batch) nor quite in fp32 (padding changes the kernels'
+        blocking): batching the queries of concurrent requests stays off by default (settings.query_batching)."""
+        return False
+
+    @property
     def max_seq_length(self) -> int | None:
         return self._onnx.max_seq_length if self._onnx is not None else self._model.max_seq_length
 

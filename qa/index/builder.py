@@ -21,6 +21,7 @@ from qa.index.atomic import MANIFEST, build_lock, commit, new_temp_dir, recover
 from qa.index.faiss_index import IndexParams, build_faiss_index
 from qa.index.lexical import LEXICAL_VERSION, JiebaTokenizer, doc_tokens
 from qa.index.protocols import ChunkFileFn, PassageEncoder
+from qa.index.sentence_store import SentenceTextsFn, SentenceVectors, build_sentence_vectors
 from qa.index.store import (
     CHUNKS_DB, FAISS_FILE, VECTORS, IndexNotFoundError, IndexStore, Manifest, StoredChunks, check_compatible,
     encoder_mismatch, encoder_variant, utc_now, write_chunk_db,
@@ -41,6 +42,7 @@ class BuildReport:
     n_chunks: int = 0
     n_embedded: int = 0
     n_reused: int = 0
+    n_sentences_embedded: int = 0  # answer sentences embedded (the rest reused from the old index)
     files_added: list[str] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
     files_removed: list[str] = field(default_factory=list)
@@ -65,7 +67,10 @@ class IndexBuilder:
         chunk_file: ChunkFileFn | None = None,
         show_progress: bool = False,
         tokenizer: JiebaTokenizer | None = None,
+        sentence_texts: SentenceTextsFn | None = None,
     ) -> None:
+        """sentence_texts: the texts the answerer embeds per chunk (qa.answer.precompute.sentence_texts);
+        given, their vectors are computed here and stored with the index, so no request embeds them."""
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.normalizer_version = normalizer_version
@@ -73,6 +78,7 @@ class IndexBuilder:
         self.chunk_file = chunk_file or _default_chunk_file()
         self.show_progress = show_progress
         self._tokenizer = tokenizer or JiebaTokenizer()
+        self.sentence_texts = sentence_texts
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -86,7 +92,8 @@ class IndexBuilder:
             per_file = {rel: self._chunk(corpus_dir, p) for rel, p in files.items()}
             report = BuildReport(self.index_dir, "build", files_added=sorted(files))
             data = self._assemble(per_file, reuse={}, report=report)
-            self._write(data, {rel: sha256_file(p) for rel, p in files.items()}, created=utc_now())
+            sentences = self._sentences(data, None, report)
+            self._write(data, {rel: sha256_file(p) for rel, p in files.items()}, created=utc_now(), sentences=sentences)
         report.n_chunks = len(data.chunks)
         report.seconds = time.perf_counter() - t0
         return report
@@ -146,14 +153,18 @@ class IndexBuilder:
                 continue
             per_file[rel] = self._chunk(corpus_dir, path)
         params_same = self._params_match(m)
-        if not (report.files_added or report.files_changed or report.files_removed) and params_same:
+        # An index without the sentence vectors this builder stores (format 1) is brought up to date too.
+        sentences_missing = self.sentence_texts is not None and not m.sentence_count
+        if not (report.files_added or report.files_changed or report.files_removed) and params_same \
+                and not sentences_missing:
             report.mode = "noop"
             report.n_chunks = len(old)
             report.n_reused = len(old)
             return report
         reuse = {c.chunk_id: i for i, c in enumerate(old.chunks)}
         data = self._assemble(per_file, reuse=reuse, report=report, old=old.stored())
-        self._write(data, shas, created=m.created)
+        sentences = self._sentences(data, old.sentences, report)
+        self._write(data, shas, created=m.created, sentences=sentences)
         report.n_chunks = len(data.chunks)
         return report
 
@@ -218,6 +229,17 @@ class IndexBuilder:
         report.n_reused = len(keep)
         return StoredChunks(chunks, vectors, tokens, shas)
 
+    def _sentences(self, data: StoredChunks, old: SentenceVectors | None, report: BuildReport) -> SentenceVectors | None:
+        """The answer sentences' vectors (None when this builder was given no sentence_texts)."""
+        if self.sentence_texts is None:
+            return None
+        store, n = build_sentence_vectors(data.chunks, self.sentence_texts, self.encoder.encode_passages,
+                                          int(self.encoder.dim), old=old, show_progress=self.show_progress)
+        if len(store) and not np.isfinite(store.vectors).all():
+            raise ValueError("encoder returned non-finite values for answer sentences")
+        report.n_sentences_embedded = n
+        return store
+
     def _embed(self, texts: list[str]) -> np.ndarray:
         vecs = np.asarray(self.encoder.encode_passages(texts, show_progress=self.show_progress), dtype=np.float32)
         if vecs.shape != (len(texts), self.encoder.dim):
@@ -228,7 +250,8 @@ class IndexBuilder:
         # Inner product = cosine only on unit vectors; renormalise rather than trust the encoder.
         return vecs / np.maximum(norms, 1e-12)
 
-    def _write(self, data: StoredChunks, file_shas: dict[str, str], created: str) -> None:
+    def _write(self, data: StoredChunks, file_shas: dict[str, str], created: str,
+               sentences: SentenceVectors | None = None) -> None:
         ids = np.arange(len(data.chunks), dtype=np.int64)
         fidx, used = build_faiss_index(data.vectors, ids, self.params)
         manifest = Manifest(
@@ -245,12 +268,15 @@ class IndexBuilder:
             updated=utc_now(),
             encoder=encoder_variant(self.encoder),
             chunker_version=CHUNKER_VERSION,
+            sentence_count=len(sentences) if sentences is not None else 0,
         )
         tmp = new_temp_dir(self.index_dir)
         try:
             np.save(tmp / VECTORS, data.vectors)
             faiss.write_index(fidx, str(tmp / FAISS_FILE))
             write_chunk_db(tmp / CHUNKS_DB, data, manifest.files)
+            if sentences is not None:
+                sentences.save(tmp)
             (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")  # last: marks the dir complete
             commit(tmp, self.index_dir)
         except BaseException:

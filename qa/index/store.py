@@ -6,6 +6,8 @@ Layout of an index dir:
   chunks.sqlite   one row per chunk (vec_id = row of vectors.npy = FAISS id), all Chunk fields, tokens
   vectors.npy     float32 (n, dim), kept so updates and index-type changes never re-embed
   faiss.index     IndexIDMap2 over Flat/IVF/HNSW (inner product on unit vectors)
+  sentence_texts.json, sentence_vectors.npy   the answerer's candidate sentences, embedded at build
+                  time (sentence_store.py; format 2, absent from format-1 indexes)
 Writing happens in builder.py, always into a fresh temp dir that atomic.commit swaps in.
 """
 from __future__ import annotations
@@ -23,9 +25,11 @@ import numpy as np
 from qa.corpus.normalize import canonical_form
 from qa.index.atomic import MANIFEST, readable_dir
 from qa.index.faiss_index import search_params
+from qa.index.sentence_store import SentenceVectors
 from qa.models import Chunk
 
-FORMAT_VERSION = 1
+# 2: sentence vectors stored with the index (a format-1 index still loads: its sentences are embedded per request)
+FORMAT_VERSION = 2
 log = logging.getLogger(__name__)
 CHUNKS_DB = "chunks.sqlite"
 VECTORS = "vectors.npy"
@@ -59,6 +63,8 @@ class Manifest:
     encoder: str = ""
     # qa.corpus.chunker.CHUNKER_VERSION of the stored chunks; "" = older index (re-chunked on update).
     chunker_version: str = ""
+    # Vectors of the answerer's candidate sentences stored (sentence_store.py); 0 = none (format 1).
+    sentence_count: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
@@ -154,6 +160,7 @@ class IndexStore:
     tokens: list[list[str]]
     embed_shas: list[str]
     faiss_index: faiss.Index
+    sentences: SentenceVectors | None = None  # None: the index stores none (built before format 2)
     _by_id: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -175,7 +182,11 @@ class IndexStore:
                 f"{src} is inconsistent: {len(chunks)} chunks, {vectors.shape[0]} vectors, "
                 f"{fidx.ntotal} in faiss, manifest says {manifest.chunk_count}"
             )
-        return cls(src, manifest, chunks, vectors, tokens, shas, fidx)
+        sentences = SentenceVectors.load(src, manifest.dim) if manifest.sentence_count else None
+        if sentences is not None and len(sentences) != manifest.sentence_count:
+            raise ValueError(f"{src} is inconsistent: {len(sentences)} sentence vectors, "
+                             f"manifest says {manifest.sentence_count} (rebuild it: `qa index build`)")
+        return cls(src, manifest, chunks, vectors, tokens, shas, fidx, sentences)
 
     def __len__(self) -> int:
         return len(self.chunks)
