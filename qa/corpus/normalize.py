@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import re
+from functools import lru_cache
 import unicodedata
 
 # Bump when the normalised form changes: the index manifest records it, so an index built
@@ -39,8 +40,10 @@ def join_cjk_spaces(text: str) -> str:
     return _SPACE_BETWEEN_CJK.sub("", text)
 
 
+@lru_cache(maxsize=16384)
 def normalize_for_search(text: str) -> str:
-    """The form used for BM25, embeddings and query matching."""
+    """The form used for BM25, embeddings and query matching. Cached: the answerer normalises the same
+    passage sentences in several stages of one request, and again for the next question on them."""
     text = unicodedata.normalize("NFKC", text)
     text = clean_markup(text)
     text = join_cjk_spaces(text)

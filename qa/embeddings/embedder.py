@@ -264,7 +264,8 @@ class E5Embeddings(Embeddings):
         n = len(texts)
         if n == 0:
             return np.zeros((0, self._dim), dtype=np.float32)
-        batches = self.batches(self.token_lengths(texts))
+        # One text is one batch: no need to tokenise it once more just to plan batches (a query per request).
+        batches = [np.arange(1)] if n == 1 else self.batches(self.token_lengths(texts))
         out = np.empty((n, self._dim), dtype=np.float32)
         if show_progress:
             from tqdm.auto import tqdm
