@@ -350,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, ensure_ascii=False, indent=2, default=str),
+    errors = {s.endpoint: s.errors[:20] for s in results if s.errors}
+    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows, "error_samples": errors},
+                                                        ensure_ascii=False, indent=2, default=str),
                                              encoding="utf-8")
     print(f"wrote {args.out} and .json")
     return 1 if any(r["errors"] for r in rows) else 0
