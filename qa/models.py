@@ -17,11 +17,11 @@ class Chunk:
     text: str
     embed_text: str
     search_text: str
-    source_file: str  # path relative to the corpus dir, e.g. "2022-03.txt"
-    line_start: int  # 1-based, inclusive
+    source_file: str  # path relative to the corpus dir, e.g. "2022-03.txt", "本单位文件/通知.pdf"
+    line_start: int  # 1-based, inclusive; lines of the file's text (for a PDF: its text layer or OCR, page by page)
     line_end: int  # 1-based, inclusive
-    issue: str  # "2022-03"
-    year: int
+    issue: str  # "2022-03"; "" for a single document (not part of a gazette issue)
+    year: int  # 0 when a single document has no date
     doc_key: str  # "2022-03#05": (issue, position), unique even when numbers repeat
     doc_number: str
     doc_title: str
@@ -29,6 +29,11 @@ class Chunk:
     section_path: tuple[str, ...] = ()
     chunk_type: ChunkType = "text"
     persons: tuple[str, ...] = ()  # people named in personnel records/rosters, for the name route
+    collection: str = ""  # the named collection the file belongs to (阳泉市人民政府公报, 本单位文件…)
+    page_start: int = 0  # for a paged source (PDF, scan, image): page of line_start; 0 = not paged
+    page_end: int = 0
+    page_line_start: int = 0  # line_start's line on page_start
+    page_line_end: int = 0  # line_end's line on page_end
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -69,4 +74,9 @@ class SearchHit:
             "section_path": list(c.section_path),
             "category": c.category,
             "chunk_type": c.chunk_type,
+            "collection": c.collection,
+            "page_start": c.page_start,
+            "page_end": c.page_end,
+            "page_line_start": c.page_line_start,
+            "page_line_end": c.page_line_end,
         }

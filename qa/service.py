@@ -6,6 +6,7 @@ global state.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import asdict
 from functools import cached_property
@@ -17,8 +18,8 @@ from qa.answer.similarity import CachedEncoder
 from qa.answer.types import AnswerResult
 from qa.config import Settings
 from qa.corpus.normalize import NORMALIZER_VERSION
-from qa.corpus.parser import parse_issue
-from qa.corpus.types import Document, Issue
+from qa.corpus.sources import load_source
+from qa.corpus.types import Issue
 from qa.models import SearchHit
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def build_index(settings: Settings, encoder=None, show_progress: bool = True, in
 
     builder = IndexBuilder(settings.index_dir, encoder or make_encoder(settings), normalizer_version=NORMALIZER_VERSION,
                            params=IndexParams.from_settings(settings), show_progress=show_progress,
-                           sentence_texts=sentence_texts if settings.precompute_sentences else None)
+                           sentence_texts=sentence_texts if settings.precompute_sentences else None,
+                           cache_dir=settings.cache_dir)
     return builder.update(settings.corpus_dir) if incremental else builder.build(settings.corpus_dir)
 
 
@@ -63,6 +65,7 @@ class GazetteService:
         self.encoder = encoder
         self.searcher = searcher
         self._issues_lock = threading.Lock()
+        self._sources: dict[str, Issue | None] = {}
         generative = None
         if settings.llm_base_url:
             from qa.answer.generative import GenerativeAnswerer  # noqa: PLC0415
@@ -122,36 +125,73 @@ class GazetteService:
     # ---- documents -------------------------------------------------------------------------------
 
     @cached_property
-    def _parsed(self) -> list[Issue]:
-        files = sorted({c.source_file for c in self.searcher.store.chunks})
-        return [parse_issue(Path(self.settings.corpus_dir) / f) for f in files if (Path(self.settings.corpus_dir) / f).exists()]
+    def _doc_files(self) -> dict[str, str]:
+        """doc_key -> corpus file, from the loaded index (documents of files no longer indexed are not served)."""
+        return {c.doc_key: c.source_file for c in self.searcher.store.chunks}
 
-    def _documents(self) -> dict[str, Document]:
+    def _source(self, rel: str) -> Issue | None:
+        """The parsed corpus file (kept once parsed; OCR'd text comes from the extraction cache)."""
         with self._issues_lock:
-            return {d.key: d for issue in self._parsed for d in issue.documents}
+            if rel not in self._sources:
+                path = Path(self.settings.corpus_dir) / rel
+                try:
+                    self._sources[rel] = load_source(path, self.settings.corpus_dir, cache_dir=self.settings.cache_dir)
+                except (OSError, ValueError) as exc:  # moved away since the index was built, or unreadable now
+                    log.warning("cannot read %s: %s", path, exc)
+                    self._sources[rel] = None
+            return self._sources[rel]
 
     def document(self, doc_key: str) -> dict | None:
-        doc = self._documents().get(doc_key) or self._documents().get(_dash_key(doc_key))
+        key = doc_key if doc_key in self._doc_files else _dash_key(doc_key)
+        rel = self._doc_files.get(key)
+        source = self._source(rel) if rel else None
+        doc = next((d for d in source.documents if d.key == key), None) if source else None
         if doc is None:
             return None
-        issue = next(i for i in self._parsed if i.issue == doc.issue)
         d = asdict(doc)
         d["doc_key"] = doc.key
-        d["source_file"] = issue.source_file
+        d["source_file"] = source.source_file
+        d["collection"] = source.collection
+        d["kind"] = source.kind
+        d["reader"] = source.reader
+        d["n_pages"] = source.n_pages
         return d
 
     def issues(self) -> list[dict]:
-        with self._issues_lock:
-            parsed = self._parsed
-        return [
-            {"issue": i.issue, "year": i.year, "number": i.number, "publish_date": i.publish_date, "source_file": i.source_file,
-             "documents": [{"doc_key": d.key, "doc_number": d.doc_number, "title": d.title, "category": d.category}
-                           for d in i.documents]}
-            for i in parsed
-        ]
+        """The gazette issues in the index, with their documents (single documents are listed by collections())."""
+        out = []
+        for rel in sorted({c.source_file for c in self.searcher.store.chunks if c.issue}):
+            i = self._source(rel)
+            if i is None or i.kind != "gazette":
+                continue
+            out.append(
+                {"issue": i.issue, "year": i.year, "number": i.number, "publish_date": i.publish_date,
+                 "source_file": i.source_file, "collection": i.collection,
+                 "documents": [{"doc_key": d.key, "doc_number": d.doc_number, "title": d.title, "category": d.category}
+                               for d in i.documents]})
+        return out
+
+    def collections(self) -> list[dict]:
+        """The collections of the loaded index with their counts of files, documents and chunks."""
+        return collection_counts(self.searcher.store.chunks)
+
+
+def collection_counts(chunks) -> list[dict]:
+    """[{name, files, documents, chunks}] per collection, largest first ('' = files outside any collection)."""
+    acc: dict[str, dict] = {}
+    for c in chunks:
+        a = acc.setdefault(c.collection, {"files": set(), "documents": set(), "chunks": 0})
+        a["files"].add(c.source_file)
+        a["documents"].add(c.doc_key)
+        a["chunks"] += 1
+    rows = [{"name": name, "files": len(a["files"]), "documents": len(a["documents"]), "chunks": a["chunks"]}
+            for name, a in acc.items()]
+    return sorted(rows, key=lambda r: (-r["chunks"], r["name"]))
 
 
 def _dash_key(doc_key: str) -> str:
-    """2022-03-05 -> 2022-03#05 (a '#' is awkward in URLs)."""
+    """2022-03-05 -> 2022-03#05 and d3f9a2c1b7e-01 -> d3f9a2c1b7e#01 (a '#' is awkward in URLs)."""
     parts = doc_key.rsplit("-", 1)
-    return f"{parts[0]}#{parts[1]}" if len(parts) == 2 and parts[1].isdigit() and len(parts[0]) == 7 else doc_key
+    if len(parts) == 2 and parts[1].isdigit() and (len(parts[0]) == 7 or re.fullmatch(r"d[0-9a-f]{10}", parts[0])):
+        return f"{parts[0]}#{int(parts[1]):02d}"
+    return doc_key

@@ -1,4 +1,4 @@
-"""The answer API: /v1/ask, /v1/search, /v1/documents, /v1/issues, /v1/feedback; /healthz, /readyz."""
+"""The answer API: /v1/ask, /v1/search, /v1/documents, /v1/collections, /v1/issues, /v1/feedback; /healthz, /readyz."""
 # No `from __future__ import annotations`: FastAPI must see the per-app request model classes,
 # which are local variables here, not module globals.
 import re
@@ -12,6 +12,7 @@ from qa.api.errors import APIError
 from qa.api.feedback import FeedbackStore
 from qa.api.schemas import (
     AnswerOut,
+    CollectionsOut,
     DocumentOut,
     ErrorOut,
     FeedbackListOut,
@@ -31,11 +32,12 @@ _ERRORS = {
     422: {"model": ErrorOut, "description": "The request does not match the schema."},
     503: {"model": ErrorOut, "description": "The index is still loading."},
 }
-_DOC_KEY = re.compile(r"^(\d{4}-\d{2})[#\-](\d{1,4})$")
+_DOC_KEY = re.compile(r"^(\d{4}-\d{2}|d[0-9a-f]{10})[#\-](\d{1,4})$")
 
 
 def normalize_doc_key(raw: str) -> str:
-    """'2022-03#05', '2022-03-05' and '2022-03#5' all name the 5th document of issue 2022-03."""
+    """'2022-03#05', '2022-03-05' and '2022-03#5' all name the 5th document of issue 2022-03; a file's
+    own documents have keys like 'd3f9a2c1b7e#01' (or 'd3f9a2c1b7e-01')."""
     m = _DOC_KEY.match(raw.strip())
     return f"{m.group(1)}#{int(m.group(2)):02d}" if m else raw.strip()
 
@@ -107,6 +109,12 @@ def build_api_router(models: RequestModels) -> APIRouter:
                     if re.fullmatch(r"\d{4}-\d{2}", key) else "")
             raise APIError(404, "not_found", f"no document {key!r}{hint}")
         return JSONResponse(doc)
+
+    @router.get("/collections", tags=["documents"], response_model=CollectionsOut)
+    async def collections(w: Annotated[Worker, Depends(worker)]):
+        """The collections in the index (e.g. a city's gazette, the province's, the unit's own files), with counts."""
+        service = w.service()
+        return JSONResponse({"collections": await w.run(service.collections)})
 
     @router.get("/issues", tags=["documents"], response_model=IssuesOut)
     async def issues(w: Annotated[Worker, Depends(worker)]):

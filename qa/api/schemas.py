@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator, model_validator
 
-ALLOWED_FILTERS = ("year", "issue", "category", "doc_number")
+ALLOWED_FILTERS = ("year", "issue", "category", "doc_number", "collection")
 Rating = Literal["up", "down", "+1", "-1", 1, -1]
 
 
@@ -42,7 +42,7 @@ def check_text(value: str, what: str, max_chars: int) -> str:
 
 
 class Filters(BaseModel):
-    """Restrict retrieval to one year, issue (e.g. "2022-03"), TOC category or document number."""
+    """Restrict retrieval to one year, issue (e.g. "2022-03"), TOC category, document number or collection."""
 
     model_config = ConfigDict(strict=True, extra="forbid",
                               json_schema_extra={"additionalProperties": False})
@@ -51,6 +51,8 @@ class Filters(BaseModel):
     issue: str | None = Field(None, max_length=32, examples=["2022-03"])
     category: str | None = Field(None, max_length=64, examples=["市政府办公室文件"])
     doc_number: str | None = Field(None, max_length=64, examples=["阳政办发〔2022〕34号"])
+    collection: str | None = Field(None, max_length=128, examples=["阳泉市人民政府公报"],
+                                   description="A collection name as GET /v1/collections lists it.")
 
     @model_validator(mode="before")
     @classmethod
@@ -159,6 +161,11 @@ class HitOut(_Open):
     section_path: list[str]
     category: str
     chunk_type: str
+    collection: str = ""
+    page_start: int = Field(0, description="Page of line_start in a PDF or scan; 0 = the source has no pages.")
+    page_end: int = 0
+    page_line_start: int = Field(0, description="line_start's line on page_start.")
+    page_line_end: int = 0
 
 
 class CitationOut(HitOut):
@@ -186,12 +193,16 @@ class ParagraphOut(_Open):
     text: str
     line_start: int
     line_end: int
+    page: int = Field(0, description="Page of line_start (PDF, scan); 0 = not paged.")
+    page_line: int = 0
     kind: str
     section_path: list[str]
 
 
 class DocumentOut(_Open):
     doc_key: str
+    collection: str = ""
+    kind: str = Field("gazette", description="gazette: a document of a gazette issue; document: a file of its own.")
     issue: str
     doc_number: str
     title: str
@@ -203,6 +214,17 @@ class DocumentOut(_Open):
     line_end: int
     sections: list[Any]
     paragraphs: list[ParagraphOut]
+
+
+class CollectionOut(_Open):
+    name: str = Field(..., description="'' is the collection of files outside any (single documents at the corpus root).")
+    files: int
+    documents: int
+    chunks: int
+
+
+class CollectionsOut(_Open):
+    collections: list[CollectionOut]
 
 
 class IssueDocOut(_Open):

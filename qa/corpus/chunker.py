@@ -14,14 +14,14 @@ from pathlib import Path
 
 from qa.corpus.files import corpus_files
 from qa.corpus.normalize import normalize_for_search
-from qa.corpus.parser import parse_issue
+from qa.corpus.sources import load_source
 from qa.corpus.tables import roster_persons
 from qa.corpus.types import Document, Issue, Paragraph
 from qa.models import Chunk, ChunkType
 
 # Bump when the chunks of unchanged files change (parsing, packing, card contents): an index update
 # then re-chunks every file instead of keeping stale rows.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"  # 4: collection and page fields; any file kind via qa.corpus.sources
 MAX_CHARS = 450  # ~300-500 Chinese characters fit e5-small's 512 tokens with the header
 MIN_CHARS = 150  # smaller sections are packed with their siblings
 BODY_KINDS = {"text", "heading", "table", "list", "attachment", "title"}
@@ -40,15 +40,16 @@ class _Draft:
 
 
 def issue_label(issue: Issue) -> str:
-    return f"{issue.year}年第{issue.number}期"
+    return f"{issue.year}年第{issue.number}期" if issue.kind == "gazette" else ""
 
 
-def chunk_corpus(corpus_dir: Path) -> list[Chunk]:
-    return [c for path in corpus_files(corpus_dir) for c in chunk_file(path)]
+def chunk_corpus(corpus_dir: Path, cache_dir: Path | None = None) -> list[Chunk]:
+    return [c for path in corpus_files(corpus_dir) for c in chunk_file(path, corpus_dir, cache_dir=cache_dir)]
 
 
-def chunk_file(path: Path) -> list[Chunk]:
-    return chunk_issue(parse_issue(path))
+def chunk_file(path: Path, corpus_dir: Path | None = None, *, cache_dir: Path | None = None, ocr=None) -> list[Chunk]:
+    """Chunks of one corpus file of any supported kind; source_file is its path relative to corpus_dir."""
+    return chunk_issue(load_source(path, corpus_dir, cache_dir=cache_dir, ocr=ocr))
 
 
 def chunk_issue(issue: Issue) -> list[Chunk]:
@@ -62,16 +63,19 @@ def chunk_issue(issue: Issue) -> list[Chunk]:
 def _make_chunk(issue: Issue, doc: Document, kind: ChunkType, text: str, embed_body: str,
                 line_start: int, line_end: int, section_path: tuple[str, ...], persons: Iterable[str] = ()) -> Chunk:
     short_title = doc.title[len(doc.issuer):] if doc.issuer and doc.title.startswith(doc.issuer) else doc.title
-    header = f"{issue_label(issue)} {doc.doc_number} {doc.title}"
+    header = " ".join(p for p in (issue_label(issue), doc.doc_number, doc.title) if p)
     if section_path:
         header += "\n" + " > ".join(section_path)
     embed_text = f"{header}\n{embed_body}"
-    digest = hashlib.sha1(f"{issue.issue}|{doc.position}|{doc.doc_number}|{kind}|{'>'.join(section_path)}|{text}".encode()).hexdigest()[:16]
+    prefix = issue.source_id or issue.issue
+    digest = hashlib.sha1(f"{prefix}|{doc.position}|{doc.doc_number}|{kind}|{'>'.join(section_path)}|{text}".encode()).hexdigest()[:16]
+    page_start, page_line_start = issue.page_of(line_start)
+    page_end, page_line_end = issue.page_of(line_end)
     return Chunk(
-        chunk_id=f"{issue.issue}-{doc.position:02d}-{digest}",
+        chunk_id=f"{prefix}-{doc.position:02d}-{digest}",
         text=text,
         embed_text=embed_text,
-        search_text=normalize_for_search(f"{doc.doc_number} {short_title} {' '.join(section_path)} {embed_body}"),
+        search_text=normalize_for_search(" ".join(p for p in (doc.doc_number, short_title, " ".join(section_path), embed_body) if p)),
         source_file=issue.source_file,
         line_start=line_start,
         line_end=line_end,
@@ -84,6 +88,11 @@ def _make_chunk(issue: Issue, doc: Document, kind: ChunkType, text: str, embed_b
         section_path=section_path,
         chunk_type=kind,
         persons=tuple(dict.fromkeys(persons)),
+        collection=issue.collection,
+        page_start=page_start,
+        page_end=page_end,
+        page_line_start=page_line_start,
+        page_line_end=page_line_end,
     )
 
 
@@ -103,7 +112,7 @@ def _card(issue: Issue, doc: Document) -> Chunk:
     text = "\n".join(p.text for p in parts)
     facts = [
         f"文件：{doc.title}",
-        f"文号：{doc.doc_number}",
+        f"文号：{doc.doc_number}" if doc.doc_number else "",
         f"发文机关：{doc.issuer}" if doc.issuer else "",
         f"成文日期：{doc.date}" if doc.date else "",
         f"主送：{doc.addressee}" if doc.addressee else "",

@@ -1,4 +1,4 @@
-"""What the parser reads out of a gazette issue."""
+"""What the parsers read out of a source file: a gazette issue of many documents, or one document."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +16,8 @@ class Paragraph:
     kind: ParagraphKind = "text"
     section_path: tuple[str, ...] = ()
     readable: str = ""  # tables/rosters rendered as `组长：韩加政（副市长）` lines; empty otherwise
+    page: int = 0  # page of line_start in a paged source (PDF, scan); 0 = not paged
+    page_line: int = 0  # line_start's line on that page
 
 
 @dataclass
@@ -73,10 +75,14 @@ class Document:
     personnel: list[PersonnelRecord] = field(default_factory=list)
     toc_title: str = ""
     toc_page: int | None = None
+    collection: str = ""
+    source_id: str = ""  # the file's id in doc keys when it is not a gazette issue at the corpus root
+    source_file: str = ""
+    missing: list[str] = field(default_factory=list)  # title / doc_number / date / sections not found
 
     @property
     def key(self) -> str:
-        return f"{self.issue}#{self.position:02d}"
+        return f"{self.source_id or self.issue}#{self.position:02d}"
 
 
 @dataclass
@@ -90,3 +96,18 @@ class Issue:
     toc: list[TocEntry] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # TOC vs body self-check findings
+    kind: str = "gazette"  # "gazette" (an issue of many documents) or "document" (one document)
+    collection: str = ""  # the collection the file belongs to (its corpus folder, or a gazette's masthead)
+    source_id: str = ""  # prefix of its documents' keys: the issue for a bundled gazette, else an id of the file
+    masthead: str = ""  # the gazette's name as printed on its cover (阳泉市人民政府公报)
+    reader: str = "text"  # the reader that gave the text (qa.ingest: pdf, docx, html, markdown, text, image)
+    n_pages: int = 0
+    ocr_pages: list[int] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list, repr=False)  # page of each line (1-based lines); empty = not paged
+    page_lines: list[int] = field(default_factory=list, repr=False)  # that line's line on its page
+
+    def page_of(self, line: int) -> tuple[int, int]:
+        """(page, line on the page) of a 1-based line; (0, 0) for a source without pages."""
+        if 1 <= line <= len(self.pages) and self.pages[line - 1]:
+            return self.pages[line - 1], self.page_lines[line - 1]
+        return 0, 0

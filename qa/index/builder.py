@@ -50,10 +50,12 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def _default_chunk_file() -> ChunkFileFn:
-    from qa.corpus.chunker import chunk_file  # the lead's chunker; imported late so tests can pass their own
+def _default_chunk_file(corpus_dir: Path, cache_dir: Path | None) -> ChunkFileFn:
+    from qa.corpus.chunker import chunk_file  # imported late so tests can pass their own chunker
+    from qa.ingest.ocr import OcrEngine
 
-    return chunk_file
+    ocr = OcrEngine()  # loaded on the first scan only, then shared by every file of the build
+    return lambda path: chunk_file(path, corpus_dir, cache_dir=cache_dir, ocr=ocr)
 
 
 class IndexBuilder:
@@ -68,6 +70,7 @@ class IndexBuilder:
         show_progress: bool = False,
         tokenizer: JiebaTokenizer | None = None,
         sentence_texts: SentenceTextsFn | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         """sentence_texts: the texts the answerer embeds per chunk (qa.answer.precompute.sentence_texts);
         given, their vectors are computed here and stored with the index, so no request embeds them."""
@@ -75,7 +78,9 @@ class IndexBuilder:
         self.encoder = encoder
         self.normalizer_version = normalizer_version
         self.params = params
-        self.chunk_file = chunk_file or _default_chunk_file()
+        self.chunk_file = chunk_file  # None: qa.corpus.chunker.chunk_file, any file kind, collections by folder
+        self.cache_dir = Path(cache_dir) if cache_dir else None  # where extracted text (OCR) is cached
+        self._default: tuple[Path, ChunkFileFn] | None = None
         self.show_progress = show_progress
         self._tokenizer = tokenizer or JiebaTokenizer()
         self.sentence_texts = sentence_texts
@@ -176,7 +181,12 @@ class IndexBuilder:
 
     def _chunk(self, corpus_dir: Path, path: Path) -> list[Chunk]:
         rel = self._rel(corpus_dir, path)
-        chunks = self.chunk_file(path)
+        chunk_file = self.chunk_file
+        if chunk_file is None:
+            if self._default is None or self._default[0] != corpus_dir:
+                self._default = (corpus_dir, _default_chunk_file(corpus_dir, self.cache_dir))
+            chunk_file = self._default[1]
+        chunks = chunk_file(path)
         bad = {c.source_file for c in chunks if c.source_file != rel}
         if bad:
             raise ValueError(f"chunker gave source_file {sorted(bad)} for {rel}; expected the path relative to the corpus dir")

@@ -24,7 +24,7 @@ from qa.index.store import IndexStore, check_compatible
 from qa.models import SearchHit
 from qa.question import analyse
 
-ALLOWED_FILTERS = ("year", "issue", "category", "doc_number")
+ALLOWED_FILTERS = ("year", "issue", "category", "doc_number", "collection")
 
 TIER_DOC_NUMBER = 2
 TIER_PERSON = 1
@@ -82,6 +82,7 @@ class HybridSearcher:
         self._year = np.array([c.year for c in chunks], dtype=np.int64)
         self._issue = np.array([c.issue for c in chunks], dtype=object)
         self._category = np.array([c.category for c in chunks], dtype=object)
+        self._collection = np.array([c.collection for c in chunks], dtype=object)
         self._docno = np.array([canonical_form(c.doc_number) if c.doc_number else "" for c in chunks], dtype=object)
         self._is_card = np.array([c.chunk_type == "card" for c in chunks], dtype=bool)
         self._docno_rows: dict[str, list[int]] = {}
@@ -170,6 +171,8 @@ class HybridSearcher:
                 mask &= np.isin(self._issue, [str(v) for v in values])
             elif key == "category":
                 mask &= np.isin(self._category, [str(v) for v in values])
+            elif key == "collection":
+                mask &= np.isin(self._collection, [str(v).strip() for v in values])
             elif key == "doc_number":
                 mask &= np.isin(self._docno, [canonical_form(str(v)) for v in values])
         return np.flatnonzero(mask).astype(np.int64)
