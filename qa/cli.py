@@ -23,21 +23,35 @@ def _dump(obj) -> None:
 
 @corpus_app.command("stats")
 def corpus_stats_cmd(corpus: CorpusOpt = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Issues, documents, chunks per issue, and TOC mismatches."""
+    """Issues, documents, chunks per issue, TOC mismatches; single documents and what was not found in them."""
     from qa.corpus.stats import corpus_stats
 
-    stats = corpus_stats(corpus or get_settings().corpus_dir)
+    settings = get_settings()
+    stats = corpus_stats(corpus or settings.corpus_dir, settings.cache_dir)
     if as_json:
         _dump(stats)
         return
-    typer.echo(f"{'issue':8} {'file':14} {'published':10} {'docs':>5} {'toc':>4} {'chunks':>6} {'people':>6}  mismatches")
-    for s in stats["per_issue"]:
-        typer.echo(f"{s['issue']:8} {s['source_file']:14} {s['publish_date']:10} {s['documents']:>5} {s['toc_entries']:>4} "
+    gazettes = [s for s in stats["per_issue"] if s["kind"] == "gazette"]
+    singles = [s for s in stats["per_issue"] if s["kind"] == "document"]
+    if gazettes:
+        typer.echo(f"{'issue':8} {'file':24} {'published':10} {'docs':>5} {'toc':>4} {'chunks':>6} {'people':>6}  mismatches")
+    for s in gazettes:
+        typer.echo(f"{s['issue']:8} {s['source_file']:24} {s['publish_date']:10} {s['documents']:>5} {s['toc_entries']:>4} "
                    f"{s['chunks']:>6} {s['personnel_records']:>6}  {len(s['mismatches'])}")
         for m in s["mismatches"]:
             typer.echo(f"    ! {m}")
-    typer.echo(f"total: {stats['issues']} issues, {stats['documents']} documents, {stats['chunks']} chunks, "
-               f"{stats['toc_mismatches']} TOC mismatches")
+    if singles:
+        typer.echo("single documents (file, reader, pages, chunks, title; what was not found):")
+    for s in singles:
+        pages = f" {s['pages']}p" + (f"/{s['ocr_pages']} OCR" if s["ocr_pages"] else "") if s["pages"] else ""
+        typer.echo(f"  {s['source_file']}  {s['reader']}{pages}  {s['chunks']} chunks  《{s['title']}》")
+        if s["missing"]:
+            typer.echo(f"    ! not found: {'、'.join(s['missing'])}")
+    typer.echo("collections: " + "; ".join(f"{c['name'] or '(none)'} {c['files']} files {c['documents']} documents"
+                                           for c in stats["collections"]))
+    missing = "".join(f", {n} without {what}" for what, n in stats["missing"].items())
+    typer.echo(f"total: {stats['issues']} issues, {stats['single_documents']} single documents{missing}, "
+               f"{stats['documents']} documents, {stats['chunks']} chunks, {stats['toc_mismatches']} TOC mismatches")
 
 
 @corpus_app.command("show")
@@ -155,42 +169,61 @@ def _change_corpus(run) -> None:
 
 
 @index_app.command("add")
-def index_add_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A gazette issue (.txt).")],
-                  corpus: CorpusOpt = None, index: IndexOpt = None,
-                  replace: Annotated[bool, typer.Option("--replace", help="Replace an issue already in the corpus.")] = False) -> None:
-    """Add a gazette file: checked by the parser, copied into the corpus, only its chunks embedded."""
-    from qa.corpus.parser import ParseError, parse_issue
-    from qa.index.manage import add_issue_files
+def index_add_cmd(
+    paths: Annotated[list[Path], typer.Argument(exists=True, help="Files and folders: gazette issues or single "
+                                                "documents as PDF (text or scanned), Word .docx, HTML, Markdown, "
+                                                "text, PNG/JPEG images. Kind is told by content.")],
+    collection: Annotated[Optional[str], typer.Option(
+        "--collection", help="Collection to add to, e.g. 山西省人民政府公报 or 本单位文件 (default: a gazette's "
+                             "masthead; settings default_collection for single documents).")] = None,
+    corpus: CorpusOpt = None, index: IndexOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an issue or document already in the corpus.")] = False,
+) -> None:
+    """Add files: each read (OCR for scans) and parsed first, copied into the corpus (corpus/<collection>/…),
+    then only their chunks embedded. Nothing changes when one file cannot be read."""
+    from qa.corpus.intake import IntakeError, plan_additions
+    from qa.index.manage import add_files
     from qa.service import build_index
 
     settings = _settings(corpus, index)
     try:
-        issue = parse_issue(file)
-    except (ParseError, UnicodeDecodeError) as exc:
+        plan = plan_additions(paths, Path(settings.corpus_dir), collection, default_collection=settings.default_collection,
+                              cache_dir=settings.cache_dir)
+    except IntakeError as exc:
         typer.echo(f"not added: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"{file}: issue {issue.issue}, {len(issue.documents)} documents")
-    _change_corpus(lambda: add_issue_files(
-        settings.index_dir, settings.corpus_dir, [(file, f"{issue.issue}.txt")],
-        lambda: build_index(settings, show_progress=True, incremental=True), replace=replace))
+    for item in plan:
+        what = (f"issue {item.label}, {item.documents} documents" if item.kind == "gazette"
+                else f"《{item.label}》" + (f" (not found: {'、'.join(item.missing)})" if item.missing else ""))
+        pages = f", {item.pages} pages ({item.ocr_pages} by OCR)" if item.pages else ""
+        typer.echo(f"{item.src} -> {item.name}  [{item.collection or '-'}] {item.reader}{pages}: {what}")
+    supersedes = [n for item in plan for n in item.supersedes]
+    _change_corpus(lambda: add_files(
+        settings.index_dir, settings.corpus_dir, [(item.src, item.name) for item in plan],
+        lambda: build_index(settings, show_progress=True, incremental=True), replace=replace, supersedes=supersedes))
 
 
 @index_app.command("remove")
-def index_remove_cmd(name: Annotated[str, typer.Argument(help="Corpus file name or issue, e.g. 2022-03.txt or 2022-03.")],
+def index_remove_cmd(name: Annotated[str, typer.Argument(help="Corpus file (path inside the corpus dir) or a root "
+                                                       "issue, e.g. 2022-03, 2022-03.txt, 本单位文件/通知.docx.")],
                      corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
-    """Remove an issue: its file moves to corpus/removed/ and its chunks leave the index."""
+    """Remove a file: it moves to corpus/removed/ and its chunks leave the index."""
+    from qa.corpus.files import corpus_files
     from qa.index.manage import remove_files
     from qa.service import build_index
 
     settings = _settings(corpus, index)
+    corpus_dir = Path(settings.corpus_dir)
+    names = [p.relative_to(corpus_dir).as_posix() for p in corpus_files(corpus_dir)]
+    target = name if name in names else next((n for n in names if "/" not in n and Path(n).stem == name), name)
     _change_corpus(lambda: remove_files(
-        settings.index_dir, settings.corpus_dir, [name if name.endswith(".txt") else f"{name}.txt"],
+        settings.index_dir, settings.corpus_dir, [target],
         lambda: build_index(settings, show_progress=True, incremental=True)))
 
 
 @index_app.command("stats")
 def index_stats_cmd(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The index manifest: model, dimension, chunk count, corpus files."""
+    """The index manifest: model, dimension, chunk count, corpus files; collections with their counts."""
     from dataclasses import asdict
 
     from qa.index.store import IndexNotFoundError, IndexStore
@@ -204,19 +237,26 @@ def index_stats_cmd(index: IndexOpt = None, as_json: Annotated[bool, typer.Optio
     m = asdict(store.manifest)
     from collections import Counter
 
+    from qa.service import collection_counts
+
     m["chunks_by_type"] = dict(Counter(c.chunk_type for c in store.chunks))
-    m["chunks_by_issue"] = dict(Counter(c.issue for c in store.chunks))
+    m["chunks_by_issue"] = dict(Counter(c.issue for c in store.chunks if c.issue))
+    m["collections"] = collection_counts(store.chunks)
     if as_json:
         _dump(m)
         return
     for k, v in m.items():
-        typer.echo(f"{k}: {v}")
+        if k != "collections":
+            typer.echo(f"{k}: {v}")
+    typer.echo("collections:")
+    for c in m["collections"]:
+        typer.echo(f"  {c['name'] or '(none)'}: {c['files']} files, {c['documents']} documents, {c['chunks']} chunks")
 
 
 # ---- search and ask -------------------------------------------------------------------------------
 
-def _parse_filters(filters: list[str] | None) -> dict | None:
-    out: dict = {}
+def _parse_filters(filters: list[str] | None, collection: str | None = None) -> dict | None:
+    out: dict = {"collection": collection} if collection else {}
     for f in filters or []:
         key, sep, value = f.partition("=")
         if not sep:
@@ -225,20 +265,30 @@ def _parse_filters(filters: list[str] | None) -> dict | None:
     return out or None
 
 
-FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="KEY=VALUE; keys: year, issue, category, doc_number. Repeatable.")]
+FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="KEY=VALUE; keys: year, issue, category, doc_number, collection. Repeatable.")]
+CollectionOpt = Annotated[Optional[str], typer.Option("--collection", help="Only this collection (see `qa index stats`).")]
+
+
+def _where(c) -> str:
+    """file:lines, and for a PDF or scan the page and lines on it: 通知.pdf p.2 l.3-9 (lines 40-46)."""
+    if c.page_start:
+        pages = f"p.{c.page_start} l.{c.page_line_start}" + (
+            f"-{c.page_line_end}" if c.page_end == c.page_start else f"-p.{c.page_end} l.{c.page_line_end}")
+        return f"{c.source_file} {pages}"
+    return f"{c.source_file}:{c.line_start}-{c.line_end}"
 
 
 @app.command("search")
 def search_cmd(query: Annotated[str, typer.Argument(help="A question or keywords, Chinese or English.")],
                top_k: Annotated[int, typer.Option("--top-k", min=1, max=50)] = 5,
-               filter: FilterOpt = None, index: IndexOpt = None,
+               filter: FilterOpt = None, collection: CollectionOpt = None, index: IndexOpt = None,
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Hybrid search: each hit with score, chunk id, cite text, source lines, document and section."""
     from qa.service import GazetteService
 
     service = GazetteService.load(_settings(index=index))
     try:
-        hits = service.search(query, top_k=top_k, filters=_parse_filters(filter))
+        hits = service.search(query, top_k=top_k, filters=_parse_filters(filter, collection))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--filter") from exc
     if as_json:
@@ -246,7 +296,7 @@ def search_cmd(query: Annotated[str, typer.Argument(help="A question or keywords
         return
     for n, h in enumerate(hits, 1):
         c = h.chunk
-        typer.echo(f"[{n}] {h.score:.4f}  {c.doc_number} 《{c.doc_title}》  {c.issue}  {c.source_file}:{c.line_start}-{c.line_end}")
+        typer.echo(f"[{n}] {h.score:.4f}  {c.doc_number} 《{c.doc_title}》  {c.collection} {c.issue}  {_where(c)}")
         if c.section_path:
             typer.echo(f"    {' > '.join(c.section_path)}")
         typer.echo("    " + c.text[:200].replace("\n", " ") + ("…" if len(c.text) > 200 else ""))
@@ -255,14 +305,17 @@ def search_cmd(query: Annotated[str, typer.Argument(help="A question or keywords
 @app.command("ask")
 def ask_cmd(question: Annotated[str, typer.Argument(help="A question, Chinese or English.")],
             top_k: Annotated[int, typer.Option("--top-k", min=1, max=50)] = 5,
-            filter: FilterOpt = None,
+            filter: FilterOpt = None, collection: CollectionOpt = None,
             mode: Annotated[Optional[str], typer.Option("--mode", help="extractive (default) or generative.")] = None,
             index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Answer a question with cited source paragraphs."""
     from qa.service import GazetteService
 
     service = GazetteService.load(_settings(index=index))
-    result = service.ask(question, top_k=top_k, filters=_parse_filters(filter), mode=mode)
+    try:
+        result = service.ask(question, top_k=top_k, filters=_parse_filters(filter, collection), mode=mode)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--filter") from exc
     if as_json:
         _dump(result.to_dict())
         return
@@ -271,14 +324,14 @@ def ask_cmd(question: Annotated[str, typer.Argument(help="A question, Chinese or
         typer.echo(f"({result.notice})")
     for c in result.citations:
         h = c.hit.chunk
-        typer.echo(f"\n[{c.n}] {h.doc_number} 《{h.doc_title}》 {h.issue}  {h.source_file}:{h.line_start}-{h.line_end}")
+        typer.echo(f"\n[{c.n}] {h.doc_number} 《{h.doc_title}》 {h.collection} {h.issue}  {_where(h)}")
         if h.section_path:
             typer.echo(f"    {' > '.join(h.section_path)}")
         typer.echo("    " + h.text[:300].replace("\n", " "))
     if not result.answered and result.related:
         typer.echo("\n相关段落：")
         for h in result.related[:3]:
-            typer.echo(f"  - {h.chunk.doc_number} 《{h.chunk.doc_title}》 {h.chunk.source_file}:{h.chunk.line_start}-{h.chunk.line_end}")
+            typer.echo(f"  - {h.chunk.doc_number} 《{h.chunk.doc_title}》 {_where(h.chunk)}")
 
 
 # ---- eval and serve --------------------------------------------------------------------------------

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     query_batch_wait_ms: float = 0.0  # a leader's wait for company (0: batch only what queued meanwhile)
     torch_threads: int = 0  # 0 = runtime default; also ONNX Runtime's intra-op threads
 
+    # Collections: where `qa index add` / the upload API put a single document given no collection
+    # (a gazette issue goes to the collection its masthead names).
+    default_collection: str = "本单位文件"
+
     # Index
     index_type: Literal["flat", "ivf", "hnsw"] = "flat"
     ivf_nlist: int = 1024

@@ -117,6 +117,7 @@ def _is_stop_line(line: str) -> bool:
         or len(s) > 60
         or s.startswith("- ")
         or "：" in s
+        or "，" in s  # titles carry no comma; a PDF's wrapped sentence end above the title does
         or bool(re.search(r"[（(]\s*(略|见网络版)\s*[）)]", s))
         or parse_marker(s, decimal_doc=False) is not None
         or bool(_TOC_DOCNO.search(s) or _TOC_PAGE.search(s) or re.search(r"\.{3,}|…{2,}", s))

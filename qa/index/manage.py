@@ -20,9 +20,11 @@ from qa.index.builder import BuildReport
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CorpusChange", "CorpusChangeError", "IndexBusyError", "add_issue_files", "remove_files"]
+__all__ = ["CorpusChange", "CorpusChangeError", "IndexBusyError", "add_files", "add_issue_files", "remove_files"]
 
 REMOVED_DIR = "removed"  # corpus/removed/: files taken out of the index, kept (nothing is deleted)
+# Corpus names are paths relative to the corpus dir: 2022-03.txt at the root (the bundled gazette),
+# <collection>/<file> for everything else (qa.corpus.intake chooses them).
 
 # Brings the index in line with the corpus dir (incremental); qa.service.build_index in production.
 UpdateIndex = Callable[[], BuildReport]
@@ -51,16 +53,20 @@ class _Undo:
         """Copy src to target via a temp file; an existing target is kept aside until commit."""
         if target.exists():
             self.backup.mkdir(exist_ok=True)
-            saved = self.backup / target.name
+            saved = self.backup / f"{uuid.uuid4().hex[:8]}-{target.name}"  # names may repeat across collections
             os.replace(target, saved)
             self.steps.append(lambda: os.replace(saved, target))
+        if not target.parent.exists():  # a new collection folder: taken away again on undo
+            made = _missing_parents(target.parent)
+            target.parent.mkdir(parents=True)
+            self.steps.append(lambda: [d.rmdir() for d in made if d.exists() and not any(d.iterdir())])
         tmp = target.with_name(f".{target.name}.part-{uuid.uuid4().hex[:8]}")
         shutil.copyfile(src, tmp)
         os.replace(tmp, target)
         self.steps.append(lambda: target.unlink(missing_ok=True))
 
     def move(self, src: Path, target: Path) -> None:
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, target)
         self.steps.append(lambda: os.replace(target, src))
 
@@ -82,6 +88,15 @@ class _Undo:
             shutil.rmtree(self.backup)
 
 
+def _missing_parents(folder: Path) -> list[Path]:
+    """The folders mkdir(parents=True) would create, deepest first."""
+    out = []
+    while not folder.exists():
+        out.append(folder)
+        folder = folder.parent
+    return out
+
+
 def _apply(index_dir: Path, corpus_dir: Path, change: CorpusChange, moves: Callable[[_Undo], None],
            update_index: UpdateIndex) -> CorpusChange:
     with build_lock(index_dir):
@@ -96,15 +111,19 @@ def _apply(index_dir: Path, corpus_dir: Path, change: CorpusChange, moves: Calla
     return change
 
 
-def add_issue_files(index_dir: Path, corpus_dir: Path, files: Sequence[tuple[Path, str]], update_index: UpdateIndex,
-                    *, replace: bool = False) -> CorpusChange:
-    """Copy each (source file, corpus name) into the corpus and bring the index up to date.
+def add_files(index_dir: Path, corpus_dir: Path, files: Sequence[tuple[Path, str]], update_index: UpdateIndex,
+              *, replace: bool = False, supersedes: Sequence[str] = ()) -> CorpusChange:
+    """Copy each (source file, corpus name) into the corpus and bring the index up to date, as one change.
 
-    A name that exists with other content is refused unless `replace`; the same content is a no-op copy."""
+    A name may carry a collection folder (本单位文件/通知.docx); folders are made as needed. A name that exists
+    with other content is refused unless `replace`; the same content is a no-op copy. `supersedes`: corpus
+    names the new files replace under another name (2022-03.txt when 2022-03.pdf comes in): refused unless
+    `replace`, else moved to removed/ in the same change."""
     corpus_dir = Path(corpus_dir)
     change = CorpusChange()
     with build_lock(index_dir):
         for src, name in files:
+            _check_name(name)
             target = corpus_dir / name
             if target.exists() and target.resolve() != Path(src).resolve():
                 if target.read_bytes() == Path(src).read_bytes():
@@ -115,33 +134,57 @@ def add_issue_files(index_dir: Path, corpus_dir: Path, files: Sequence[tuple[Pat
                 change.replaced.append(name)
             if target.resolve() != Path(src).resolve():
                 change.added.append(name)
+        retire = [n for n in dict.fromkeys(supersedes) if (corpus_dir / n).is_file()]
+        if retire and not replace:
+            raise CorpusChangeError(f"the corpus already holds this issue as {', '.join(retire)}; "
+                                    "pass --replace (API: replace=true) to replace it")
+        change.removed = list(retire)
+        change.replaced.extend(retire)
 
         def moves(undo: _Undo) -> None:
             for src, name in files:
                 if name in change.added:
                     undo.put(Path(src), corpus_dir / name)
+            for name in retire:
+                undo.move(corpus_dir / name, _removed_target(corpus_dir, name))
 
         return _apply(index_dir, corpus_dir, change, moves, update_index)
 
 
+add_issue_files = add_files  # the name it had when it took gazette issues only
+
+
+def _check_name(name: str) -> None:
+    parts = Path(name).parts
+    if not parts or Path(name).is_absolute() or ".." in parts or parts[0] == REMOVED_DIR \
+            or any(p.startswith(".") for p in parts):
+        raise CorpusChangeError(f"{name!r} is not a corpus name (a path inside the corpus dir, not in {REMOVED_DIR}/)")
+
+
+def _removed_target(corpus_dir: Path, name: str) -> Path:
+    target = corpus_dir / REMOVED_DIR / name
+    if target.exists():  # removed before, re-added since: keep both copies
+        target = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}")
+    return target
+
+
 def remove_files(index_dir: Path, corpus_dir: Path, names: Sequence[str], update_index: UpdateIndex) -> CorpusChange:
-    """Move corpus files to corpus/removed/ and take their chunks out of the index."""
+    """Move corpus files (names relative to the corpus dir) to corpus/removed/<name> and take their chunks out
+    of the index."""
     corpus_dir = Path(corpus_dir)
     change = CorpusChange()
     with build_lock(index_dir):
         paths = []
         for name in names:
+            _check_name(name)
             path = corpus_dir / name
             if not path.is_file():
                 raise CorpusChangeError(f"no {name} in {corpus_dir}")
             paths.append(path)
-        change.removed = [p.name for p in paths]
+        change.removed = [p.relative_to(corpus_dir).as_posix() for p in paths]
 
         def moves(undo: _Undo) -> None:
-            for path in paths:
-                target = corpus_dir / REMOVED_DIR / path.name
-                if target.exists():  # removed before, re-added since: keep both copies
-                    target = target.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
-                undo.move(path, target)
+            for path, name in zip(paths, change.removed):
+                undo.move(path, _removed_target(corpus_dir, name))
 
         return _apply(index_dir, corpus_dir, change, moves, update_index)

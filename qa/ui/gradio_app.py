@@ -22,6 +22,7 @@ log = logging.getLogger("qa.ui")
 
 TITLE = "阳泉市政府公报问答"
 ALL = "全部"
+NO_COLLECTION = "（未归类）"  # files outside any collection (single documents at the corpus root)
 EXAMPLES = [
     "共享单车用户需要满多少岁？",
     "阳政办发〔2022〕34号是什么文件？",
@@ -56,8 +57,10 @@ class GazetteUI:
         return sources_html(result, selected, self._document)
 
     @staticmethod
-    def _filters(year: str | None, issue: str | None, category: str | None) -> dict | None:
+    def _filters(year: str | None, issue: str | None, category: str | None, collection: str | None = None) -> dict | None:
         f: dict[str, Any] = {}
+        if collection and collection != ALL:
+            f["collection"] = "" if collection == NO_COLLECTION else collection
         if year and year != ALL:
             f["year"] = int(year)
         if issue and issue != ALL:
@@ -70,17 +73,19 @@ class GazetteUI:
         """Dropdown choices from the loaded index (run when the page loads)."""
         try:
             issues = self.holder.get().issues()
+            collections = [c["name"] or NO_COLLECTION for c in self.holder.get().collections()]
         except NotReady:
-            return gr.update(), gr.update(), gr.update(), "索引正在加载，请稍候刷新页面…"
+            return gr.update(), gr.update(), gr.update(), gr.update(), "索引正在加载，请稍候刷新页面…"
         keys = sorted({i["issue"] for i in issues})
         years = sorted({k[:4] for k in keys})
         cats = sorted({d["category"] for i in issues for d in i["documents"] if d.get("category")})
         return (gr.update(choices=[ALL, *years], value=ALL),
                 gr.update(choices=[ALL, *[f"{k} {issue_label(k)}" for k in keys]], value=ALL),
-                gr.update(choices=[ALL, *cats], value=ALL), "")
+                gr.update(choices=[ALL, *cats], value=ALL),
+                gr.update(choices=[ALL, *collections], value=ALL), "")
 
     # ---- events ----
-    def respond(self, question: str, history: list, turns: list, year, issue, category):
+    def respond(self, question: str, history: list, turns: list, year, issue, category, collection=None):
         question = (question or "").strip()
         if not question:
             gr.Warning("请输入问题。")
@@ -94,7 +99,7 @@ class GazetteUI:
         yield "", [*history, {"role": "assistant", "content": "正在查找…"}], turns, gr.update(), gr.update()
         try:
             service = self.holder.get()
-            result = service.ask(question, top_k=self.default_top_k, filters=self._filters(year, issue, category))
+            result = service.ask(question, top_k=self.default_top_k, filters=self._filters(year, issue, category, collection))
             data = result.to_dict()
         except NotReady:
             data = None
@@ -176,7 +181,8 @@ class GazetteUI:
                         question = gr.Textbox(placeholder="请输入问题…", show_label=False, lines=1, max_lines=4,
                                               scale=5, elem_id="qa-question", autofocus=True, submit_btn=False)
                         ask_btn = gr.Button("提问", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
-                    with gr.Accordion("筛选（年份 / 期号 / 类别）", open=False, elem_id="qa-filters"):
+                    with gr.Accordion("筛选（文件集 / 年份 / 期号 / 类别）", open=False, elem_id="qa-filters"):
+                        collection = gr.Dropdown([ALL], value=ALL, label="文件集", elem_id="qa-collection")
                         with gr.Row():
                             year = gr.Dropdown([ALL], value=ALL, label="年份", elem_id="qa-year")
                             issue = gr.Dropdown([ALL], value=ALL, label="期号", elem_id="qa-issue")
@@ -196,7 +202,7 @@ class GazetteUI:
             cite_ref = gr.Textbox(visible="hidden", elem_id="qa-cite-ref")
 
             outputs = [question, chatbot, turns, sources, selected]
-            inputs = [question, chatbot, turns, year, issue, category]
+            inputs = [question, chatbot, turns, year, issue, category, collection]
             question.submit(self.respond, inputs, outputs, concurrency_limit=4)
             ask_btn.click(self.respond, inputs, outputs, concurrency_limit=4)
             chatbot.select(self.select_message, [turns], [sources, selected])
@@ -209,7 +215,7 @@ class GazetteUI:
             clear.click(lambda: ([], [], PANEL_HINT, None, ""), None, [chatbot, turns, sources, selected, feedback_status])
             # The chatbot's own 🗑 must reset the turns too, or message indexes would point at old answers.
             chatbot.clear(lambda: ([], PANEL_HINT, None, ""), None, [turns, sources, selected, feedback_status])
-            demo.load(self.filter_choices, None, [year, issue, category, status])
+            demo.load(self.filter_choices, None, [year, issue, category, collection, status])
         demo.queue(default_concurrency_limit=4)
         return demo
 

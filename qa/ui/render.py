@@ -54,14 +54,28 @@ def highlight(text: str, sentence: str) -> str:
     return html.escape(text)
 
 
+def location(hit: dict) -> str:
+    """Where a passage is in its file: 第3页第5–9行 for a PDF or scan (lines on the page), else 第40–46行."""
+    if hit.get("page_start"):
+        ps, pe = hit["page_start"], hit.get("page_end") or hit["page_start"]
+        ls, le = hit.get("page_line_start"), hit.get("page_line_end")
+        if pe == ps:
+            return f"第{ps}页第{ls}–{le}行"
+        return f"第{ps}页第{ls}行–第{pe}页第{le}行"
+    return f"第{hit.get('line_start')}–{hit.get('line_end')}行"
+
+
 def _meta(hit: dict) -> str:
     parts = []
+    if hit.get("collection"):
+        parts.append(f"<span class='qa-collection'>{html.escape(hit['collection'])}</span>")
     if hit.get("document_number"):
         parts.append(f"<span class='qa-docno'>{html.escape(hit['document_number'])}</span>")
-    parts.append(f"<span class='qa-issue'>{html.escape(issue_label(hit.get('issue', '')))}</span>")
+    if hit.get("issue"):
+        parts.append(f"<span class='qa-issue'>{html.escape(issue_label(hit.get('issue', '')))}</span>")
     if hit.get("category"):
         parts.append(html.escape(hit["category"]))
-    parts.append(f"{html.escape(hit.get('source_file', ''))} 第{hit.get('line_start')}–{hit.get('line_end')}行")
+    parts.append(f"<span class='qa-loc'>{html.escape(hit.get('source_file', ''))} {location(hit)}</span>")
     return " · ".join(parts)
 
 
@@ -94,7 +108,8 @@ def _section_html(doc: dict | None, hit: dict, sentence: str) -> str:
         cited = p["line_start"] <= hit.get("line_end", -1) and p["line_end"] >= hit.get("line_start", 0)
         body = highlight(p["text"], sentence) if cited else html.escape(p["text"])
         cls = "qa-para qa-cited" if cited else "qa-para"
-        rows.append(f"<p class='{cls}' title='第{p['line_start']}–{p['line_end']}行'>{body}</p>")
+        where = f"第{p['page']}页第{p['page_line']}行起" if p.get("page") else f"第{p['line_start']}–{p['line_end']}行"
+        rows.append(f"<p class='{cls}' title='{where}'>{body}</p>")
     title = f"{html.escape(doc.get('title', ''))}（{html.escape(doc.get('date', '') or '')}）"
     return f"<div class='qa-doc-title'>{title}</div>" + "".join(rows)
 
