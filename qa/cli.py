@@ -181,26 +181,24 @@ def index_add_cmd(
 ) -> None:
     """Add files: each read (OCR for scans) and parsed first, copied into the corpus (corpus/<collection>/…),
     then only their chunks embedded. Nothing changes when one file cannot be read."""
-    from qa.corpus.intake import IntakeError, plan_additions
-    from qa.index.manage import add_files
+    from qa.index.manage import CorpusChangeError, IndexBusyError, ingest_files
     from qa.service import build_index
 
     settings = _settings(corpus, index)
     try:
-        plan = plan_additions(paths, Path(settings.corpus_dir), collection, default_collection=settings.default_collection,
-                              cache_dir=settings.cache_dir)
-    except IntakeError as exc:
+        plan, change = ingest_files(settings.index_dir, settings.corpus_dir, paths,
+                                    lambda: build_index(settings, show_progress=True, incremental=True),
+                                    collection=collection, replace=replace,
+                                    default_collection=settings.default_collection, cache_dir=settings.cache_dir)
+    except (CorpusChangeError, IndexBusyError) as exc:
         typer.echo(f"not added: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(2 if isinstance(exc, CorpusChangeError) else 3) from exc
     for item in plan:
         what = (f"issue {item.label}, {item.documents} documents" if item.kind == "gazette"
                 else f"《{item.label}》" + (f" (not found: {'、'.join(item.missing)})" if item.missing else ""))
         pages = f", {item.pages} pages ({item.ocr_pages} by OCR)" if item.pages else ""
         typer.echo(f"{item.src} -> {item.name}  [{item.collection or '-'}] {item.reader}{pages}: {what}")
-    supersedes = [n for item in plan for n in item.supersedes]
-    _change_corpus(lambda: add_files(
-        settings.index_dir, settings.corpus_dir, [(item.src, item.name) for item in plan],
-        lambda: build_index(settings, show_progress=True, incremental=True), replace=replace, supersedes=supersedes))
+    _change_corpus(lambda: change)
 
 
 @index_app.command("remove")

@@ -56,6 +56,7 @@ def test_kind_is_told_by_content_not_by_name(files, tmp_path):
     (b"   \n\n", "empty"),
     (b"\x00\x01\x02binary\x00junk" * 20, "not a supported kind"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old binary Office"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64 + "EncryptedPackage".encode("utf-16-le"), "encrypted"),
 ])
 def test_unsupported_files_say_why(tmp_path, content, needle):
     bad = tmp_path / "bad.pdf"
@@ -255,3 +256,46 @@ def test_incoming_folders_and_refusals(tmp_path, files):
     empty.write_bytes(b"")
     with pytest.raises(IntakeError, match="empty"):
         plan_additions([files["md"], empty], corpus)
+
+
+# ---- corpus changes with collections (qa.index.manage on the real chunker, a hash encoder) -------------
+
+def test_ingest_files_into_collections_replace_and_undo(tmp_path, files):
+    from index_fixtures import HashEncoder
+
+    from qa.index.builder import IndexBuilder
+    from qa.index.manage import CorpusChangeError, ingest_files, remove_files
+    from qa.index.store import IndexStore
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    shutil.copyfile(CORPUS / "2023-06.txt", corpus / "2023-06.txt")
+
+    def update(enc=None):
+        return lambda: IndexBuilder(index, enc or HashEncoder(), normalizer_version="t").update(corpus)
+
+    update()()
+    plan, change = ingest_files(index, corpus, [files["docx"], files["md"]], update(), collection="青岚文件")
+    assert change.added == ["青岚文件/图书馆规定.docx", "青岚文件/数据管理办法.md"]
+    store = IndexStore.load(index)
+    assert {c.collection for c in store.chunks} == {"阳泉市人民政府公报", "青岚文件"}
+    # The same issue as a PDF supersedes the .txt: refused, then done with replace (the .txt kept in removed/).
+    pdf = fx.make_text_pdf(tmp_path / "2023-06.pdf", fx.printed_lines((CORPUS / "2023-06.txt").read_text(encoding="utf-8")))
+    with pytest.raises(CorpusChangeError, match="--replace"):
+        ingest_files(index, corpus, [pdf], update())
+    assert (corpus / "2023-06.txt").is_file() and not (corpus / "2023-06.pdf").exists()
+    plan, change = ingest_files(index, corpus, [pdf], update(), replace=True)
+    assert change.added == ["2023-06.pdf"] and change.removed == ["2023-06.txt"]
+    assert (corpus / "removed" / "2023-06.txt").is_file()
+    store = IndexStore.load(index)
+    assert {c.source_file for c in store.chunks if c.collection == "阳泉市人民政府公报"} == {"2023-06.pdf"}
+    assert all(c.page_start >= 1 for c in store.chunks if c.source_file == "2023-06.pdf")
+    # A failing index step leaves the corpus as it was, new collection folder included.
+    from test_index import FailingEncoder
+
+    with pytest.raises(RuntimeError, match="crashed"):
+        ingest_files(index, corpus, [files["html"]], update(FailingEncoder()), collection="新集合")
+    assert not (corpus / "新集合").exists()
+    change = remove_files(index, corpus, ["青岚文件/数据管理办法.md"], update())
+    assert change.removed == ["青岚文件/数据管理办法.md"] and (corpus / "removed" / "青岚文件" / "数据管理办法.md").is_file()
+    assert "青岚文件/数据管理办法.md" not in {c.source_file for c in IndexStore.load(index).chunks}

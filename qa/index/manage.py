@@ -14,13 +14,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.index.atomic import IndexBusyError, build_lock
 from qa.index.builder import BuildReport
 
+if TYPE_CHECKING:
+    from qa.corpus.intake import Incoming
+
 log = logging.getLogger(__name__)
 
-__all__ = ["CorpusChange", "CorpusChangeError", "IndexBusyError", "add_files", "add_issue_files", "remove_files"]
+__all__ = ["CorpusChange", "CorpusChangeError", "IndexBusyError", "add_files", "add_issue_files", "ingest_files",
+           "remove_files"]
 
 REMOVED_DIR = "removed"  # corpus/removed/: files taken out of the index, kept (nothing is deleted)
 # Corpus names are paths relative to the corpus dir: 2022-03.txt at the root (the bundled gazette),
@@ -152,6 +157,26 @@ def add_files(index_dir: Path, corpus_dir: Path, files: Sequence[tuple[Path, str
 
 
 add_issue_files = add_files  # the name it had when it took gazette issues only
+
+
+def ingest_files(index_dir: Path, corpus_dir: Path, paths: Sequence[Path], update_index: UpdateIndex, *,
+                 collection: str | None = None, replace: bool = False, default_collection: str = "本单位文件",
+                 cache_dir: Path | None = None) -> tuple[list["Incoming"], CorpusChange]:
+    """Files and folders of any supported kind into the corpus and the index, as one change (what `qa index add`
+    and an upload do): each file is read (OCR for scans) and parsed and given its corpus name
+    (qa.corpus.intake.plan_additions), then copied (add_files). A file that cannot be read or named refuses the
+    whole change with CorpusChangeError before anything is touched. Returns the plan and the change."""
+    from qa.corpus.intake import IntakeError, plan_additions  # noqa: PLC0415 - parsing stack only when adding
+
+    with build_lock(index_dir):
+        try:
+            plan = plan_additions(list(paths), Path(corpus_dir), collection, default_collection=default_collection,
+                                  cache_dir=cache_dir)
+        except IntakeError as exc:
+            raise CorpusChangeError(str(exc)) from exc
+        change = add_files(index_dir, corpus_dir, [(item.src, item.name) for item in plan], update_index,
+                           replace=replace, supersedes=[n for item in plan for n in item.supersedes])
+    return plan, change
 
 
 def _check_name(name: str) -> None:

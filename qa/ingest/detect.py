@@ -39,6 +39,9 @@ def detect_kind(path: Path) -> FileKind:
             raise UnsupportedFile(f"{path.name}: a damaged zip/Office file ({exc})") from exc
         raise UnsupportedFile(f"{path.name}: a zip file that is not a Word document (.docx)")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
+        with open(path, "rb") as fh:  # Office wraps a password-protected .docx in this old container too
+            if "EncryptedPackage".encode("utf-16-le") in fh.read(1 << 20):
+                raise UnsupportedFile(f"{path.name}: the Word file is encrypted (password protected)")
         raise UnsupportedFile(f"{path.name}: an old binary Office file (.doc/.xls); save it as .docx first")
     if _is_binary(head):
         raise UnsupportedFile(f"{path.name}: not a supported kind (PDF, Word .docx, HTML, Markdown, text, PNG/JPEG)")
