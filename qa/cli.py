@@ -55,7 +55,8 @@ def corpus_stats_cmd(corpus: CorpusOpt = None, as_json: Annotated[bool, typer.Op
 
 
 @corpus_app.command("show")
-def corpus_show_cmd(doc_number: Annotated[str, typer.Argument(help="Document number in any bracket form, e.g. 阳政办发〔2022〕34号")],
+def corpus_show_cmd(doc_number: Annotated[str, typer.Argument(help="Document number in any bracket form (阳政办发〔2022〕34号), "
+                                                          "a document key (2022-03#05, d3f9a2c1b7e#01) or a corpus file")],
                     corpus: CorpusOpt = None,
                     as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A parsed document with its section tree (all documents when a number is shared)."""
@@ -64,9 +65,10 @@ def corpus_show_cmd(doc_number: Annotated[str, typer.Argument(help="Document num
     from qa.corpus.normalize import match_doc_numbers
     from qa.corpus.stats import load_issues
 
-    docs = [d for issue in load_issues(corpus or get_settings().corpus_dir) for d in issue.documents]
-    wanted = set(match_doc_numbers(doc_number, {d.doc_number for d in docs}))
-    found = [d for d in docs if d.doc_number in wanted]
+    settings = get_settings()
+    docs = [d for issue in load_issues(corpus or settings.corpus_dir, settings.cache_dir) for d in issue.documents]
+    wanted = set(match_doc_numbers(doc_number, {d.doc_number for d in docs if d.doc_number}))
+    found = [d for d in docs if d.doc_number in wanted or doc_number in (d.key, d.source_file)]
     if not found:
         typer.echo(f"no document numbered {doc_number!r}", err=True)
         raise typer.Exit(1)
