@@ -299,3 +299,16 @@ def test_ingest_files_into_collections_replace_and_undo(tmp_path, files):
     change = remove_files(index, corpus, ["青岚文件/数据管理办法.md"], update())
     assert change.removed == ["青岚文件/数据管理办法.md"] and (corpus / "removed" / "青岚文件" / "数据管理办法.md").is_file()
     assert "青岚文件/数据管理办法.md" not in {c.source_file for c in IndexStore.load(index).chunks}
+
+
+def test_ui_collection_filter_and_page_location():
+    from qa.ui.gradio_app import ALL, NO_COLLECTION, GazetteUI
+    from qa.ui.render import location
+
+    assert GazetteUI._filters(ALL, ALL, ALL, "青岚市政府文件") == {"collection": "青岚市政府文件"}
+    assert GazetteUI._filters(ALL, ALL, ALL, NO_COLLECTION) == {"collection": ""}
+    assert GazetteUI._filters(ALL, ALL, ALL, ALL) is None
+    paged = {"page_start": 2, "page_end": 2, "page_line_start": 3, "page_line_end": 7, "line_start": 40, "line_end": 44}
+    assert location(paged) == "第2页第3–7行"
+    assert location({**paged, "page_end": 3, "page_line_end": 1}) == "第2页第3行–第3页第1行"
+    assert location({"page_start": 0, "line_start": 40, "line_end": 44}) == "第40–44行"
