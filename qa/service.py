@@ -102,6 +102,28 @@ class GazetteService:
                         searcher.store.path)
         return cls(settings, encoder, searcher)
 
+    # ---- hot swap ----------------------------------------------------------------------------------
+
+    def index_generation(self) -> str:
+        """Which index this service holds: the sha256 of the manifest it was loaded from."""
+        return self.searcher.store.generation
+
+    def current_generation(self) -> str | None:
+        """The index on disk now (None while there is none): differs from index_generation() after an add,
+        remove or rebuild by this or another process."""
+        from qa.index.store import manifest_generation  # noqa: PLC0415
+
+        return manifest_generation(self.settings.index_dir)
+
+    def reloaded(self) -> "GazetteService":
+        """A new service on the index now on disk, sharing this one's encoder (and its caches); this one keeps
+        answering the requests already holding it."""
+        from qa.index.search import HybridSearcher  # noqa: PLC0415
+
+        searcher = HybridSearcher.open(self.settings, self.encoder)
+        searcher.warm_up()
+        return GazetteService(self.settings, self.encoder, searcher)
+
     # ---- retrieval and answers -------------------------------------------------------------------
 
     def search(self, query: str, top_k: int = 5, filters: dict | None = None) -> list[SearchHit]:

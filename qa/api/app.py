@@ -60,7 +60,11 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
             import anyio.to_thread
 
             await anyio.to_thread.run_sync(holder.wait)
-        yield
+        holder.watch(settings.reload_interval_s)
+        try:
+            yield
+        finally:
+            holder.stop()
 
     app = FastAPI(
         title="gazette-qa",

@@ -36,6 +36,14 @@ class Service(Protocol):
     def collections(self) -> list[dict]: ...
 
 
+class Reloadable(Protocol):
+    """A service that can follow its index on disk (qa.service.GazetteService); others are never swapped."""
+
+    def index_generation(self) -> str: ...
+    def current_generation(self) -> str | None: ...
+    def reloaded(self) -> "Reloadable": ...
+
+
 ServiceFactory = Callable[["Settings"], Service]
 
 
@@ -56,6 +64,10 @@ class ServiceHolder:
         self._done = threading.Event()
         if service is not None:
             self._done.set()
+        self._reload_lock = threading.Lock()
+        self._failed_generation: str | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def ready(self) -> bool:
@@ -99,6 +111,50 @@ class ServiceHolder:
         if self._service is None:
             raise NotReady(self.status())
         return self._service
+
+    # ---- hot swap: the index changed on disk (an add/remove here, or `qa index ...` beside the server) ----
+
+    def reload_if_changed(self) -> bool:
+        """Swap in a service on the index now on disk if it differs from the loaded one. The swap is one
+        reference assignment: a request that already holds the old service finishes on it. A failed load keeps
+        the old service serving (logged once per index version)."""
+        service = self._service
+        if service is None or not hasattr(service, "current_generation"):
+            return False
+        with self._reload_lock:
+            service = self._service
+            current = service.current_generation()
+            if current is None or current == service.index_generation() or current == self._failed_generation:
+                return False
+            t0 = time.monotonic()
+            try:
+                fresh = service.reloaded()
+            except Exception:  # noqa: BLE001 - keep serving the old index
+                self._failed_generation = current
+                log.exception("the index changed on disk but could not be loaded; still serving the previous one")
+                return False
+            self._service = fresh
+            log.info("index reloaded in %.2f s (%s)", time.monotonic() - t0, self.settings.index_dir)
+            return True
+
+    def watch(self, interval_s: float) -> None:
+        """Poll the index on disk every interval_s seconds (0: never) in a daemon thread."""
+        if interval_s <= 0 or self._watcher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                if self.ready:
+                    try:
+                        self.reload_if_changed()
+                    except Exception:  # noqa: BLE001 - a watcher that dies would silently stop hot swaps
+                        log.exception("index watcher")
+
+        self._watcher = threading.Thread(target=loop, name="qa-index-watch", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class Worker:

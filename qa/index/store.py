@@ -12,6 +12,7 @@ Writing happens in builder.py, always into a fresh temp dir that atomic.commit s
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -73,6 +74,18 @@ class Manifest:
     def from_json(cls, text: str) -> "Manifest":
         d = json.loads(text)
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def manifest_generation(index_dir: Path | str) -> str | None:
+    """sha256 of the manifest a reader would load now; None when there is no index. The manifest changes with
+    every build, update, add and remove (its `updated` time and file hashes), so this names an index version."""
+    src = readable_dir(Path(index_dir))
+    if src is None:
+        return None
+    try:
+        return hashlib.sha256((src / MANIFEST).read_bytes()).hexdigest()
+    except FileNotFoundError:  # swapped out between the check and the read: the next poll sees the new one
+        return None
 
 
 def utc_now() -> str:
@@ -161,6 +174,7 @@ class IndexStore:
     embed_shas: list[str]
     faiss_index: faiss.Index
     sentences: SentenceVectors | None = None  # None: the index stores none (built before format 2)
+    generation: str = ""  # sha256 of the manifest file loaded (manifest_generation)
     _by_id: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -172,7 +186,8 @@ class IndexStore:
         src = readable_dir(index_dir)
         if src is None:
             raise IndexNotFoundError(f"no index at {index_dir} (build one with `qa index build`)")
-        manifest = Manifest.from_json((src / MANIFEST).read_text(encoding="utf-8"))
+        manifest_bytes = (src / MANIFEST).read_bytes()
+        manifest = Manifest.from_json(manifest_bytes.decode("utf-8"))
         check_compatible(manifest, expected_model, expected_dim, where=index_dir)
         chunks, tokens, shas = read_chunk_db(src / CHUNKS_DB)
         vectors = np.load(src / VECTORS, mmap_mode="r")
@@ -186,7 +201,8 @@ class IndexStore:
         if sentences is not None and len(sentences) != manifest.sentence_count:
             raise ValueError(f"{src} is inconsistent: {len(sentences)} sentence vectors, "
                              f"manifest says {manifest.sentence_count} (rebuild it: `qa index build`)")
-        return cls(src, manifest, chunks, vectors, tokens, shas, fidx, sentences)
+        return cls(src, manifest, chunks, vectors, tokens, shas, fidx, sentences,
+                   generation=hashlib.sha256(manifest_bytes).hexdigest())
 
     def __len__(self) -> int:
         return len(self.chunks)
