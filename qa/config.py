@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     api_key: str | None = None
     max_question_chars: int = 2000
     max_body_bytes: int = 65536
+    max_upload_bytes: int = 50 * 1024 * 1024  # POST /v1/documents and the UI's upload: one request, all files
     # The server reloads the index when it changes on disk (add/remove/rebuild, by the API or by `qa index` beside
     # it), checking every this many seconds; 0 turns the watch off.
     reload_interval_s: float = 2.0

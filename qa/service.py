@@ -124,6 +124,37 @@ class GazetteService:
         searcher.warm_up()
         return GazetteService(self.settings, self.encoder, searcher)
 
+    # ---- corpus changes (the API's and the UI's upload and delete) ---------------------------------
+
+    def add_files(self, paths: list[Path], collection: str | None = None, replace: bool = False, progress=None):
+        """Read, parse and add files as one corpus change (qa.index.manage.add_paths), embedding with this
+        service's encoder; returns (plan, change). The caller swaps the service (ServiceHolder.reload_if_changed)."""
+        from qa.index.manage import add_paths  # noqa: PLC0415
+
+        return add_paths(self.settings, paths, collection, replace,
+                         lambda: build_index(self.settings, self.encoder, show_progress=False, incremental=True),
+                         progress)
+
+    def remove_file(self, name: str):
+        """Take one corpus file out of the index (it moves to corpus/removed/)."""
+        from qa.index.manage import remove_files  # noqa: PLC0415
+
+        return remove_files(self.settings.index_dir, self.settings.corpus_dir, [name],
+                            lambda: build_index(self.settings, self.encoder, show_progress=False, incremental=True))
+
+    def source_of(self, doc_id: str) -> tuple[str, int, bool] | None:
+        """(corpus file, documents in it, whether doc_id named the file itself) for a corpus file name or a
+        document key in the loaded index; None when neither."""
+        chunks = self.searcher.store.chunks
+        docs_of: dict[str, set[str]] = {}
+        for c in chunks:
+            docs_of.setdefault(c.source_file, set()).add(c.doc_key)
+        if doc_id in docs_of:
+            return doc_id, len(docs_of[doc_id]), True
+        key = doc_id if any(c.doc_key == doc_id for c in chunks) else _dash_key(doc_id)
+        rel = next((c.source_file for c in chunks if c.doc_key == key), None)
+        return (rel, len(docs_of[rel]), False) if rel else None
+
     # ---- retrieval and answers -------------------------------------------------------------------
 
     def search(self, query: str, top_k: int = 5, filters: dict | None = None) -> list[SearchHit]:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from qa.api.auth import add_security_to_openapi
+from qa.api.documents import build_documents_router
 from qa.api.errors import install_error_handlers
 from qa.api.feedback import FeedbackStore
 from qa.api.limits import BodySizeLimit
@@ -80,8 +81,11 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
     app.state.feedback = FeedbackStore.beside_index(settings.index_dir)
 
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Multipart bodies carry a little more than the files themselves.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       uploads={("POST", "/v1/documents"): settings.max_upload_bytes + 64 * 1024})
     app.include_router(build_health_router())
+    app.include_router(build_documents_router())
     app.include_router(build_api_router(request_models(settings.max_question_chars)))
     app.include_router(build_openai_router())
 

@@ -261,6 +261,27 @@ class FeedbackListOut(BaseModel):
     total: int
 
 
+class AddedFileOut(BaseModel):
+    file: str = Field(description="Its name in the corpus: 本单位文件/通知.docx, 2024-05.pdf")
+    kind: str = Field(description="gazette (an issue of several documents) or document")
+    reader: str = Field(description="pdf, docx, html, markdown, text, image")
+    collection: str
+    title: str = Field(description="The issue (2024-05) or the document's title")
+    documents: int
+    pages: int = 0
+    ocr_pages: int = 0
+    missing: list[str] = Field(default_factory=list, description="What was not found in a document (文号, 日期…)")
+
+
+class DocumentChangeOut(BaseModel):
+    added: list[str]
+    replaced: list[str]
+    removed: list[str]
+    files: list[AddedFileOut]
+    chunks: int | None = Field(None, description="Chunks in the index after the change")
+    embedded: int | None = Field(None, description="Chunks embedded by the change")
+
+
 class ErrorOut(BaseModel):
     error: str
     detail: Any = None

@@ -164,6 +164,7 @@ class Worker:
         self.holder = holder
         self.limit = limit
         self._limiter: anyio.CapacityLimiter | None = None
+        self._admin: anyio.CapacityLimiter | None = None
 
     def service(self) -> Service:
         try:
@@ -179,3 +180,10 @@ class Worker:
         except ValueError as exc:
             # The service's way of saying the input is wrong (e.g. an unknown filter key).
             raise APIError(400, "invalid_request", str(exc)) from None
+
+    async def run_admin(self, fn: Callable[..., T], *args: Any) -> T:
+        """Corpus changes (upload, delete): one at a time, in a thread of their own, so a long add never takes
+        the slots questions are answered in. Exceptions pass through for the caller to map."""
+        if self._admin is None:
+            self._admin = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._admin)

@@ -213,3 +213,28 @@ def remove_files(index_dir: Path, corpus_dir: Path, names: Sequence[str], update
                 undo.move(path, _removed_target(corpus_dir, name))
 
         return _apply(index_dir, corpus_dir, change, moves, update_index)
+
+
+def add_paths(settings, paths: Sequence[Path], collection: str | None, replace: bool, update_index: UpdateIndex,
+              progress: Callable[[float, str], None] | None = None):
+    """Files and folders as given by a user (CLI, API, UI): each read and parsed first (qa.corpus.intake; one that
+    cannot be added refuses the lot, before anything is copied), then added as one corpus change. Returns
+    (plan, change). `progress(fraction, message)` hears of each file read (OCR can take a while) and the index step."""
+    from qa.corpus.intake import IntakeError, expand, plan_additions  # noqa: PLC0415
+
+    files = expand(list(paths))
+    plan = []
+    for i, path in enumerate(files):
+        if progress:
+            progress(0.8 * i / max(len(files), 1), f"读取 {path.name}（{i + 1}/{len(files)}）")
+        plan.extend(plan_additions([path], Path(settings.corpus_dir), collection,
+                                   default_collection=settings.default_collection, cache_dir=settings.cache_dir))
+    names = [item.name for item in plan]
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise IntakeError(f"several files would take the same corpus name: {', '.join(dups)}")
+    if progress:
+        progress(0.8, "写入索引…")
+    change = add_files(settings.index_dir, settings.corpus_dir, [(item.src, item.name) for item in plan],
+                       update_index, replace=replace, supersedes=[n for item in plan for n in item.supersedes])
+    return plan, change

@@ -1,0 +1,146 @@
+"""Adding and removing documents over HTTP: POST /v1/documents (multipart upload), DELETE /v1/documents/{id}.
+
+Uploads are written to a private temp folder, then go through the same corpus change as `qa index add`
+(qa.index.manage: read and parse every file first, build lock, corpus restored when the index step fails), so a
+failed upload changes nothing. The running service is swapped onto the new index before the response is sent.
+"""
+# No `from __future__ import annotations`: FastAPI reads the annotations of the route functions.
+import logging
+import re
+import tempfile
+import unicodedata
+from pathlib import Path as FilePath
+from typing import Annotated
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from qa.api.auth import require_api_key
+from qa.api.errors import APIError
+from qa.api.schemas import DocumentChangeOut, ErrorOut
+from qa.api.state import ServiceHolder, Worker
+
+log = logging.getLogger("qa.api")
+_UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f\x7f]")
+_ERRORS = {
+    401: {"model": ErrorOut, "description": "Missing or wrong API key (only when one is configured)."},
+    404: {"model": ErrorOut, "description": "No such document or file."},
+    409: {"model": ErrorOut, "description": "Already in the corpus (send replace=true), or part of a larger file."},
+    413: {"model": ErrorOut, "description": "Upload larger than the server's limit (QA_MAX_UPLOAD_BYTES)."},
+    415: {"model": ErrorOut, "description": "Not a supported kind of file (told by content, not by name)."},
+    422: {"model": ErrorOut, "description": "Empty, encrypted or unreadable file, or a bad collection name."},
+    503: {"model": ErrorOut, "description": "The index is loading, or another change is running (retry)."},
+}
+
+
+def upload_name(raw: str | None, n: int) -> str:
+    """The client's file name, reduced to a safe base name (the corpus name is chosen by the intake)."""
+    name = unicodedata.normalize("NFC", FilePath((raw or "").replace("\\", "/")).name)
+    name = _UNSAFE.sub("_", name).strip(" .")
+    return name[:150] or f"upload-{n}"
+
+
+def _refused(exc: Exception) -> APIError:
+    """Map what the intake and the corpus change refuse to a 4xx/503 with their message (no internals)."""
+    from qa.corpus.intake import IntakeError  # noqa: PLC0415
+    from qa.index.manage import CorpusChangeError, IndexBusyError  # noqa: PLC0415
+
+    text = str(exc)
+    if isinstance(exc, IndexBusyError):
+        return APIError(503, "busy", "another change of the index is running; try again shortly", {"Retry-After": "10"})
+    if isinstance(exc, CorpusChangeError):
+        return APIError(409, "conflict", text)
+    if isinstance(exc, IntakeError):
+        if "not a supported" in text or "unsupported" in text.lower() or "no supported files" in text:
+            return APIError(415, "unsupported_file", text)
+        return APIError(422, "unreadable_file", text)
+    raise exc
+
+
+def build_documents_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["documents"], responses=_ERRORS)
+
+    def worker(request: Request) -> Worker:
+        return request.app.state.worker
+
+    @router.post("/documents", status_code=201, response_model=DocumentChangeOut)
+    async def add_documents(
+        request: Request,
+        w: Annotated[Worker, Depends(worker)],
+        files: Annotated[list[UploadFile], File(description="One or more files: PDF (text or scanned), Word .docx, "
+                                                            "HTML, Markdown, text, PNG/JPEG; gazette issues too.")],
+        collection: Annotated[str | None, Form(max_length=64, description="e.g. 本单位文件; default: a gazette's "
+                                                                            "masthead, else the server's default")] = None,
+        replace: Annotated[bool, Form(description="Replace a file already in the corpus under the same name")] = False,
+    ):
+        """Add documents to the index; they are answerable as soon as this returns."""
+        service = w.service()
+        holder: ServiceHolder = request.app.state.holder
+        settings = request.app.state.settings
+        with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
+            paths: list[FilePath] = []
+            seen: set[str] = set()
+            for n, upload in enumerate(files, 1):
+                name = upload_name(upload.filename, n)
+                while name in seen:
+                    name = f"{n}-{name}"
+                seen.add(name)
+                path = FilePath(tmp) / name
+                size = 0
+                with open(path, "wb") as out:
+                    while chunk := await upload.read(1 << 20):
+                        size += len(chunk)
+                        if size > settings.max_upload_bytes:
+                            raise APIError(413, "payload_too_large",
+                                           f"{name} exceeds the upload limit of {settings.max_upload_bytes} bytes")
+                        out.write(chunk)
+                if size == 0:
+                    raise APIError(422, "empty_file", f"{name} is empty")
+                paths.append(path)
+            try:
+                plan, change = await w.run_admin(service.add_files, paths, collection or None, replace)
+            except Exception as exc:  # noqa: BLE001 - _refused re-raises what is not a refusal (-> 500, logged)
+                raise _refused(exc) from None
+        await anyio.to_thread.run_sync(holder.reload_if_changed)
+        return JSONResponse(_change_out(change, plan), status_code=201)
+
+    @router.delete("/documents/{doc_id:path}", response_model=DocumentChangeOut)
+    async def delete_document(
+        request: Request,
+        w: Annotated[Worker, Depends(worker)],
+        doc_id: Annotated[str, Path(max_length=300, description="A corpus file (本单位文件/通知.docx, 2022-03.txt) "
+                                                                  "or the key of a document that is a file by itself")],
+    ):
+        """Remove a file from the index (kept in corpus/removed/); a document inside a gazette issue is removed
+        with its issue only (delete the issue's file)."""
+        service = w.service()
+        holder: ServiceHolder = request.app.state.holder
+        source = service.source_of(doc_id)
+        if source is None:
+            raise APIError(404, "not_found", f"no document or corpus file {doc_id!r}")
+        name, n_docs, matched_file = source
+        if not matched_file and n_docs > 1:
+            raise APIError(409, "part_of_file", f"{doc_id!r} is one of {n_docs} documents of {name}; "
+                                                f"delete the whole file: DELETE /v1/documents/{name}")
+        try:
+            change = await w.run_admin(service.remove_file, name)
+        except Exception as exc:  # noqa: BLE001
+            raise _refused(exc) from None
+        await anyio.to_thread.run_sync(holder.reload_if_changed)
+        return JSONResponse(_change_out(change, []))
+
+    return router
+
+
+def _change_out(change, plan) -> dict:
+    report = change.report
+    return {
+        "added": change.added, "replaced": change.replaced, "removed": change.removed,
+        "files": [{"file": i.name, "kind": i.kind, "reader": i.reader, "collection": i.collection, "title": i.label,
+                   "documents": i.documents, "pages": i.pages, "ocr_pages": i.ocr_pages, "missing": i.missing}
+                  for i in plan],
+        "chunks": report.n_chunks if report else None,
+        "embedded": report.n_embedded if report else None,
+    }
