@@ -97,8 +97,9 @@ class AdminUI:
         self.holder.reload_if_changed()
         return f"已删除 `{file}`（原文件移至 removed/ 保存）。", self.files_table()
 
-    def build_tab(self) -> None:
-        """The tab's components and events, inside the caller's gr.Blocks/gr.Tab context."""
+    def build_tab(self):
+        """The tab's components and events, inside the caller's gr.Blocks/gr.Tab context. Returns the files table
+        (for the page's load event) and the upload and remove events (for the caller to chain on)."""
         gr.Markdown("上传公报或单位文件（PDF、Word .docx、网页 HTML、Markdown、文本、扫描件 PNG/JPEG），"
                     "上传完成后即可在“问答”中提问；扫描件需要文字识别，页数多时较慢。")
         with gr.Row():
@@ -116,7 +117,10 @@ class AdminUI:
                                 elem_id="qa-admin-target")
             remove_btn = gr.Button("删除", variant="stop", scale=1, elem_id="qa-admin-remove")
             refresh = gr.Button("刷新列表", scale=1, elem_id="qa-admin-refresh")
-        upload_btn.click(self.upload, [files, collection, replace], [status, table], concurrency_limit=1)
-        remove_btn.click(self.remove, [target], [status, table], concurrency_limit=1)
+        # One corpus change at a time from the UI (the build lock refuses a second one anyway).
+        uploaded = upload_btn.click(self.upload, [files, collection, replace], [status, table],
+                                    concurrency_limit=1, concurrency_id="qa-admin")
+        removed = remove_btn.click(self.remove, [target], [status, table], concurrency_limit=1,
+                                   concurrency_id="qa-admin")
         refresh.click(self.files_table, None, [table])
-        return table
+        return table, [uploaded, removed]

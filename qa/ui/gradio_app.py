@@ -16,6 +16,7 @@ import gradio as gr
 
 from qa.api.feedback import FeedbackStore
 from qa.api.state import NotReady, ServiceHolder
+from qa.ui.admin import AdminUI
 from qa.ui.render import PANEL_HINT, answer_message, issue_label, sources_html
 
 log = logging.getLogger("qa.ui")
@@ -45,6 +46,7 @@ class GazetteUI:
         self.max_question_chars = max_question_chars
         self.default_top_k = default_top_k
         self._document = lru_cache(maxsize=256)(self._load_document)
+        self.admin = AdminUI(holder)
 
     # ---- service access ----
     def _load_document(self, doc_key: str) -> dict | None:
@@ -172,32 +174,36 @@ class GazetteUI:
                     "<p>根据阳泉市人民政府公报回答问题，每个回答都注明出处（期号、文号、章节、原文）。"
                     "也可以用英文提问（English questions work too）。</p></div>")
             status = gr.Markdown("", elem_id="qa-status")
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=5, min_width=380):
-                    chatbot = gr.Chatbot(label="对话", elem_id="qa-chat", height=560, render_markdown=False,
-                                         buttons=["copy"], feedback_options=("Like", "Dislike"),
-                                         latex_delimiters=[], placeholder="可以问公报里的事实、数字、期限、任免、文号……")
-                    with gr.Row():
-                        question = gr.Textbox(placeholder="请输入问题…", show_label=False, lines=1, max_lines=4,
-                                              scale=5, elem_id="qa-question", autofocus=True, submit_btn=False)
-                        ask_btn = gr.Button("提问", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
-                    with gr.Accordion("筛选（文件集 / 年份 / 期号 / 类别）", open=False, elem_id="qa-filters"):
-                        collection = gr.Dropdown([ALL], value=ALL, label="文件集", elem_id="qa-collection")
-                        with gr.Row():
-                            year = gr.Dropdown([ALL], value=ALL, label="年份", elem_id="qa-year")
-                            issue = gr.Dropdown([ALL], value=ALL, label="期号", elem_id="qa-issue")
-                            category = gr.Dropdown([ALL], value=ALL, label="类别", elem_id="qa-category")
-                    gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题")
-                    clear = gr.Button("清空对话", size="sm", variant="secondary")
-                with gr.Column(scale=4, min_width=320):
-                    sources = gr.HTML(PANEL_HINT, label="出处", elem_id="qa-sources")
-                    with gr.Group():
-                        comment = gr.Textbox(placeholder="对所选回答的意见（可选）", show_label=False, lines=1,
-                                             elem_id="qa-comment")
-                        with gr.Row():
-                            up = gr.Button("👍 有帮助", size="sm", elem_id="qa-up")
-                            down = gr.Button("👎 没帮助", size="sm", elem_id="qa-down")
-                    feedback_status = gr.Markdown("", elem_id="qa-feedback-status")
+            with gr.Tabs(elem_id="qa-tabs"):
+                with gr.Tab("问答", id="chat", elem_id="qa-tab-chat"):
+                    with gr.Row(equal_height=False):
+                        with gr.Column(scale=5, min_width=380):
+                            chatbot = gr.Chatbot(label="对话", elem_id="qa-chat", height=560, render_markdown=False,
+                                                 buttons=["copy"], feedback_options=("Like", "Dislike"),
+                                                 latex_delimiters=[], placeholder="可以问公报里的事实、数字、期限、任免、文号……")
+                            with gr.Row():
+                                question = gr.Textbox(placeholder="请输入问题…", show_label=False, lines=1, max_lines=4,
+                                                      scale=5, elem_id="qa-question", autofocus=True, submit_btn=False)
+                                ask_btn = gr.Button("提问", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
+                            with gr.Accordion("筛选（文件集 / 年份 / 期号 / 类别）", open=False, elem_id="qa-filters"):
+                                collection = gr.Dropdown([ALL], value=ALL, label="文件集", elem_id="qa-collection")
+                                with gr.Row():
+                                    year = gr.Dropdown([ALL], value=ALL, label="年份", elem_id="qa-year")
+                                    issue = gr.Dropdown([ALL], value=ALL, label="期号", elem_id="qa-issue")
+                                    category = gr.Dropdown([ALL], value=ALL, label="类别", elem_id="qa-category")
+                            gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题")
+                            clear = gr.Button("清空对话", size="sm", variant="secondary")
+                        with gr.Column(scale=4, min_width=320):
+                            sources = gr.HTML(PANEL_HINT, label="出处", elem_id="qa-sources")
+                            with gr.Group():
+                                comment = gr.Textbox(placeholder="对所选回答的意见（可选）", show_label=False, lines=1,
+                                                     elem_id="qa-comment")
+                                with gr.Row():
+                                    up = gr.Button("👍 有帮助", size="sm", elem_id="qa-up")
+                                    down = gr.Button("👎 没帮助", size="sm", elem_id="qa-down")
+                            feedback_status = gr.Markdown("", elem_id="qa-feedback-status")
+                with gr.Tab("文档管理", id="admin", elem_id="qa-tab-admin"):
+                    admin_table, corpus_changed = self.admin.build_tab()
             # Written by the page script when a [n] marker is clicked; hidden but present in the DOM.
             cite_ref = gr.Textbox(visible="hidden", elem_id="qa-cite-ref")
 
@@ -216,6 +222,9 @@ class GazetteUI:
             # The chatbot's own 🗑 must reset the turns too, or message indexes would point at old answers.
             chatbot.clear(lambda: ([], PANEL_HINT, None, ""), None, [turns, sources, selected, feedback_status])
             demo.load(self.filter_choices, None, [year, issue, category, collection, status])
+            demo.load(self.admin.files_table, None, [admin_table])
+            for event in corpus_changed:  # new collections, issues and categories show in the chat's filters
+                event.then(self.filter_choices, None, [year, issue, category, collection, status])
         demo.queue(default_concurrency_limit=4)
         return demo
 
@@ -238,5 +247,5 @@ def mount_ui(app, holder: ServiceHolder, feedback: FeedbackStore, settings, path
         app, ui.build(), path=path, auth=ui_auth(settings.api_key),
         auth_message="请输入访问密钥（用户名任意，密码为 API key）" if settings.api_key else None,
         footer_links=["api"], ssr_mode=False, theme=theme, css=_asset("ui.css"), js=_asset("ui.js"),
-        show_error=False, mcp_server=False,
+        show_error=False, mcp_server=False, max_file_size=settings.max_upload_bytes,
     )
