@@ -127,13 +127,15 @@ class GazetteService:
     # ---- corpus changes (the API's and the UI's upload and delete) ---------------------------------
 
     def add_files(self, paths: list[Path], collection: str | None = None, replace: bool = False, progress=None):
-        """Read, parse and add files as one corpus change (qa.index.manage.add_paths), embedding with this
+        """Read, parse and add files as one corpus change (qa.index.manage.ingest_files), embedding with this
         service's encoder; returns (plan, change). The caller swaps the service (ServiceHolder.reload_if_changed)."""
-        from qa.index.manage import add_paths  # noqa: PLC0415
+        from qa.index.manage import ingest_files  # noqa: PLC0415
 
-        return add_paths(self.settings, paths, collection, replace,
-                         lambda: build_index(self.settings, self.encoder, show_progress=False, incremental=True),
-                         progress)
+        s = self.settings
+        return ingest_files(s.index_dir, s.corpus_dir, paths,
+                            lambda: build_index(s, self.encoder, show_progress=False, incremental=True),
+                            collection=collection, replace=replace, default_collection=s.default_collection,
+                            cache_dir=s.cache_dir, progress=progress)
 
     def remove_file(self, name: str):
         """Take one corpus file out of the index (it moves to corpus/removed/)."""

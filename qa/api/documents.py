@@ -42,19 +42,28 @@ def upload_name(raw: str | None, n: int) -> str:
     return name[:150] or f"upload-{n}"
 
 
-def _refused(exc: Exception) -> APIError:
-    """Map what the intake and the corpus change refuse to a 4xx/503 with their message (no internals)."""
+# What the readers say of a file of a kind no reader takes (qa.ingest.detect); any other refusal of a file is
+# about this file (empty, encrypted, damaged, no text) and is a 422.
+_UNSUPPORTED = ("not a supported kind", "not a Word document", "old binary Office file")
+
+
+def _refused(exc: Exception, tmp: str = "") -> APIError:
+    """Map what the intake and the corpus change refuse to a 4xx/503 with their message (no server paths)."""
     from qa.corpus.intake import IntakeError  # noqa: PLC0415
     from qa.index.manage import CorpusChangeError, IndexBusyError  # noqa: PLC0415
 
-    text = str(exc)
+    if isinstance(exc, CorpusChangeError) and isinstance(exc.__cause__, IntakeError):
+        exc = exc.__cause__  # a file the intake would not take (ingest_files wraps it)
+    text = str(exc).replace(f"{tmp}/", "") if tmp else str(exc)
     if isinstance(exc, IndexBusyError):
         return APIError(503, "busy", "another change of the index is running; try again shortly", {"Retry-After": "10"})
     if isinstance(exc, CorpusChangeError):
         return APIError(409, "conflict", text)
     if isinstance(exc, IntakeError):
-        if "not a supported" in text or "unsupported" in text.lower() or "no supported files" in text:
+        if "no supported files" in text or any(m in text for m in _UNSUPPORTED):
             return APIError(415, "unsupported_file", text)
+        if "collection name" in text:
+            return APIError(422, "bad_collection", text)
         return APIError(422, "unreadable_file", text)
     raise exc
 
@@ -76,9 +85,18 @@ def build_documents_router() -> APIRouter:
         replace: Annotated[bool, Form(description="Replace a file already in the corpus under the same name")] = False,
     ):
         """Add documents to the index; they are answerable as soon as this returns."""
+        from qa.corpus.intake import IntakeError, check_collection  # noqa: PLC0415
+
         service = w.service()
         holder: ServiceHolder = request.app.state.holder
         settings = request.app.state.settings
+        collection = collection if collection and collection.strip() else None  # an empty form field: the default
+        if collection is not None:
+            try:
+                collection = check_collection(collection)
+            except IntakeError as exc:
+                raise _refused(exc) from None
+        total = 0
         with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
             paths: list[FilePath] = []
             seen: set[str] = set()
@@ -92,37 +110,38 @@ def build_documents_router() -> APIRouter:
                 with open(path, "wb") as out:
                     while chunk := await upload.read(1 << 20):
                         size += len(chunk)
-                        if size > settings.max_upload_bytes:
+                        total += len(chunk)
+                        if total > settings.max_upload_bytes:
                             raise APIError(413, "payload_too_large",
-                                           f"{name} exceeds the upload limit of {settings.max_upload_bytes} bytes")
+                                           f"the upload exceeds the limit of {settings.max_upload_bytes} bytes")
                         out.write(chunk)
                 if size == 0:
                     raise APIError(422, "empty_file", f"{name} is empty")
                 paths.append(path)
             try:
-                plan, change = await w.run_admin(service.add_files, paths, collection or None, replace)
+                plan, change = await w.run_admin(service.add_files, paths, collection, replace)
             except Exception as exc:  # noqa: BLE001 - _refused re-raises what is not a refusal (-> 500, logged)
-                raise _refused(exc) from None
+                raise _refused(exc, tmp) from None
         await anyio.to_thread.run_sync(holder.reload_if_changed)
         return JSONResponse(_change_out(change, plan), status_code=201)
 
-    @router.delete("/documents/{doc_id:path}", response_model=DocumentChangeOut)
+    @router.delete("/documents/{doc_key:path}", response_model=DocumentChangeOut)
     async def delete_document(
         request: Request,
         w: Annotated[Worker, Depends(worker)],
-        doc_id: Annotated[str, Path(max_length=300, description="A corpus file (本单位文件/通知.docx, 2022-03.txt) "
+        doc_key: Annotated[str, Path(max_length=300, description="A corpus file (本单位文件/通知.docx, 2022-03.txt) "
                                                                   "or the key of a document that is a file by itself")],
     ):
         """Remove a file from the index (kept in corpus/removed/); a document inside a gazette issue is removed
         with its issue only (delete the issue's file)."""
         service = w.service()
         holder: ServiceHolder = request.app.state.holder
-        source = service.source_of(doc_id)
+        source = service.source_of(doc_key)
         if source is None:
-            raise APIError(404, "not_found", f"no document or corpus file {doc_id!r}")
+            raise APIError(404, "not_found", f"no document or corpus file {doc_key!r}")
         name, n_docs, matched_file = source
         if not matched_file and n_docs > 1:
-            raise APIError(409, "part_of_file", f"{doc_id!r} is one of {n_docs} documents of {name}; "
+            raise APIError(409, "part_of_file", f"{doc_key!r} is one of {n_docs} documents of {name}; "
                                                 f"delete the whole file: DELETE /v1/documents/{name}")
         try:
             change = await w.run_admin(service.remove_file, name)

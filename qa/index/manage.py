@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from qa.index.atomic import IndexBusyError, build_lock
 from qa.index.builder import BuildReport
+from qa.ingest.ocr import OcrEngine
 
 if TYPE_CHECKING:
     from qa.corpus.intake import Incoming
@@ -161,19 +162,41 @@ add_issue_files = add_files  # the name it had when it took gazette issues only
 
 def ingest_files(index_dir: Path, corpus_dir: Path, paths: Sequence[Path], update_index: UpdateIndex, *,
                  collection: str | None = None, replace: bool = False, default_collection: str = "本单位文件",
-                 cache_dir: Path | None = None) -> tuple[list["Incoming"], CorpusChange]:
+                 cache_dir: Path | None = None, progress: Callable[[float, str], None] | None = None,
+                 ) -> tuple[list["Incoming"], CorpusChange]:
     """Files and folders of any supported kind into the corpus and the index, as one change (what `qa index add`
     and an upload do): each file is read (OCR for scans) and parsed and given its corpus name
     (qa.corpus.intake.plan_additions), then copied (add_files). A file that cannot be read or named refuses the
-    whole change with CorpusChangeError before anything is touched. Returns the plan and the change."""
-    from qa.corpus.intake import IntakeError, plan_additions  # noqa: PLC0415 - parsing stack only when adding
+    whole change with CorpusChangeError (its cause the IntakeError) before anything is touched. Returns the plan
+    and the change. `progress(fraction, message)` hears of each file read, of each page OCR reads (seconds a
+    page), and of the index step (the UI's upload shows them)."""
+    from qa.corpus.intake import IntakeError, expand, plan_additions  # noqa: PLC0415 - parsing stack only when adding
+
+    def plan_of(files: list[Path], ocr: OcrEngine | None = None) -> list["Incoming"]:
+        return plan_additions(files, Path(corpus_dir), collection, default_collection=default_collection,
+                              cache_dir=cache_dir, ocr=ocr)
 
     with build_lock(index_dir):
         try:
-            plan = plan_additions(list(paths), Path(corpus_dir), collection, default_collection=default_collection,
-                                  cache_dir=cache_dir)
+            files = expand(list(paths))
+            if not progress or not files:
+                plan = plan_of(list(paths))
+            else:
+                plan, ocr = [], _ReportingOcr()
+                for i, path in enumerate(files):  # one at a time, so that progress hears of each
+                    step, base, span = f"读取 {path.name}（{i + 1}/{len(files)}）", 0.8 * i / len(files), 0.8 / len(files)
+                    progress(base, step)
+                    ocr.pages = 0
+                    ocr.on_page = lambda n, base=base, span=span, step=step: progress(
+                        base + span * (1 - 0.8 ** n), f"{step}：文字识别第 {n} 页")
+                    plan.extend(plan_of([path], ocr))
+                names = [item.name for item in plan]
+                if dups := sorted({n for n in names if names.count(n) > 1}):
+                    raise IntakeError(f"several files would take the same corpus name: {', '.join(dups)}")
         except IntakeError as exc:
             raise CorpusChangeError(str(exc)) from exc
+        if progress:
+            progress(0.8, "写入索引…")
         change = add_files(index_dir, corpus_dir, [(item.src, item.name) for item in plan], update_index,
                            replace=replace, supersedes=[n for item in plan for n in item.supersedes])
     return plan, change
@@ -215,26 +238,16 @@ def remove_files(index_dir: Path, corpus_dir: Path, names: Sequence[str], update
         return _apply(index_dir, corpus_dir, change, moves, update_index)
 
 
-def add_paths(settings, paths: Sequence[Path], collection: str | None, replace: bool, update_index: UpdateIndex,
-              progress: Callable[[float, str], None] | None = None):
-    """Files and folders as given by a user (CLI, API, UI): each read and parsed first (qa.corpus.intake; one that
-    cannot be added refuses the lot, before anything is copied), then added as one corpus change. Returns
-    (plan, change). `progress(fraction, message)` hears of each file read (OCR can take a while) and the index step."""
-    from qa.corpus.intake import IntakeError, expand, plan_additions  # noqa: PLC0415
+class _ReportingOcr(OcrEngine):
+    """The OCR engine, telling `on_page(n)` before it reads the n-th page (or image) of the current file."""
 
-    files = expand(list(paths))
-    plan = []
-    for i, path in enumerate(files):
-        if progress:
-            progress(0.8 * i / max(len(files), 1), f"读取 {path.name}（{i + 1}/{len(files)}）")
-        plan.extend(plan_additions([path], Path(settings.corpus_dir), collection,
-                                   default_collection=settings.default_collection, cache_dir=settings.cache_dir))
-    names = [item.name for item in plan]
-    dups = sorted({n for n in names if names.count(n) > 1})
-    if dups:
-        raise IntakeError(f"several files would take the same corpus name: {', '.join(dups)}")
-    if progress:
-        progress(0.8, "写入索引…")
-    change = add_files(settings.index_dir, settings.corpus_dir, [(item.src, item.name) for item in plan],
-                       update_index, replace=replace, supersedes=[n for item in plan for n in item.supersedes])
-    return plan, change
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_page: Callable[[int], None] | None = None
+        self.pages = 0
+
+    def lines(self, image) -> list[str]:
+        self.pages += 1
+        if self.on_page:
+            self.on_page(self.pages)
+        return super().lines(image)
