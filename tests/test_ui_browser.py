@@ -1,5 +1,6 @@
 """The Gradio UI in a real browser: Debian's headless Chromium driven by selenium, against a live
-uvicorn server over the real index. Saves tests/artifacts/ui.png and docs/ui.png.
+uvicorn server over the real index. Saves tests/artifacts/ui.png and docs/ui.png; the 文档管理 test (its own
+server on a small index of notices it makes) saves ui-admin.png beside them.
 
 Needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`); selenium is never allowed to
 download a driver. A CJK font (fonts-wqy-microhei or fonts-noto-cjk) makes the screenshot legible.
@@ -9,9 +10,16 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from documents_support import real_encoder  # noqa: F401 - the session's encoder fixture
+
+if TYPE_CHECKING:
+    from api_support import LiveServer
 
 pytest_plugins = ["api_support"]
 
@@ -184,3 +192,67 @@ def test_filters_come_from_the_index_and_restrict_answers(browser, live_server):
     _wait(browser, _css("#qa-sources .qa-src"), 30)
     issues = [e.get_attribute("textContent") for e in browser.find_elements(By.CSS_SELECTOR, "#qa-sources .qa-issue")]
     assert issues and all(t.startswith("2021年") for t in issues), issues
+
+
+# ---- 文档管理: upload a file in the admin tab, then ask about it in 问答 (own server on a small index) ----
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory, real_encoder) -> Iterator[LiveServer]:
+    from api_support import LiveServer, ThreadedServer, free_port, wait_ready
+    from documents_support import build_small_index, small_service
+
+    from qa.api.app import create_app
+
+    settings = build_small_index(tmp_path_factory.mktemp("ui-upload"), real_encoder, reload_interval_s=0)
+    app = create_app(small_service(settings, real_encoder), settings)
+    port = free_port()
+    with ThreadedServer(app, port):
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        yield LiveServer(url, settings, app)
+
+
+def _tab(driver, label: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    tab = _wait(driver, lambda d: next((b for b in d.find_elements(By.CSS_SELECTOR, "button[role=tab]")
+                                        if b.text.strip() == label and b.is_displayed()), False), 30)
+    tab.click()
+    _wait(driver, lambda d: tab.get_attribute("aria-selected") == "true", 20)
+
+
+def test_upload_in_the_admin_tab_then_ask_about_it(browser, upload_server, tmp_path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from documents_support import COLLECTION, HALL_FACT, HALL_LINES, HALL_Q, HALL_TITLE, write_docx
+
+    docx = write_docx(tmp_path / "周末办理.docx", HALL_TITLE, HALL_LINES)
+    _open_ui(browser, upload_server.url)
+    _tab(browser, "文档管理")
+    table = _wait(browser, _css("#qa-admin-table"), 30)[0]
+    _wait(browser, lambda d: "燃气安全管理.md" in table.text, 30)  # the files the index holds
+    assert "周末办理.docx" not in table.text
+
+    file_input = browser.find_element(By.CSS_SELECTOR, "#qa-admin-files input[type=file]")
+    file_input.send_keys(str(docx))
+    _wait(browser, _css("#qa-admin-files td.filename[aria-label='周末办理.docx']"), 60)  # uploaded to the server
+    box = _wait(browser, _css("#qa-admin-collection textarea, #qa-admin-collection input"), 20)[0]
+    box.send_keys(COLLECTION)
+    browser.find_element(By.CSS_SELECTOR, "#qa-admin-upload").click()
+    status = lambda d: d.find_element(By.CSS_SELECTOR, "#qa-admin-status").text  # noqa: E731
+    _wait(browser, lambda d: "已添加" in status(d) or "未添加" in status(d) or "出错" in status(d))
+    assert "已添加 1 个文件" in status(browser) and f"{COLLECTION}/周末办理.docx" in status(browser), status(browser)
+    _wait(browser, lambda d: "周末办理.docx" in d.find_element(By.CSS_SELECTOR, "#qa-admin-table").text, 30)
+    assert (Path(upload_server.settings.corpus_dir) / COLLECTION / "周末办理.docx").read_bytes() == docx.read_bytes()
+    shot = ROOT / "tests" / "artifacts" / "ui-admin.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(shot, ROOT / "docs" / "ui-admin.png")
+
+    _tab(browser, "问答")
+    answer = _ask(browser, HALL_Q)
+    assert HALL_FACT in answer.text and "[1]" in answer.text, answer.text
+    _wait(browser, _css("#qa-sources .qa-src"), 30)
+    sources = browser.find_element(By.CSS_SELECTOR, "#qa-sources").get_attribute("textContent")
+    assert "周末办理.docx" in sources and HALL_TITLE in sources, sources[:500]
