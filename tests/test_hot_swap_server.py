@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api_support import free_port
 from documents_support import COLLECTION, GAS_FACT, GAS_FILE, GAS_Q, build_small_index
 from documents_support import real_encoder  # noqa: F401 - the session's encoder fixture
 
@@ -78,6 +77,8 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 3
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_encoder):
+    from api_support import free_port  # a plugin of other modules: imported once it is registered
+
     root = tmp_path_factory.mktemp("hot-swap")
     settings = build_small_index(root, real_encoder)
     port = free_port()

@@ -25,6 +25,7 @@ from qa.api.state import ServiceHolder, Worker
 log = logging.getLogger("qa.api")
 _UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f\x7f]")
 _ERRORS = {
+    400: {"model": ErrorOut, "description": "A malformed multipart body."},
     401: {"model": ErrorOut, "description": "Missing or wrong API key (only when one is configured)."},
     404: {"model": ErrorOut, "description": "No such document or file."},
     409: {"model": ErrorOut, "description": "Already in the corpus (send replace=true), or part of a larger file."},
