@@ -285,3 +285,26 @@ def test_documents_endpoints_conform_to_their_schema_and_never_fail(case, client
 
     response = case.call_and_validate(app=client.app, excluded_checks=[positive_data_acceptance])
     assert response.status_code < 500
+
+
+def test_a_gazette_issue_uploads_whole_and_is_deleted_only_whole(client, small) -> None:
+    """Another city's gazette issue (ingest_fixtures' layout, as text): three documents in one file. A document
+    key inside it cannot be deleted alone (409 naming the file); the file can."""
+    from ingest_fixtures import QINGLAN_GAZETTE
+
+    settings, _ = small
+    text = "\n".join(line for line in QINGLAN_GAZETTE if line is not None) + "\n"
+    r = client.post("/v1/documents", files=[("files", ("公报.txt", text.encode(), "text/plain"))])
+    assert r.status_code == 201, r.text
+    (item,) = r.json()["files"]
+    assert item["kind"] == "gazette" and item["documents"] == 3 and item["collection"] == "青岚市人民政府公报", item
+    name = item["file"]
+    answer = _ask(client, "青岚市月最低工资标准调整为多少元？")
+    assert "2100" in answer["answer"] and answer["citations"][0]["source_file"] == name, answer
+    key = answer["citations"][0]["doc_key"].replace("#", "-")
+    r = client.delete(f"/v1/documents/{key}")
+    assert r.status_code == 409 and name in r.json()["detail"], r.text
+    assert (Path(settings.corpus_dir) / name).is_file()
+    r = client.delete(f"/v1/documents/{name}")
+    assert r.status_code == 200 and r.json()["removed"] == [name], r.text
+    assert all(h != name for h in _search_files(client, "青岚市最低工资标准"))
