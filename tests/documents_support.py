@@ -125,11 +125,12 @@ def index_state(index: Path) -> tuple[str, list[str]]:
 
 @pytest.fixture(scope="session")
 def real_encoder():
-    """The project's encoder (settings' default model from the local cache), loaded once per session."""
-    from qa.answer.similarity import CachedEncoder
-    from qa.service import make_encoder
+    """The encoder a service queries with (settings' default model from the local cache, with the service's
+    caches and micro-batcher), loaded once per session."""
+    from qa.service import make_cached_encoder, make_encoder
 
-    return CachedEncoder(make_encoder(Settings()))
+    settings = Settings()
+    return make_cached_encoder(settings, make_encoder(settings))
 
 
 def build_small_index(root: Path, encoder, **settings) -> Settings:
