@@ -79,7 +79,16 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
-    llm_timeout_s: float = 30.0
+    llm_timeout_s: float = Field(30.0, description="Whole LLM call, reply included (a slowly dripping reply counts too).")
+    llm_max_reply_bytes: int = Field(262144, description="Larger LLM HTTP replies are cut off: extractive answer with a notice.")
+    llm_max_answer_chars: int = Field(2000, description="Longer generated answers are rejected: extractive answer with a notice.")
+    llm_min_coverage: float = Field(
+        0.6, description="Share of a generated Chinese sentence's character bigrams that must occur in the passages it "
+        "cites (English: of its words known to the cross-lingual glossary); less and the sentence is dropped.")
+    llm_threads: int = Field(4, description="Concurrent generative answers; their own pool, so a slow LLM never "
+                             "holds the threads /v1/search and extractive answers run on.")
+    allow_generative_requests: bool = Field(
+        True, description="Clients may ask mode=generative (only when llm_base_url is set; else a 422).")
 
     # Server
     host: str = "127.0.0.1"
@@ -91,6 +100,11 @@ class Settings(BaseSettings):
     # The server reloads the index when it changes on disk (add/remove/rebuild, by the API or by `qa index` beside
     # it), checking every this many seconds; 0 turns the watch off.
     reload_interval_s: float = 2.0
+    auth_max_failures: int = Field(10, description="Failed API-key or UI logins from one client within auth_window_s; "
+                                   "then 429 with Retry-After until the window has room again.")
+    auth_window_s: float = 60.0
+    shutdown_timeout_s: float = Field(3.0, description="On SIGTERM, open connections (UI heartbeats, streams) get "
+                                      "this long to finish before they are closed.")
 
     @classmethod
     def settings_customise_sources(

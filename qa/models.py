@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+
+class InvalidFilter(ValueError):
+    """A search filter the index cannot apply: the caller's mistake (the API answers 400)."""
+
 ChunkType = Literal["text", "table", "personnel", "card"]
 
 

@@ -70,7 +70,7 @@ class GazetteService:
         if settings.llm_base_url:
             from qa.answer.generative import GenerativeAnswerer  # noqa: PLC0415
 
-            generative = GenerativeAnswerer(settings)
+            generative = GenerativeAnswerer(settings, terms=self._english_terms)
         similarity = self._similarity if hasattr(encoder, "similarity") else None
         self.chain = build_answer_chain(self.search, searcher.routes,
                                         ExtractiveParams(), similarity, generative, self._english_terms)

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from api_support import ThreadedServer, free_port
 from qa.answer.chain import NO_LLM_NOTICE, AskRequest, build_answer_chain
 from qa.answer.extractive import ExtractiveParams, compose, split_sentences
-from qa.answer.generative import (SYSTEM_PROMPT, UNAVAILABLE_NOTICE, GenerativeAnswerer, chinese_to_int,
+from qa.answer.generative import (SYSTEM_PROMPT, TIMEOUT_NOTICE, UNAVAILABLE_NOTICE, GenerativeAnswerer, chinese_to_int,
                                   normalize_markers, numbers_in, passage_text, verify)
 from qa.question import analyse
 from qa.config import PROJECT_ROOT, Settings
@@ -234,7 +234,7 @@ def test_http_error_and_timeout_fall_back_to_extractive(llm, hits, extractive):
     llm.reset()
     llm.delay_s = 2.0
     t0 = time.perf_counter()
-    _assert_fallback(_ask(_settings(llm.url, timeout_s=0.5), extractive, hits), extractive, UNAVAILABLE_NOTICE)
+    _assert_fallback(_ask(_settings(llm.url, timeout_s=0.5), extractive, hits), extractive, TIMEOUT_NOTICE)
     assert time.perf_counter() - t0 < 1.8
 
 

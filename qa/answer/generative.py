@@ -2,14 +2,17 @@
 retrieved passages, and the result is kept only if it can be checked against them.
 
 The extractive answer is always computed first; this step may replace it. A generated answer is
-accepted when every [n] marker names a passage that was given and every number it states occurs in
-a passage it cites. Anything else (endpoint down, timeout, HTTP error, unverifiable answer) falls
-back to the extractive answer with a notice saying why.
+accepted when every [n] marker names a passage that was given; then each sentence must be supported by
+the passages it cites (qa.answer.generated_support) or it is dropped, and the notice says so. Anything
+else (endpoint down, timeout, a reply that is not a chat completion, too large, nothing left after the
+checks) falls back to the extractive answer with a notice saying why. The client is never blamed and
+never sees the endpoint's own error text: that goes to the log.
 """
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 import httpx
@@ -18,14 +21,24 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from qa.answer.extractive import NOT_FOUND_EN, NOT_FOUND_ZH, split_sentences
+from qa.answer.generated_support import MARKER as _MARKER
+from qa.answer.generated_support import TermsFn, check_sentence, marker_number
+from qa.answer.generated_support import split_sentences as answer_sentences
+from qa.answer.llm_http import ReplyTooLarge, capped_client
 from qa.question import analyse, bigrams
 from qa.answer.types import AnswerResult, Citation
 from qa.config import Settings
 from qa.corpus.normalize import normalize_for_search, squash
 from qa.models import SearchHit
 
+log = logging.getLogger(__name__)
+
 UNAVAILABLE_NOTICE = "LLM endpoint unavailable; extractive answer"
+TIMEOUT_NOTICE = "LLM endpoint did not answer in time; extractive answer"
+BAD_REPLY_NOTICE = "LLM endpoint gave an unusable reply; extractive answer"
+TOO_LARGE_NOTICE = "LLM reply too large; extractive answer"
 REJECTED_NOTICE = "generative answer rejected: {reason}"
+DROPPED_NOTICE = "dropped {n} unsupported sentence(s) of the generated answer: {reasons}"
 NOT_FOUND_MARK = "公报中未找到"
 
 SYSTEM_PROMPT = """你是阳泉市人民政府公报的问答助手。用户会给出若干带编号的公报段落（[1]、[2]……）和一个问题。
@@ -37,7 +50,6 @@ SYSTEM_PROMPT = """你是阳泉市人民政府公报的问答助手。用户会�
 5. 如果这些段落中没有答案，只回答“公报中未找到”（英文问题也用这句话）。
 6. 用提问所用的语言作答：中文问题用中文回答，英文问题用英文回答。"""
 
-_MARKER = re.compile(r"\[(\d+)\]")
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*(?:[,，、;；]|-|–|~)\s*\d+)+)\]")
 _THINK = re.compile(r"<think>.*?</think>", re.S)
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
@@ -55,6 +67,8 @@ class Verdict:
     ok: bool
     reason: str = ""
     cited: tuple[int, ...] = ()  # passage numbers (1-based, as given) in order of first mention
+    text: str = ""  # the answer without its unsupported sentences
+    dropped: tuple[tuple[str, str], ...] = field(default=())  # (sentence, why) of each dropped sentence
 
 
 def _canonical(number: str) -> str:
@@ -107,27 +121,30 @@ def normalize_markers(answer: str) -> str:
         ns: list[int] = []
         for part in re.split(r"\s*[,，、;；]\s*", inner):
             bounds = re.split(r"\s*[-–~]\s*", part)
-            lo, hi = int(bounds[0]), int(bounds[-1])
+            lo, hi = marker_number(bounds[0]), marker_number(bounds[-1])
             ns.extend(range(lo, hi + 1) if 0 < hi - lo < 20 else [lo, hi] if lo != hi else [lo])
         return "".join(f"[{n}]" for n in ns)
 
     return _MARKER_GROUP.sub(expand, text)
 
 
-def verify(answer: str, passages: list[str]) -> Verdict:
-    """Markers within 1..len(passages); every number of the answer in some cited passage."""
-    markers = [int(n) for n in _MARKER.findall(answer)]
+def verify(answer: str, passages: list[str], min_coverage: float = 0.6, terms: TermsFn | None = None) -> Verdict:
+    """Markers within 1..len(passages), else the whole answer is rejected; then each sentence supported by the
+    passages it cites (numbers, literals, content), else it is dropped. Rejected when nothing is left."""
+    markers = [marker_number(n) for n in _MARKER.findall(answer)]
     if not markers:
         return Verdict(False, "the answer cites no passage")
     bad = sorted({n for n in markers if not 1 <= n <= len(passages)})
     if bad:
-        return Verdict(False, f"citation {', '.join(f'[{n}]' for n in bad)} points to no given passage (1..{len(passages)})")
-    cited = tuple(dict.fromkeys(markers))
-    evidence = set().union(*(numbers_in(passages[n - 1]) for n in cited))
-    unsupported = sorted(numbers_in(_MARKER.sub(" ", answer)) - evidence, key=lambda s: (len(s), s))
-    if unsupported:
-        return Verdict(False, f"number {', '.join(unsupported)} not in the cited passages")
-    return Verdict(True, "", cited)
+        shown = ", ".join(f"[{n}]" if n < 10**7 else "[…]" for n in bad[:5])
+        return Verdict(False, f"citation {shown} points to no given passage (1..{len(passages)})")
+    checks = [check_sentence(s, passages, numbers_in, min_coverage, terms) for s in answer_sentences(answer)]
+    kept = [c for c in checks if c.ok]
+    dropped = tuple((c.text.strip(), c.reason) for c in checks if not c.ok)
+    cited = tuple(dict.fromkeys(n for c in kept for n in c.cited))
+    if not cited:
+        return Verdict(False, dropped[0][1] if dropped else "the answer cites no passage", dropped=dropped)
+    return Verdict(True, "", cited, "".join(c.text for c in kept).strip(), dropped)
 
 
 def passage_text(hit: SearchHit) -> str:
@@ -160,15 +177,33 @@ def _claims(answer: str) -> dict[int, str]:
     out: dict[int, str] = {}
     for m in _MARKER.finditer(answer):
         before = _MARKER.sub("", answer[: m.start()])
-        out.setdefault(int(m.group(1)), re.split(r"[。！？!?；;\n]", before.rstrip("。！？!?；;\n "))[-1])
+        out.setdefault(marker_number(m.group(1)), re.split(r"[。！？!?；;\n]", before.rstrip("。！？!?；;\n "))[-1])
     return out
+
+
+def _fault_notice(exc: BaseException) -> str:
+    """What the client is told about a failed LLM call (the details go to the log)."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__)
+    if any(isinstance(e, ReplyTooLarge) for e in chain):
+        return TOO_LARGE_NOTICE
+    if any(isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)) for e in chain):
+        return TIMEOUT_NOTICE
+    if any(isinstance(e, (openai.APIConnectionError, openai.APIStatusError, httpx.HTTPError)) for e in chain):
+        return UNAVAILABLE_NOTICE
+    return BAD_REPLY_NOTICE  # no choices, not JSON, HTML, a shape the client library cannot read
 
 
 class GenerativeAnswerer:
     """Callable step of the answer chain: (extractive result, retrieved hits) -> result."""
 
-    def __init__(self, settings: Settings, max_passages: int = 5, llm: BaseChatModel | None = None) -> None:
+    def __init__(self, settings: Settings, max_passages: int = 5, llm: BaseChatModel | None = None,
+                 terms: TermsFn | None = None) -> None:
         self.max_passages = max_passages
+        self.max_answer_chars = settings.llm_max_answer_chars
+        self.min_coverage = settings.llm_min_coverage
+        self.terms = terms
         self.llm = llm or self._chat_model(settings)
 
     @staticmethod
@@ -177,26 +212,47 @@ class GenerativeAnswerer:
 
         kwargs = {"model": settings.llm_model} if settings.llm_model else {}  # else the client's default name
         return ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none",
-                          timeout=settings.llm_timeout_s, max_retries=0, temperature=0, **kwargs)
+                          timeout=settings.llm_timeout_s, max_retries=0, temperature=0,
+                          http_client=capped_client(settings.llm_max_reply_bytes, settings.llm_timeout_s), **kwargs)
+
+    def _reply(self, question: str, given: list[SearchHit]) -> tuple[str | None, str]:
+        """(reply text, "") or (None, notice). Any failure of the endpoint or its reply is the endpoint's fault."""
+        try:
+            reply = self.llm.invoke(build_messages(question, given))
+        except Exception as exc:  # noqa: BLE001 - whatever the endpoint sent, the client gets the extractive answer
+            notice = _fault_notice(exc)
+            log.warning("LLM call failed (%s): %s: %s", notice, type(exc).__name__, str(exc)[:300])
+            return None, notice
+        if not isinstance(reply.content, str):
+            log.warning("LLM reply content is %s, not text", type(reply.content).__name__)
+            return None, BAD_REPLY_NOTICE
+        return reply.content, ""
 
     def __call__(self, extractive: AnswerResult, hits: list[SearchHit]) -> AnswerResult:
         given = hits[: self.max_passages]
         if not given:
             return extractive
-        try:
-            reply = self.llm.invoke(build_messages(extractive.question, given))
-        except (openai.OpenAIError, httpx.HTTPError):
-            return replace(extractive, mode="extractive", notice=UNAVAILABLE_NOTICE)
-        answer = normalize_markers(_THINK.sub("", str(reply.content)).strip())
+        content, notice = self._reply(extractive.question, given)
+        if content is None:
+            return replace(extractive, mode="extractive", notice=notice)
+        answer = normalize_markers(_THINK.sub("", content).strip())
         if not answer:
             return self._reject(extractive, "empty answer")
+        if len(answer) > self.max_answer_chars:
+            return self._reject(extractive, f"longer than {self.max_answer_chars} characters")
         if _is_refusal(answer):
             text = NOT_FOUND_EN if analyse(extractive.question).lang == "en" else NOT_FOUND_ZH
             return AnswerResult(extractive.question, text, False, [], list(hits), mode="generative")
-        verdict = verify(answer, [passage_text(h) for h in given])
+        verdict = verify(answer, [passage_text(h) for h in given], self.min_coverage, self.terms)
         if not verdict.ok:
             return self._reject(extractive, verdict.reason)
-        return self._accept(extractive.question, answer, verdict.cited, given, hits)
+        if verdict.dropped:
+            log.info("generated sentences dropped: %s", verdict.dropped)
+        result = self._accept(extractive.question, verdict.text, verdict.cited, given, hits)
+        if verdict.dropped:
+            reasons = "; ".join(f"“{s[:40]}”: {why}" for s, why in verdict.dropped[:3])
+            result.notice = DROPPED_NOTICE.format(n=len(verdict.dropped), reasons=reasons)
+        return result
 
     @staticmethod
     def _reject(extractive: AnswerResult, reason: str) -> AnswerResult:
@@ -207,7 +263,7 @@ class GenerativeAnswerer:
                 hits: list[SearchHit]) -> AnswerResult:
         new_n = {old: new for new, old in enumerate(cited, 1)}  # markers renumbered in order of first mention
         claims = _claims(answer)
-        text = _MARKER.sub(lambda m: f"[{new_n[int(m.group(1))]}]", answer)
+        text = _MARKER.sub(lambda m: f"[{new_n[marker_number(m.group(1))]}]", answer)
         citations = [Citation(new_n[old], given[old - 1], _best_sentence(claims.get(old, ""), given[old - 1]))
                      for old in cited]
         cited_ids = {given[old - 1].chunk.chunk_id for old in cited}

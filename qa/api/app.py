@@ -12,16 +12,19 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from qa.api.auth import add_security_to_openapi
 from qa.api.documents import build_documents_router
 from qa.api.errors import install_error_handlers
 from qa.api.feedback import FeedbackStore
+from qa.api.headers import SecurityHeaders
 from qa.api.limits import BodySizeLimit
 from qa.api.openai_compat import build_openai_router
 from qa.api.routes import build_api_router, build_health_router
 from qa.api.schemas import request_models
 from qa.api.state import Service, ServiceFactory, ServiceHolder, Worker
+from qa.api.throttle import AuthThrottle, FailureLog
 from qa.config import Settings
 
 DEFAULT_MODEL_THREADS = 4  # concurrent model calls; more only queue on a 2-core machine
@@ -67,7 +70,9 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
         finally:
             holder.stop()
 
-    app = FastAPI(
+    # /docs from the Swagger UI files fastapi-offline ships (served under /static-offline-docs), not from a CDN:
+    # the servers it runs on are often offline. No /redoc.
+    app = FastAPIOffline(
         title="gazette-qa",
         version="0.1.0",
         description="Answers from the 阳泉市人民政府公报 (Yangquan municipal gazette) with cited source paragraphs.",
@@ -77,13 +82,17 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
     )
     app.state.settings = settings
     app.state.holder = holder
-    app.state.worker = Worker(holder, model_threads)
+    app.state.worker = Worker(holder, model_threads, settings.llm_threads)
     app.state.feedback = FeedbackStore.beside_index(settings.index_dir)
 
     install_error_handlers(app)
     # Multipart bodies carry a little more than the files themselves.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        uploads={("POST", "/v1/documents"): settings.max_upload_bytes + 64 * 1024})
+    if settings.api_key:  # the last added runs first: a throttled client is refused before anything else
+        app.add_middleware(AuthThrottle, failures=FailureLog(settings.auth_max_failures, settings.auth_window_s),
+                           prefixes=("/v1/",), login_paths=("/ui/login", "/ui/login/") if ui else ())
+    app.add_middleware(SecurityHeaders)
     app.include_router(build_health_router())
     app.include_router(build_documents_router())
     app.include_router(build_api_router(request_models(settings.max_question_chars)))

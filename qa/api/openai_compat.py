@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from qa.api.auth import require_api_key
 from qa.api.errors import APIError
 from qa.api.schemas import CitationOut, ErrorOut, Filters, TopK, check_text
-from qa.api.state import Worker
+from qa.api.state import Worker, ask_pool
 from qa.api.streaming import OPENAI_EVENT_SCHEMA, SSE_HEADERS, pieces
 
 MODEL_ID = "gazette-qa"
@@ -118,7 +118,7 @@ async def _stream(cid: str, created: int, model: str, data: dict):
 def build_openai_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_api_key)],
                        responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut},
-                                  422: {"model": ErrorOut},
+                                  422: {"model": ErrorOut}, 429: {"model": ErrorOut},
                                   503: {"model": ErrorOut}})
 
     @router.get("/models")
@@ -132,9 +132,10 @@ def build_openai_router() -> APIRouter:
         """OpenAI-compatible chat: the last user message is answered from the gazette, with `citations`."""
         w: Worker = request.app.state.worker
         question = _question(body, request.app.state.settings.max_question_chars)
+        pool = ask_pool(request.app.state.settings, body.mode)
         service = w.service()
         filters = body.filters.to_service() if body.filters else None
-        result = await w.run(service.ask, question, top_k=body.top_k, filters=filters, mode=body.mode)
+        result = await w.run(service.ask, question, top_k=body.top_k, filters=filters, mode=body.mode, pool=pool)
         data = result.to_dict()
         cid = f"chatcmpl-{data.get('answer_id') or uuid.uuid4().hex}"
         created = int(time.time())

@@ -22,14 +22,16 @@ from qa.api.schemas import (
     RequestModels,
     SearchOut,
 )
-from qa.api.state import ServiceHolder, Worker
+from qa.api.state import ServiceHolder, Worker, ask_pool
 from qa.api.streaming import ANSWER_EVENT_SCHEMA, SSE_HEADERS, answer_events
 
 _ERRORS = {
     400: {"model": ErrorOut, "description": "Malformed request (invalid JSON, unknown filter)."},
     401: {"model": ErrorOut, "description": "Missing or wrong API key (only when one is configured)."},
     413: {"model": ErrorOut, "description": "Request body too large."},
-    422: {"model": ErrorOut, "description": "The request does not match the schema."},
+    422: {"model": ErrorOut, "description": "The request does not match the schema (or asks for a mode the server "
+                                            "does not offer; or text holds control characters)."},
+    429: {"model": ErrorOut, "description": "Too many failed authentication attempts from this client (Retry-After)."},
     503: {"model": ErrorOut, "description": "The index is still loading."},
 }
 _DOC_KEY = re.compile(r"^(\d{4}-\d{2}|d[0-9a-f]{10})[#\-](\d{1,4})$")
@@ -78,11 +80,13 @@ def build_api_router(models: RequestModels) -> APIRouter:
                  responses={200: {"content": {"text/event-stream": {"schema": ANSWER_EVENT_SCHEMA}},
                                   "description": "The answer; with stream=true, server-sent events "
                                                  "(`answer` pieces, then `citations`, then `done`)."}})
-    async def ask(body: Annotated[AskRequest, Body()], w: Annotated[Worker, Depends(worker)]):  # type: ignore[valid-type]
+    async def ask(body: Annotated[AskRequest, Body()], w: Annotated[Worker, Depends(worker)],  # type: ignore[valid-type]
+                  request: Request):
         """Answer a question with cited source paragraphs."""
+        pool = ask_pool(request.app.state.settings, body.mode)
         service = w.service()
         filters = body.filters.to_service() if body.filters else None
-        result = await w.run(service.ask, body.question, top_k=body.top_k, filters=filters, mode=body.mode)
+        result = await w.run(service.ask, body.question, top_k=body.top_k, filters=filters, mode=body.mode, pool=pool)
         data = result.to_dict()
         if body.stream:
             return StreamingResponse(answer_events(data), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -6,6 +6,8 @@ Responses are declared for the OpenAPI document; the handlers return the service
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -28,8 +30,31 @@ TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)]
 Year = Annotated[int, Field(ge=1900, le=2100), BeforeValidator(_integral)]
 
 
+# C0/C1 controls except tab, newline and carriage return; bidi marks, embeddings, overrides and isolates
+# (U+202E can make a stored comment read backwards to staff).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def control_character(value: str) -> str | None:
+    """'U+202E (RIGHT-TO-LEFT OVERRIDE) at position 3' for the first forbidden control character, else None."""
+    m = _CONTROL.search(value)
+    if m is None:
+        return None
+    ch = m.group(0)
+    return f"U+{ord(ch):04X} ({unicodedata.name(ch, 'control character')}) at position {m.start()}"
+
+
+def check_plain(value: str, what: str) -> str:
+    found = control_character(value)
+    if found:
+        raise ValueError(f"{what} contains a control character, {found}; remove it (tabs and newlines are fine)")
+    return value
+
+
 def check_text(value: str, what: str, max_chars: int) -> str:
-    """Non-blank, within the limit, encodable (lone surrogates from JSON escapes would break the tokenizer)."""
+    """Non-blank, within the limit, encodable (lone surrogates from JSON escapes would break the tokenizer),
+    no control characters."""
+    check_plain(value, what)
     if not value.strip():
         raise ValueError(f"{what} must not be empty or whitespace")
     if len(value) > max_chars:
@@ -53,6 +78,11 @@ class Filters(BaseModel):
     doc_number: str | None = Field(None, max_length=64, examples=["阳政办发〔2022〕34号"])
     collection: str | None = Field(None, max_length=128, examples=["阳泉市人民政府公报"],
                                    description="A collection name as GET /v1/collections lists it.")
+
+    @field_validator("issue", "category", "doc_number", mode="before")
+    @classmethod
+    def _plain(cls, v: Any, info: Any) -> Any:
+        return check_plain(v, info.field_name) if isinstance(v, str) else v
 
     @model_validator(mode="before")
     @classmethod
@@ -95,6 +125,11 @@ class _FeedbackBase(BaseModel):
     rating: Rating = Field(..., description='"up"/"down", or +1/-1 (number or string).')
     comment: str | None = Field(None, max_length=4000)
     answer: str | None = Field(None, max_length=20000, description="The answer text being rated (optional).")
+
+    @field_validator("answer_id", "comment", "answer", mode="before")
+    @classmethod
+    def _plain(cls, v: Any, info: Any) -> Any:
+        return check_plain(v, info.field_name) if isinstance(v, str) else v
 
     @field_validator("rating", mode="before")
     @classmethod

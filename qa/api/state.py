@@ -1,11 +1,14 @@
 """The loaded service of one app, and how model work leaves the event loop.
 
 Loading (which may build the index from the corpus first) runs in a background thread so the
-server answers /healthz at once and /readyz says 503 until the index is loaded.
+server answers /healthz at once and /readyz says 503 until the index is loaded. Blocking work runs in
+two thread pools: "model" (search, extractive answers) and "llm" (generative answers, which wait on a
+remote endpoint), so slow LLM calls never hold the threads search needs.
 """
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +18,7 @@ import anyio
 import anyio.to_thread
 
 from qa.api.errors import APIError
+from qa.models import InvalidFilter
 
 if TYPE_CHECKING:
     from qa.answer.types import AnswerResult
@@ -51,6 +55,14 @@ class NotReady(RuntimeError):
     pass
 
 
+_ABS_PATH = re.compile(r"(?:[A-Za-z]:\\|/)(?:[^/\\\s'\"]+[/\\])+([^/\\\s'\"]*)")
+
+
+def without_paths(message: str) -> str:
+    """/work/idx/main/faiss.index -> faiss.index: /readyz is public and must not map the server's disk."""
+    return _ABS_PATH.sub(lambda m: m.group(1) or "…", message)
+
+
 class ServiceHolder:
     """Holds the service once loaded; readiness and load errors for /readyz."""
 
@@ -81,7 +93,7 @@ class ServiceHolder:
         if self.ready:
             return "ready"
         if self._error:
-            return f"failed to load: {self._error}"
+            return f"failed to load: {without_paths(self._error)}"
         return f"loading the index ({time.monotonic() - self._started:.0f} s)"
 
     def start_loading(self) -> None:
@@ -157,13 +169,26 @@ class ServiceHolder:
         self._stop.set()
 
 
-class Worker:
-    """Runs blocking model work in threads, at most `limit` at once (the machine has few cores)."""
+def ask_pool(settings: "Settings", mode: str | None) -> str:
+    """The pool an ask runs in ("llm" when it will call the LLM endpoint). A client may ask mode=generative
+    only where the server offers it: an endpoint configured and allow_generative_requests (or generative
+    is the server's own default); otherwise a 422 saying so."""
+    if mode == "generative" and settings.answer_mode != "generative" and not (
+            settings.llm_base_url and settings.allow_generative_requests):
+        raise APIError(422, "mode_unavailable", "this server does not offer mode 'generative'; "
+                       "omit mode or ask for 'extractive'")
+    return "llm" if (mode or settings.answer_mode) == "generative" and settings.llm_base_url else "model"
 
-    def __init__(self, holder: ServiceHolder, limit: int) -> None:
+
+class Worker:
+    """Runs blocking work in threads: at most `limit` at once in the model pool (the machine has few cores),
+    at most `llm_limit` in the LLM pool (generative answers, mostly waiting on the endpoint)."""
+
+    def __init__(self, holder: ServiceHolder, limit: int, llm_limit: int = 4) -> None:
         self.holder = holder
         self.limit = limit
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.llm_limit = llm_limit
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._admin: anyio.CapacityLimiter | None = None
 
     def service(self) -> Service:
@@ -172,13 +197,16 @@ class Worker:
         except NotReady as exc:
             raise APIError(503, "not_ready", str(exc), {"Retry-After": "5"}) from None
 
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if self._limiter is None:  # created lazily inside the running loop
-            self._limiter = anyio.CapacityLimiter(self.limit)
+    def _limiter(self, pool: str) -> anyio.CapacityLimiter:
+        if pool not in self._limiters:  # created lazily inside the running loop
+            self._limiters[pool] = anyio.CapacityLimiter(self.llm_limit if pool == "llm" else self.limit)
+        return self._limiters[pool]
+
+    async def run(self, fn: Callable[..., T], *args: Any, pool: str = "model", **kwargs: Any) -> T:
         try:
-            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
-        except ValueError as exc:
-            # The service's way of saying the input is wrong (e.g. an unknown filter key).
+            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter(pool))
+        except InvalidFilter as exc:
+            # The service's way of saying the input is wrong; any other error is ours (500, logged).
             raise APIError(400, "invalid_request", str(exc)) from None
 
     async def run_admin(self, fn: Callable[..., T], *args: Any) -> T:

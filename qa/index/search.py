@@ -21,7 +21,7 @@ from qa.index.fusion import FusionParams, fuse
 from qa.index.lexical import JiebaTokenizer, LexicalIndex, LexicalParams
 from qa.index.protocols import PassageEncoder, Reranker
 from qa.index.store import IndexStore, check_compatible
-from qa.models import SearchHit
+from qa.models import InvalidFilter, SearchHit
 from qa.question import analyse
 
 ALLOWED_FILTERS = ("year", "issue", "category", "doc_number", "collection")
@@ -159,7 +159,7 @@ class HybridSearcher:
             return None
         unknown = sorted(set(filters) - set(ALLOWED_FILTERS))
         if unknown:
-            raise ValueError(f"unknown filter key(s) {unknown}; allowed: {', '.join(ALLOWED_FILTERS)}")
+            raise InvalidFilter(f"unknown filter key(s) {unknown}; allowed: {', '.join(ALLOWED_FILTERS)}")
         mask = np.ones(len(self.store), dtype=bool)
         for key, value in filters.items():
             if value is None:

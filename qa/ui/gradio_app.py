@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from qa.api.feedback import FeedbackStore
+from qa.api.schemas import control_character
 from qa.api.state import NotReady, ServiceHolder
 from qa.ui.admin import AdminUI
 from qa.ui.render import PANEL_HINT, answer_message, issue_label, sources_html
@@ -95,6 +96,10 @@ class GazetteUI:
             return
         if len(question) > self.max_question_chars:
             gr.Warning(f"问题太长（{len(question)} 字），上限 {self.max_question_chars} 字。")
+            yield gr.update(), history, turns, gr.update(), gr.update()
+            return
+        if control_character(question):
+            gr.Warning(f"问题含有控制字符（{control_character(question)}），请删除后再试。")
             yield gr.update(), history, turns, gr.update(), gr.update()
             return
         history = [*history, {"role": "user", "content": question}]
@@ -249,3 +254,12 @@ def mount_ui(app, holder: ServiceHolder, feedback: FeedbackStore, settings, path
         footer_links=["api"], ssr_mode=False, theme=theme, css=_asset("ui.css"), js=_asset("ui.js"),
         show_error=False, mcp_server=False, max_file_size=settings.max_upload_bytes,
     )
+
+
+def stop_ui_streams(app) -> None:
+    """Tell the mounted Gradio apps the server is stopping: their heartbeat streams end instead of keeping
+    the shutdown waiting (Gradio sets this event itself only when it runs its own server)."""
+    for route in getattr(app, "routes", []):
+        event = getattr(getattr(route, "app", None), "stop_event", None)
+        if event is not None:
+            event.set()
