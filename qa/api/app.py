@@ -23,7 +23,7 @@ from qa.api.limits import BodySizeLimit
 from qa.api.openai_compat import build_openai_router
 from qa.api.routes import build_api_router, build_health_router
 from qa.api.schemas import request_models
-from qa.api.state import Service, ServiceFactory, ServiceHolder, Worker
+from qa.api.state import Service, ServiceFactory, ServiceHolder, Worker, generative_offered
 from qa.api.throttle import AuthThrottle, FailureLog
 from qa.config import Settings
 
@@ -95,7 +95,7 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
     app.add_middleware(SecurityHeaders)
     app.include_router(build_health_router())
     app.include_router(build_documents_router())
-    app.include_router(build_api_router(request_models(settings.max_question_chars)))
+    app.include_router(build_api_router(request_models(settings.max_question_chars, generative_offered(settings))))
     app.include_router(build_openai_router())
 
     if settings.api_key:

@@ -32,7 +32,11 @@ Year = Annotated[int, Field(ge=1900, le=2100), BeforeValidator(_integral)]
 
 # C0/C1 controls except tab, newline and carriage return; bidi marks, embeddings, overrides and isolates
 # (U+202E can make a stored comment read backwards to staff).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_CLASS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
+# The same rule in the OpenAPI schema (with "not blank"), so generated clients and schemathesis know it.
+TEXT_PATTERN = f"^[^{_CONTROL_CLASS}]*[^\\s{_CONTROL_CLASS}][^{_CONTROL_CLASS}]*$"
+PLAIN_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
 
 
 def control_character(value: str) -> str | None:
@@ -73,13 +77,13 @@ class Filters(BaseModel):
                               json_schema_extra={"additionalProperties": False})
 
     year: Year | None = Field(None, examples=[2022])
-    issue: str | None = Field(None, max_length=32, examples=["2022-03"])
-    category: str | None = Field(None, max_length=64, examples=["市政府办公室文件"])
-    doc_number: str | None = Field(None, max_length=64, examples=["阳政办发〔2022〕34号"])
-    collection: str | None = Field(None, max_length=128, examples=["阳泉市人民政府公报"],
+    issue: str | None = Field(None, max_length=32, pattern=PLAIN_PATTERN, examples=["2022-03"])
+    category: str | None = Field(None, max_length=64, pattern=PLAIN_PATTERN, examples=["市政府办公室文件"])
+    doc_number: str | None = Field(None, max_length=64, pattern=PLAIN_PATTERN, examples=["阳政办发〔2022〕34号"])
+    collection: str | None = Field(None, max_length=128, pattern=PLAIN_PATTERN, examples=["阳泉市人民政府公报"],
                                    description="A collection name as GET /v1/collections lists it.")
 
-    @field_validator("issue", "category", "doc_number", mode="before")
+    @field_validator("issue", "category", "doc_number", "collection", mode="before")
     @classmethod
     def _plain(cls, v: Any, info: Any) -> Any:
         return check_plain(v, info.field_name) if isinstance(v, str) else v
@@ -121,10 +125,11 @@ class _SearchBase(BaseModel):
 class _FeedbackBase(BaseModel):
     model_config = _STRICT
     question: str
-    answer_id: str = Field(..., max_length=128)
+    answer_id: str = Field(..., max_length=128, pattern=PLAIN_PATTERN)
     rating: Rating = Field(..., description='"up"/"down", or +1/-1 (number or string).')
-    comment: str | None = Field(None, max_length=4000)
-    answer: str | None = Field(None, max_length=20000, description="The answer text being rated (optional).")
+    comment: str | None = Field(None, max_length=4000, pattern=PLAIN_PATTERN)
+    answer: str | None = Field(None, max_length=20000, pattern=PLAIN_PATTERN,
+                               description="The answer text being rated (optional).")
 
     @field_validator("answer_id", "comment", "answer", mode="before")
     @classmethod
@@ -151,26 +156,41 @@ class RequestModels:
 
 def _text_field(name: str, max_chars: int, description: str):
     # The schema states the limits too, so generated clients and schemathesis know them.
-    return (str, Field(..., min_length=1, max_length=max_chars, pattern=r"\S", description=description))
+    return (str, Field(..., min_length=1, max_length=max_chars, pattern=TEXT_PATTERN, description=description))
 
 
-def _with_text_check(base: type[BaseModel], field: str, max_chars: int, description: str) -> type[BaseModel]:
+def _only_offered_modes(cls, v: Any) -> Any:
+    if v == "generative":
+        raise ValueError("this server does not offer mode 'generative'; omit mode or ask for 'extractive'")
+    return v
+
+
+def _with_text_check(base: type[BaseModel], field: str, max_chars: int, description: str,
+                     **extra: Any) -> type[BaseModel]:
     # "before": our message ("must not be empty") comes first, not pydantic's pattern error;
     # non-strings pass through to the strict type check.
     def _check(cls, v: Any) -> Any:
         return check_text(v, field, max_chars) if isinstance(v, str) else v
 
+    validators = {f"_check_{field}": field_validator(field, mode="before")(_check)}
+    if "mode" in extra:
+        validators["_check_mode"] = field_validator("mode", mode="before")(_only_offered_modes)
     return create_model(
         base.__name__.lstrip("_").replace("Base", "Request"),
         __base__=base,
-        __validators__={f"_check_{field}": field_validator(field, mode="before")(_check)},
+        __validators__=validators,
         **{field: _text_field(field, max_chars, description)},
+        **extra,
     )
 
 
-def request_models(max_question_chars: int) -> RequestModels:
+def request_models(max_question_chars: int, generative: bool = True) -> RequestModels:
+    """generative: whether clients may ask mode=generative (else the schema's mode enum is extractive only)."""
+    only_extractive = {} if generative else {"mode": (Literal["extractive"] | None, Field(
+        None, description="Answer mode; this server offers extractive answers only."))}
     return RequestModels(
-        AskRequest=_with_text_check(_AskBase, "question", max_question_chars, "The question, Chinese or English."),
+        AskRequest=_with_text_check(_AskBase, "question", max_question_chars, "The question, Chinese or English.",
+                                    **only_extractive),
         SearchRequest=_with_text_check(_SearchBase, "query", max_question_chars, "Search text."),
         FeedbackRequest=_with_text_check(_FeedbackBase, "question", max_question_chars, "The question that was answered."),
     )
