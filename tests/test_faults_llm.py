@@ -253,7 +253,8 @@ def test_sentence_checks_on_real_passages(hits):
     assert "word pairs" in reason("本市鼓励发展共享单车，市民可以随意停放[1]。")  # content not in the passage
     assert "17" in reason("用户须年满17周岁[1]。")
     assert "cites no passage" in reason("用户须年满16周岁。")
-    assert split_sentences("用户须年满16周岁。[1]另见[2]。") == ["用户须年满16周岁[1]。", "另见[2]。"]
+    assert split_sentences("用户须年满16周岁。[1]另见[2]。") == ["用户须年满16周岁。[1]", "另见[2]。"]
+    assert reason("用户须年满16周岁。[1]") == ""
     verdict = verify(f"{GOOD}用户无需实名注册[1]。", passages)
     assert verdict.ok and verdict.text == GOOD and verdict.cited == (1,) and len(verdict.dropped) == 1
 

@@ -24,9 +24,8 @@ TermsFn = Callable[[str], tuple[tuple[str, ...], ...]]
 MARKER = re.compile(r"\[(\d+)\]")
 # Sentence ends; an ASCII full stop only before whitespace, a marker or the end (not in 16.5 or evil.example).
 _END = r"(?:[。！？!?；;\n]|\.(?=\s|\[|$))"
-_SEGMENT = re.compile(rf"(?:(?!{_END}).)+(?:{_END}+)?\s*|{_END}+\s*", re.S)
 # Markers placed after the sentence end ("…。[1]") belong to the sentence before.
-_MARKERS_AFTER_END = re.compile(rf"({_END}+)((?:\s*\[\d+\])+)")
+_SEGMENT = re.compile(rf"(?:(?!{_END}).)+(?:{_END}+)?(?:\s*\[\d+\])*\s*|{_END}+(?:\s*\[\d+\])*\s*", re.S)
 
 _URL = re.compile(r"(?:https?|ftp)://[^\s\]\[，。；、）)]+|www\.[^\s\]\[，。；、）)]+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -62,10 +61,8 @@ def marker_number(digits: str) -> int:
 
 
 def split_sentences(answer: str) -> list[str]:
-    """Sentences of an answer with their markers; "".join(result) is the answer with end-trailing markers
-    moved before the sentence end ("…。[1]" -> "…[1]。")."""
-    text = _MARKERS_AFTER_END.sub(lambda m: m.group(2).strip() + m.group(1), answer)
-    return [s for s in _SEGMENT.findall(text) if s]
+    """Sentences of an answer with their markers, those after the sentence end included; "".join(result) == answer."""
+    return [s for s in _SEGMENT.findall(answer) if s]
 
 
 def _content(sentence: str) -> str:
