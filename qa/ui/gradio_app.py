@@ -154,6 +154,8 @@ class GazetteUI:
     def _store(self, turn: int | None, turns: list, rating: int, comment: str) -> str:
         if turn is None or not (0 <= turn < len(turns)):
             return "请先选择一个回答。"
+        if control_character(comment or ""):
+            return f"评论含有控制字符（{control_character(comment)}），未记录，请删除后再试。"
         data = turns[turn]
         self.feedback.add(data["question"], data.get("answer_id", ""), rating, (comment or "").strip(),
                           data.get("answer", ""), source="ui")
