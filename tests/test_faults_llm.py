@@ -268,7 +268,7 @@ def generative_server(gazette_service, bad_server):
     from qa.service import GazetteService
 
     settings = gazette_service.settings.model_copy(update={
-        "llm_base_url": bad_server.url, "llm_model": "bad-model", "llm_timeout_s": 6.0, "llm_threads": 4})
+        "llm_base_url": bad_server.url, "llm_model": "bad-model", "llm_timeout_s": 8.0, "llm_threads": 4})
     service = GazetteService(settings, gazette_service.encoder, gazette_service.searcher)
     app = create_app(service, settings, ui=False, model_threads=4)
     port = free_port()
@@ -303,8 +303,9 @@ def test_api_drops_a_contradiction_and_keeps_the_supported_sentence(generative_s
 
 @pytest.mark.slow
 def test_slow_llm_does_not_stall_search(generative_server, bad):
-    """Six generative asks wait on a 3 s LLM (more than the model pool's 4 threads); search stays quick."""
-    n_asks, delay_s = 6, 3.0
+    """Six generative asks wait on a 5 s LLM (more than the model pool's 4 threads); search stays quick. With one
+    shared pool (before) the search waited for the LLM: 5.1 s with a 3 s LLM; with two pools 1.25 s (load 22)."""
+    n_asks, delay_s = 6, 5.0
     for _ in range(n_asks):
         bad.script.append(lambda: _sleep_then(delay_s, completion(GOOD)))
 
@@ -323,6 +324,7 @@ def test_slow_llm_does_not_stall_search(generative_server, bad):
 
     statuses, search_s, pending = asyncio.run(run())
     load = os.getloadavg()[0]
+    print(f"search during {n_asks} slow generative asks: {search_s:.2f} s (1-min load {load:.1f})")
     assert statuses == [200] * n_asks
     assert pending >= 1, "the asks finished before the search: the test shows nothing"
-    assert search_s < 1.5, f"search took {search_s:.2f} s while generative asks waited (load {load:.1f})"
+    assert search_s < 2.5, f"search took {search_s:.2f} s while generative asks waited (load {load:.1f})"
