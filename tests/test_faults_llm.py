@@ -259,6 +259,21 @@ def test_sentence_checks_on_real_passages(hits):
     assert verdict.ok and verdict.text == GOOD and verdict.cited == (1,) and len(verdict.dropped) == 1
 
 
+@pytest.mark.slow
+def test_english_sentences_are_checked_through_the_glossary(gazette_service, hits):
+    passages = [passage_text(hits[0])]
+    terms = gazette_service._english_terms  # the searcher's English -> Chinese expansion, as the service passes it
+
+    def reason(sentence: str) -> str:
+        return check_sentence(sentence, passages, numbers_in, 0.6, terms).reason
+
+    assert reason("Users must be at least 16 years old and register with their real names[1].") == ""
+    assert reason("Users must not carry passengers on the bikes[1].") == ""
+    assert "negates" in reason("Users need no real-name registration[1].")
+    assert "terms" in reason("The city encourages everyone to park anywhere[1].")
+    assert "evil.example" in reason("Users must register at evil.example[1].")
+
+
 # ------------------------------------------------------------------------------ slow: through the HTTP API
 
 @pytest.fixture(scope="module")

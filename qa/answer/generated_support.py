@@ -6,8 +6,9 @@ e-mail and Latin word or code it states occurs in them; for a Chinese sentence, 
 bigrams occur in them (content coverage), no negation is added (无需 where the source says 须) and none of
 the source's is dropped (超过 where the source says 不得超过). An English sentence cannot be compared
 character by character with Chinese passages: with a `terms` function (English words -> Chinese index
-terms, the searcher's cross-lingual expansion) its known words must be covered; otherwise only its
-literals (numbers, URLs, codes) are checked.
+terms, the searcher's cross-lingual expansion) its known words must be covered, and it must be negated
+exactly when the source sentences carrying most of them are; otherwise only its literals (numbers,
+URLs, codes) are checked.
 """
 from __future__ import annotations
 
@@ -119,6 +120,10 @@ def _chinese_support(claim: str, evidence: str, min_coverage: float) -> str:
     return _dropped_negation(claim_flat, evidence_flat)
 
 
+_EN_NEGATION = re.compile(r"\b(?:no|not|never|without|neither|nor|cannot|none|exempt(?:ed)?|prohibit(?:ed|s)?|"
+                          r"forbid(?:den|s)?|[a-z]+n't)\b", re.I)
+
+
 def _english_support(claim: str, evidence: str, terms: TermsFn | None, min_coverage: float) -> str:
     if terms is None:
         return ""
@@ -129,6 +134,18 @@ def _english_support(claim: str, evidence: str, terms: TermsFn | None, min_cover
     covered = [g for g in groups if any(squash(t) in flat for t in g)]
     if len(covered) / len(groups) < min_coverage:
         return f"too little of it is in the cited passages ({len(covered)}/{len(groups)} terms)"
+    # Negation, read on the source sentences that carry most of the sentence's terms (when they agree).
+    sentences = [c for c in re.split(r"[。！？!?；;\n]", flat) if c]
+    count = {c: sum(any(squash(t) in c for t in g) for g in covered) for c in sentences}
+    top = max(count.values(), default=0)
+    if top < 2:
+        return ""
+    best = [c for c in sentences if count[c] == top]
+    negated = [bool(_negations(c)) for c in best]
+    if _EN_NEGATION.search(claim) and not any(negated):
+        return f"it negates what the cited passage states (“{best[0][:30]}…”)"
+    if not _EN_NEGATION.search(claim) and all(negated):
+        return f"it leaves out the negation of the cited passage (“{best[0][:30]}…”)"
     return ""
 
 
