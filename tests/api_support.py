@@ -67,7 +67,8 @@ def gazette_settings(tmp_path_factory) -> Settings:
     # QA_TEST_INDEX_DIR reuses an index between local runs (built there if missing); CI builds a fresh one.
     reuse = os.environ.get("QA_TEST_INDEX_DIR")
     index_dir = Path(reuse) if reuse else tmp_path_factory.mktemp("gazette-index") / "index"
-    return Settings(index_dir=index_dir)
+    # Feedback written by the tests goes to a temp data dir, never into the project's data/ or the index.
+    return Settings(index_dir=index_dir, data_dir=tmp_path_factory.mktemp("gazette-data"))
 
 
 @pytest.fixture(scope="session")

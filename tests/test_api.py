@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.api.app import create_app
-from qa.api.feedback import FEEDBACK_FILE, FeedbackStore, parse_rating
+from qa.api.feedback import FeedbackStore, parse_rating
 from qa.api.routes import normalize_doc_key
 from qa.api.streaming import pieces
 from qa.config import Settings
@@ -96,10 +96,10 @@ def test_render_not_found_state_lists_related_passages():
 
 
 def test_feedback_store_roundtrip(tmp_path):
-    store = FeedbackStore.beside_index(tmp_path / "not-yet-built")
+    store = FeedbackStore.from_settings(Settings(index_dir=tmp_path / "not-yet-built", data_dir=tmp_path / "data"))
     a = store.add("问题一", "id-1", parse_rating("up"), "很好")
     b = store.add("问题二", "id-2", parse_rating(-1))
-    assert (tmp_path / "not-yet-built" / FEEDBACK_FILE).is_file()
+    assert (tmp_path / "data" / "feedback.sqlite3").is_file() and not (tmp_path / "not-yet-built").exists()
     assert [r.id for r in store.list()] == [b.id, a.id]
     assert store.list()[1].to_dict()["comment"] == "很好" and store.count() == 2
     with pytest.raises(ValueError):
@@ -113,7 +113,8 @@ def cold_client(tmp_path_factory):
     """The real app with the real service class, never started: validation must not need the model."""
     from qa.service import GazetteService
 
-    settings = Settings(index_dir=tmp_path_factory.mktemp("cold") / "index")
+    cold = tmp_path_factory.mktemp("cold")
+    settings = Settings(index_dir=cold / "index", data_dir=cold / "data")
     app = create_app(GazetteService, settings, ui=False)
     return TestClient(app, raise_server_exceptions=True)  # no `with`: no lifespan, nothing loads
 
@@ -277,7 +278,7 @@ def test_documents_and_issues(api_client):
 
 
 @pytest.mark.slow
-def test_feedback_is_stored_beside_the_index(api_client, gazette_settings):
+def test_feedback_is_stored_in_the_data_dir(api_client, gazette_settings):
     q = f"反馈测试 {uuid.uuid4().hex[:8]}"
     answer = api_client.post("/v1/ask", json={"question": BIKE_Q}).json()
     r1 = api_client.post("/v1/feedback", json={"question": q, "answer_id": answer["answer_id"], "rating": "up",
@@ -286,7 +287,8 @@ def test_feedback_is_stored_beside_the_index(api_client, gazette_settings):
     assert r1.status_code == r2.status_code == 201
     items = [i for i in api_client.get("/v1/feedback?limit=1000").json()["items"] if i["question"] == q]
     assert [(i["rating"], i["comment"]) for i in items] == [(-1, ""), (1, "引用准确")]
-    db = Path(gazette_settings.index_dir) / FEEDBACK_FILE
+    db = Path(gazette_settings.data_dir) / "feedback.sqlite3"
+    assert not (Path(gazette_settings.index_dir) / "feedback.sqlite3").exists()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM feedback WHERE question = ?", (q,)).fetchone()[0] == 2
 

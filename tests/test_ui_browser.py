@@ -169,7 +169,7 @@ def test_english_question_and_thumbs_up_with_comment(browser, live_server):
     browser.find_element(By.CSS_SELECTOR, "#qa-comment textarea").send_keys(comment)
     browser.find_element(By.CSS_SELECTOR, "#qa-up").click()
     _wait(browser, lambda d: "已记录反馈" in d.find_element(By.CSS_SELECTOR, "#qa-feedback-status").text, 30)
-    db = Path(live_server.settings.index_dir) / "feedback.sqlite3"
+    db = Path(live_server.settings.data_dir) / "feedback.sqlite3"
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT rating, source, question FROM feedback WHERE comment = ?", (comment,)).fetchone()
     assert row == (1, "ui", f"What is document {BIKE_DOC} about?")

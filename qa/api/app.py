@@ -83,7 +83,7 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
     app.state.settings = settings
     app.state.holder = holder
     app.state.worker = Worker(holder, model_threads, settings.llm_threads)
-    app.state.feedback = FeedbackStore.beside_index(settings.index_dir)
+    app.state.feedback = FeedbackStore.from_settings(settings)
 
     install_error_handlers(app)
     # Multipart bodies carry a little more than the files themselves.

@@ -2,6 +2,8 @@
 # No `from __future__ import annotations`: FastAPI must see the per-app request model classes,
 # which are local variables here, not module globals.
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -9,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from qa.api.auth import require_api_key
 from qa.api.errors import APIError
-from qa.api.feedback import FeedbackStore
+from qa.api.feedback import FeedbackStorageFull, FeedbackStore, FeedbackUnavailable
 from qa.api.schemas import (
     AnswerOut,
     CollectionsOut,
@@ -34,6 +36,10 @@ _ERRORS = {
     429: {"model": ErrorOut, "description": "Too many failed authentication attempts from this client (Retry-After)."},
     503: {"model": ErrorOut, "description": "The index is still loading."},
 }
+_FEEDBACK_ERRORS = {
+    503: {"model": ErrorOut, "description": "The feedback database is unavailable."},
+    507: {"model": ErrorOut, "description": "The feedback database's disk is full."},
+}
 _DOC_KEY = re.compile(r"^(\d{4}-\d{2}|d[0-9a-f]{10})[#\-](\d{1,4})$")
 
 
@@ -50,6 +56,18 @@ def worker(request: Request) -> Worker:
 
 def feedback_store(request: Request) -> FeedbackStore:
     return request.app.state.feedback
+
+
+@contextmanager
+def feedback_errors() -> Iterator[None]:
+    """A full disk under the feedback database is a 507, an unreachable database a 503: the server's
+    storage, not the request, is at fault, and the client may retry later."""
+    try:
+        yield
+    except FeedbackStorageFull as exc:
+        raise APIError(507, "insufficient_storage", str(exc)) from None
+    except FeedbackUnavailable as exc:
+        raise APIError(503, "feedback_unavailable", str(exc), {"Retry-After": "30"}) from None
 
 
 def build_health_router() -> APIRouter:
@@ -126,24 +144,26 @@ def build_api_router(models: RequestModels) -> APIRouter:
         service = w.service()
         return JSONResponse({"issues": await w.run(service.issues)})
 
-    @router.post("/feedback", tags=["feedback"], response_model=FeedbackOut, status_code=201)
+    @router.post("/feedback", tags=["feedback"], response_model=FeedbackOut, status_code=201, responses=_FEEDBACK_ERRORS)
     async def add_feedback(body: Annotated[FeedbackRequest, Body()],  # type: ignore[valid-type]
                            store: Annotated[FeedbackStore, Depends(feedback_store)]):
         """Rate an answer (up/down or +1/-1), optionally with a comment."""
         from anyio import to_thread
 
-        record = await to_thread.run_sync(lambda: store.add(
-            body.question, body.answer_id, body.rating_value(), body.comment or "", body.answer or "", "api"))
+        with feedback_errors():
+            record = await to_thread.run_sync(lambda: store.add(
+                body.question, body.answer_id, body.rating_value(), body.comment or "", body.answer or "", "api"))
         return JSONResponse(record.to_dict(), status_code=201)
 
-    @router.get("/feedback", tags=["feedback"], response_model=FeedbackListOut)
+    @router.get("/feedback", tags=["feedback"], response_model=FeedbackListOut, responses=_FEEDBACK_ERRORS)
     async def list_feedback(store: Annotated[FeedbackStore, Depends(feedback_store)],
                             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                             offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
         """Stored feedback, newest first."""
         from anyio import to_thread
 
-        items, total = await to_thread.run_sync(lambda: (store.list(limit, offset), store.count()))
+        with feedback_errors():
+            items, total = await to_thread.run_sync(lambda: (store.list(limit, offset), store.count()))
         return JSONResponse({"items": [r.to_dict() for r in items], "total": total})
 
     return router

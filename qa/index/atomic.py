@@ -10,6 +10,7 @@ A crash at any point leaves either the old or the new index complete on disk:
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import threading
@@ -100,6 +101,7 @@ def recover(index_dir: Path) -> None:
         os.rename(old, index_dir)
         fsync_dir(index_dir.parent)
     elif old.exists() and (index_dir / MANIFEST).is_file():
+        carry_over(old, index_dir)
         shutil.rmtree(old)
     for stale in index_dir.parent.glob(_tmp_prefix(index_dir) + "*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -111,8 +113,32 @@ def new_temp_dir(index_dir: Path) -> Path:
     return tmp
 
 
+def _listed_in_manifest(index_dir: Path) -> set[str]:
+    """The files an index's manifest lists as its own (its checksums); empty for older manifests."""
+    try:
+        return set(json.loads((index_dir / MANIFEST).read_text(encoding="utf-8")).get("checksums") or {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
+def carry_over(old: Path, new: Path) -> list[str]:
+    """Move from the replaced index dir `old` into `new` what is not the index's own (not its manifest, not
+    listed in it, not a name the new index has): a swap must not delete what another part put there
+    (feedback used to live in the index dir)."""
+    if not old.is_dir():
+        return []
+    owned = _listed_in_manifest(old)
+    moved = []
+    for p in sorted(old.iterdir()):
+        if p.name == MANIFEST or p.name in owned or (new / p.name).exists():
+            continue
+        os.rename(p, new / p.name)
+        moved.append(p.name)
+    return moved
+
+
 def commit(tmp: Path, index_dir: Path) -> None:
-    """fsync every file in `tmp`, then swap it into place."""
+    """fsync every file in `tmp`, then swap it into place (carrying over what is not the index's own)."""
     for p in tmp.iterdir():
         if p.is_file():
             fsync_file(p)
@@ -125,4 +151,5 @@ def commit(tmp: Path, index_dir: Path) -> None:
     os.rename(tmp, index_dir)
     fsync_dir(index_dir.parent)
     if old.exists():
+        carry_over(old, index_dir)
         shutil.rmtree(old)

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from qa.api.feedback import FeedbackStore
+from qa.api.feedback import FeedbackStorageFull, FeedbackStore, FeedbackUnavailable
 from qa.api.schemas import control_character
 from qa.api.state import NotReady, ServiceHolder
 from qa.ui.admin import AdminUI
@@ -157,8 +157,13 @@ class GazetteUI:
         if control_character(comment or ""):
             return f"评论含有控制字符（{control_character(comment)}），未记录，请删除后再试。"
         data = turns[turn]
-        self.feedback.add(data["question"], data.get("answer_id", ""), rating, (comment or "").strip(),
-                          data.get("answer", ""), source="ui")
+        try:
+            self.feedback.add(data["question"], data.get("answer_id", ""), rating, (comment or "").strip(),
+                              data.get("answer", ""), source="ui")
+        except FeedbackStorageFull:
+            return "反馈未保存：服务器存储空间已满，请联系管理员。"
+        except FeedbackUnavailable:
+            return "反馈未保存：反馈数据库暂时不可用，请稍后再试。"
         return "已记录反馈，谢谢！" + ("（含评论）" if (comment or "").strip() else "")
 
     def like(self, turns: list, comment: str, evt: gr.LikeData):
