@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -143,12 +144,27 @@ def index_update_cmd(corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
     _print_report(_unless_busy(lambda: build_index(_settings(corpus, index), show_progress=True, incremental=True)))
 
 
+@contextmanager
+def _index_errors():
+    """A damaged index, or one made with another model, is one line on stderr naming the fix (exit 1), not a
+    traceback; nothing is rebuilt that was not asked for."""
+    from qa.index.integrity import IndexCorruptError
+    from qa.index.store import IndexMismatchError, IndexNotFoundError
+
+    try:
+        yield
+    except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 def _unless_busy(run):
     """A build lock held by another process is one line on stderr (exit 3), not a traceback."""
     from qa.index.atomic import IndexBusyError
 
     try:
-        return run()
+        with _index_errors():
+            return run()
     except IndexBusyError as exc:
         typer.echo(f"not changed: {exc}", err=True)
         raise typer.Exit(3) from exc
@@ -159,7 +175,8 @@ def _change_corpus(run) -> None:
     from qa.index.manage import CorpusChangeError, IndexBusyError
 
     try:
-        change = run()
+        with _index_errors():
+            change = run()
     except (CorpusChangeError, IndexBusyError) as exc:
         typer.echo(f"not changed: {exc}", err=True)
         raise typer.Exit(2 if isinstance(exc, CorpusChangeError) else 3) from exc
@@ -188,10 +205,11 @@ def index_add_cmd(
 
     settings = _settings(corpus, index)
     try:
-        plan, change = ingest_files(settings.index_dir, settings.corpus_dir, paths,
-                                    lambda: build_index(settings, show_progress=True, incremental=True),
-                                    collection=collection, replace=replace,
-                                    default_collection=settings.default_collection, cache_dir=settings.cache_dir)
+        with _index_errors():
+            plan, change = ingest_files(settings.index_dir, settings.corpus_dir, paths,
+                                        lambda: build_index(settings, show_progress=True, incremental=True),
+                                        collection=collection, replace=replace,
+                                        default_collection=settings.default_collection, cache_dir=settings.cache_dir)
     except (CorpusChangeError, IndexBusyError) as exc:
         typer.echo(f"not added: {exc}", err=True)
         raise typer.Exit(2 if isinstance(exc, CorpusChangeError) else 3) from exc
@@ -226,14 +244,11 @@ def index_stats_cmd(index: IndexOpt = None, as_json: Annotated[bool, typer.Optio
     """The index manifest: model, dimension, chunk count, corpus files; collections with their counts."""
     from dataclasses import asdict
 
-    from qa.index.store import IndexNotFoundError, IndexStore
+    from qa.index.store import IndexStore
 
     settings = _settings(index=index)
-    try:
+    with _index_errors():
         store = IndexStore.load(settings.index_dir)
-    except IndexNotFoundError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     m = asdict(store.manifest)
     from collections import Counter
 
@@ -286,7 +301,8 @@ def search_cmd(query: Annotated[str, typer.Argument(help="A question or keywords
     """Hybrid search: each hit with score, chunk id, cite text, source lines, document and section."""
     from qa.service import GazetteService
 
-    service = GazetteService.load(_settings(index=index))
+    with _index_errors():
+        service = GazetteService.load(_settings(index=index))
     try:
         hits = service.search(query, top_k=top_k, filters=_parse_filters(filter, collection))
     except ValueError as exc:
@@ -311,7 +327,8 @@ def ask_cmd(question: Annotated[str, typer.Argument(help="A question, Chinese or
     """Answer a question with cited source paragraphs."""
     from qa.service import GazetteService
 
-    service = GazetteService.load(_settings(index=index))
+    with _index_errors():
+        service = GazetteService.load(_settings(index=index))
     try:
         result = service.ask(question, top_k=top_k, filters=_parse_filters(filter, collection), mode=mode)
     except ValueError as exc:

@@ -19,6 +19,7 @@ from qa.corpus.chunker import CHUNKER_VERSION
 from qa.corpus.files import corpus_files, sha256_file  # noqa: F401 - corpus_files is re-exported by qa.index
 from qa.index.atomic import MANIFEST, build_lock, commit, new_temp_dir, recover
 from qa.index.faiss_index import IndexParams, build_faiss_index
+from qa.index.integrity import file_checksums
 from qa.index.lexical import LEXICAL_VERSION, JiebaTokenizer, doc_tokens
 from qa.index.protocols import ChunkFileFn, PassageEncoder
 from qa.index.sentence_store import SentenceTextsFn, SentenceVectors, build_sentence_vectors
@@ -158,10 +159,11 @@ class IndexBuilder:
                 continue
             per_file[rel] = self._chunk(corpus_dir, path)
         params_same = self._params_match(m)
-        # An index without the sentence vectors this builder stores (format 1) is brought up to date too.
+        # An index without the sentence vectors this builder stores (format 1), or without checksums (before
+        # format 3), is rewritten once too, reusing every vector.
         sentences_missing = self.sentence_texts is not None and not m.sentence_count
         if not (report.files_added or report.files_changed or report.files_removed) and params_same \
-                and not sentences_missing:
+                and not sentences_missing and m.checksums:
             report.mode = "noop"
             report.n_chunks = len(old)
             report.n_reused = len(old)
@@ -287,6 +289,8 @@ class IndexBuilder:
             write_chunk_db(tmp / CHUNKS_DB, data, manifest.files)
             if sentences is not None:
                 sentences.save(tmp)
+            # Hashed as read back from disk: what a later load will verify against.
+            manifest.checksums = file_checksums(tmp)
             (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")  # last: marks the dir complete
             commit(tmp, self.index_dir)
         except BaseException:

@@ -8,6 +8,7 @@ Layout of an index dir:
   faiss.index     IndexIDMap2 over Flat/IVF/HNSW (inner product on unit vectors)
   sentence_texts.json, sentence_vectors.npy   the answerer's candidate sentences, embedded at build
                   time (sentence_store.py; format 2, absent from format-1 indexes)
+The manifest also records a sha256 and size of every other file (integrity.py), checked at every load.
 Writing happens in builder.py, always into a fresh temp dir that atomic.commit swaps in.
 """
 from __future__ import annotations
@@ -24,17 +25,20 @@ import faiss
 import numpy as np
 
 from qa.corpus.normalize import canonical_form
-from qa.index.atomic import MANIFEST, readable_dir
+from qa.index.atomic import MANIFEST, old_path, readable_dir
+from qa.index.integrity import IndexCorruptError, orphaned_files, verify
 from qa.index.faiss_index import search_params
-from qa.index.sentence_store import SentenceVectors
+from qa.index.sentence_store import SENTENCE_VECTORS, SentenceVectors
 from qa.models import Chunk
 
-# 2: sentence vectors stored with the index (a format-1 index still loads: its sentences are embedded per request)
-FORMAT_VERSION = 2
+# 2: sentence vectors stored with the index (a format-1 index still loads: its sentences are embedded per request);
+# 3: `checksums` of the index files (integrity.py; a format-1/2 index loads unverified, with a warning)
+FORMAT_VERSION = 3
 log = logging.getLogger(__name__)
 CHUNKS_DB = "chunks.sqlite"
 VECTORS = "vectors.npy"
 FAISS_FILE = "faiss.index"
+INDEX_FILES = (CHUNKS_DB, VECTORS, FAISS_FILE)  # what every local index holds besides the manifest
 
 
 class IndexMismatchError(RuntimeError):
@@ -66,6 +70,9 @@ class Manifest:
     chunker_version: str = ""
     # Vectors of the answerer's candidate sentences stored (sentence_store.py); 0 = none (format 1).
     sentence_count: int = 0
+    # file name -> "sha256:<hex>:<size>" for every file of the index dir but the manifest (integrity.py);
+    # empty = written before format 3: loaded unverified, with a warning.
+    checksums: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
@@ -185,22 +192,34 @@ class IndexStore:
         index_dir = Path(index_dir)
         src = readable_dir(index_dir)
         if src is None:
+            orphans = orphaned_files(index_dir, INDEX_FILES) or orphaned_files(old_path(index_dir), INDEX_FILES)
+            if orphans:  # index files without their manifest: damaged, and never silently rebuilt
+                raise IndexCorruptError(index_dir / MANIFEST, f"is missing (the directory holds {', '.join(orphans)})")
             raise IndexNotFoundError(f"no index at {index_dir} (build one with `qa index build`)")
-        manifest_bytes = (src / MANIFEST).read_bytes()
-        manifest = Manifest.from_json(manifest_bytes.decode("utf-8"))
+        try:
+            manifest_bytes = (src / MANIFEST).read_bytes()
+            manifest = Manifest.from_json(manifest_bytes.decode("utf-8"))
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(src / MANIFEST, f"is not a readable manifest ({exc})") from exc
         check_compatible(manifest, expected_model, expected_dim, where=index_dir)
-        chunks, tokens, shas = read_chunk_db(src / CHUNKS_DB)
-        vectors = np.load(src / VECTORS, mmap_mode="r")
-        fidx = faiss.read_index(str(src / FAISS_FILE))
+        if manifest.checksums:
+            verify(src, manifest.checksums)
+        else:
+            log.warning("%s: the manifest records no checksums (index written before format 3), so its files are "
+                        "not verified; `qa index build` adds them", src)
+        chunks, tokens, shas = _read(src / CHUNKS_DB, read_chunk_db)
+        vectors = _read(src / VECTORS, lambda p: np.load(p, mmap_mode="r"))
+        fidx = _read(src / FAISS_FILE, lambda p: faiss.read_index(str(p)))
         if not (len(chunks) == vectors.shape[0] == fidx.ntotal == manifest.chunk_count):
-            raise ValueError(
-                f"{src} is inconsistent: {len(chunks)} chunks, {vectors.shape[0]} vectors, "
+            raise IndexCorruptError(
+                src, f"is inconsistent: {len(chunks)} chunks, {vectors.shape[0]} vectors, "
                 f"{fidx.ntotal} in faiss, manifest says {manifest.chunk_count}"
             )
-        sentences = SentenceVectors.load(src, manifest.dim) if manifest.sentence_count else None
+        sentences = (_read(src / SENTENCE_VECTORS, lambda _p: SentenceVectors.load(src, manifest.dim))
+                     if manifest.sentence_count else None)
         if sentences is not None and len(sentences) != manifest.sentence_count:
-            raise ValueError(f"{src} is inconsistent: {len(sentences)} sentence vectors, "
-                             f"manifest says {manifest.sentence_count} (rebuild it: `qa index build`)")
+            raise IndexCorruptError(src, f"is inconsistent: {len(sentences)} sentence vectors, "
+                                    f"manifest says {manifest.sentence_count}")
         return cls(src, manifest, chunks, vectors, tokens, shas, fidx, sentences,
                    generation=hashlib.sha256(manifest_bytes).hexdigest())
 
@@ -241,6 +260,15 @@ class IndexStore:
         scores, ids = self.faiss_index.search(q, k, params=search_params(used, sel))
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+
+def _read(path: Path, reader):
+    """One index file read by `reader`; any failure (truncation the checksums could not catch in an older
+    index, a file that is not what it claims to be) is an IndexCorruptError naming the file."""
+    try:
+        return reader(path)
+    except Exception as exc:  # noqa: BLE001 - sqlite3, numpy and faiss each raise their own kinds
+        raise IndexCorruptError(path, f"cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
 
 
 def check_compatible(manifest: Manifest, expected_model: str | None, expected_dim: int | None, where: Path) -> None:
