@@ -170,9 +170,38 @@ def _build_slow(index_dir: Path, corpus: Path) -> None:
     IndexBuilder(index_dir, HashEncoder(delay_s=60), normalizer_version="t", chunk_file=chunker_for(corpus)).build(corpus)
 
 
+class GatedEncoder(HashEncoder):
+    """Holds its first embedding call until a gate file exists (at most 60 s): the build lock is held, the corpus
+    already changed, for exactly as long as a race test needs."""
+
+    def __init__(self, gate: Path) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def encode_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        print("embedding", flush=True)
+        deadline = time.monotonic() + 60
+        while not self.gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return super().encode_passages(texts, show_progress)
+
+
+def _add_gated(index_dir: Path, corpus: Path, src: Path, gate: Path) -> None:
+    """`qa index add` of one file through qa.index.manage, its index step held at the gate."""
+    from qa.index import IndexBuilder
+    from qa.index.manage import add_issue_files
+
+    print("starting", flush=True)
+    change = add_issue_files(index_dir, corpus, [(src, src.name)], lambda: IndexBuilder(
+        index_dir, GatedEncoder(gate), normalizer_version="t1", chunk_file=chunker_for(corpus)).update(corpus))
+    print("added", ",".join(change.added), flush=True)
+
+
 if __name__ == "__main__":
     cmd, index, *rest = sys.argv[1:]
     if cmd == "build-forever":
         _build_forever(Path(index), [Path(p) for p in rest])
     elif cmd == "build-slow":
         _build_slow(Path(index), Path(rest[0]))
+    elif cmd == "add-gated":
+        _add_gated(Path(index), Path(rest[0]), Path(rest[1]), Path(rest[2]))
