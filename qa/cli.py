@@ -1,6 +1,7 @@
 """The `qa` command line: corpus, index, search, ask, eval, serve."""
 from __future__ import annotations
 
+import errno
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,6 +156,13 @@ def _index_errors():
         yield
     except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        # The builder writes a temp dir and swaps it in only when complete: the old index still serves.
+        typer.echo(f"error: the disk is full ({exc.filename or exc.strerror}); nothing was changed, the old index "
+                   "is intact; free some space and run the command again", err=True)
         raise typer.Exit(1) from exc
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
+from fault_support import fill, small_tmpfs  # noqa: E402
 from index_fixtures import write_corpus  # noqa: E402
 from test_index import build  # noqa: E402
 
@@ -142,28 +142,8 @@ def test_builds_keep_feedback_and_carry_an_old_file_over(tmp_path: Path) -> None
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs, unmounted afterwards; skipped where mounting is not allowed."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN): {proc.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "512k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Fill the disk to the last byte (bounded: the tmpfs is 512 KiB)."""
-    ballast = disk / "ballast"
-    with open(ballast, "ab", buffering=0) as fh:  # unbuffered: nothing left to fail at close
-        for _ in range(4096):
-            try:
-                fh.write(b"\0" * 4096)
-            except OSError:
-                break
-    return ballast
 
 
 def test_feedback_on_a_full_disk_is_507_then_recovers(tiny_disk: Path, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ swap the index directory out, so feedback kept there (as before) was lost on eve
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -25,7 +24,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
+
+from qa.index.atomic import is_disk_full
 
 if TYPE_CHECKING:
     from qa.config import Settings
@@ -92,25 +93,8 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{(Path(data_dir) / DEFAULT_FILE).resolve()}"
 
 
-def _is_disk_full(exc: BaseException) -> bool:
-    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100), or ENOSPC anywhere in the chain."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
-            return True
-        if getattr(seen, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            return True
-        if getattr(seen, "sqlstate", None) == "53100" or getattr(seen, "pgcode", None) == "53100":
-            return True
-        text = str(seen).lower()
-        if "database or disk is full" in text or "no space left on device" in text:
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
-    return False
-
-
 def _storage_error(exc: BaseException, doing: str) -> FeedbackUnavailable:
-    if _is_disk_full(exc):
+    if is_disk_full(exc):
         return FeedbackStorageFull(f"feedback not {doing}: the feedback database's disk is full; free space or point "
                                    "QA_FEEDBACK_URL elsewhere")
     orig = getattr(exc, "orig", None) or exc

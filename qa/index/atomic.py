@@ -9,6 +9,7 @@ A crash at any point leaves either the old or the new index complete on disk:
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -20,6 +21,35 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC however a library reports it: OSError, SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100),
+    or faiss's RuntimeError text; follows SQLAlchemy's `.orig` and exception chains."""
+    import sqlite3
+
+    seen: BaseException | None = exc
+    for _ in range(10):  # chains are short; bounded all the same
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if getattr(seen, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if getattr(seen, "sqlstate", None) == "53100" or getattr(seen, "pgcode", None) == "53100":
+            return True
+        text = str(seen).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_full_error(exc: BaseException, where: Path) -> OSError:
+    """One OSError(ENOSPC) for a failed write, whichever library raised it."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return exc
+    return OSError(errno.ENOSPC, "No space left on device", str(where))
 
 
 class IndexBusyError(RuntimeError):

@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.corpus.chunker import CHUNKER_VERSION
 from qa.corpus.files import corpus_files, sha256_file  # noqa: F401 - corpus_files is re-exported by qa.index
-from qa.index.atomic import MANIFEST, build_lock, commit, new_temp_dir, recover
+from qa.index.atomic import MANIFEST, build_lock, commit, disk_full_error, is_disk_full, new_temp_dir, recover
 from qa.index.faiss_index import IndexParams, build_faiss_index
 from qa.index.integrity import file_checksums
 from qa.index.lexical import LEXICAL_VERSION, JiebaTokenizer, doc_tokens
@@ -293,6 +293,8 @@ class IndexBuilder:
             manifest.checksums = file_checksums(tmp)
             (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")  # last: marks the dir complete
             commit(tmp, self.index_dir)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if is_disk_full(exc):  # numpy, faiss and sqlite each say it their own way: one OSError(ENOSPC)
+                raise disk_full_error(exc, tmp) from exc
             raise
