@@ -3,6 +3,7 @@ PostgreSQL (pgserver), the one-time migration of an old index_dir/feedback.sqlit
 touch it, and a full disk (a small tmpfs) answered with 507."""
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import sys
@@ -21,6 +22,8 @@ from test_index import build  # noqa: E402
 from qa.api.app import create_app  # noqa: E402
 from qa.api.feedback import FeedbackStorageFull, FeedbackStore, migrate_legacy  # noqa: E402
 from qa.config import Settings  # noqa: E402
+
+pytest_plugins = ["api_support"]
 
 LEGACY_SCHEMA = """CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
  question TEXT NOT NULL, answer_id TEXT NOT NULL, rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
@@ -167,3 +170,45 @@ def test_feedback_on_a_full_disk_is_507_then_recovers(tiny_disk: Path, tmp_path:
     with pytest.raises(FeedbackStorageFull):  # the store's own error, as the UI sees it
         fill(tiny_disk)
         app.state.feedback.add("q", "a", 1, "评" * 3900)
+
+
+# ---------------------------------------------------------------- a running server across a real rebuild
+
+
+@pytest.mark.slow
+def test_running_server_keeps_feedback_across_a_rebuild(gazette_service, tmp_path: Path) -> None:
+    """The reported bug: rows gone after `qa index update` and 500s until a restart. Here a real uvicorn server,
+    an index dir holding an old feedback file, and the real `qa index update` CLI rewriting and swapping every
+    index file (another index type: no re-embedding, the same swap as a full build)."""
+    import os
+    import subprocess
+
+    import httpx
+    from api_support import ThreadedServer, free_port, wait_ready
+
+    index_dir, data_dir = tmp_path / "index", tmp_path / "data"
+    shutil.copytree(gazette_service.searcher.store.path, index_dir)
+    write_legacy(index_dir, 30)
+    settings = Settings(index_dir=index_dir, data_dir=data_dir)
+    app = create_app(gazette_service, settings, ui=False)
+    port = free_port()
+    with ThreadedServer(app, port):
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for i in range(2):
+                r = http.post("/v1/feedback", json={"question": f"重建前{i}", "answer_id": "x", "rating": "up"})
+                assert r.status_code == 201, r.text
+            assert http.get("/v1/feedback").json()["total"] == 32  # 30 migrated + 2
+            assert not (index_dir / "feedback.sqlite3").exists()
+            env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), QA_INDEX_TYPE="hnsw",
+                       QA_DATA_DIR=str(data_dir))
+            proc = subprocess.run([sys.executable, "-m", "qa.cli", "index", "update", "--index", str(index_dir)],
+                                  capture_output=True, text=True, timeout=900, env=env)
+            assert proc.returncode == 0 and proc.stdout.startswith("update:"), proc.stderr[-2000:]
+            assert json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["index_type"] == "hnsw"
+            listed = http.get("/v1/feedback?limit=1000")
+            assert listed.status_code == 200 and listed.json()["total"] == 32
+            assert http.post("/v1/feedback", json={"question": "重建后", "answer_id": "y", "rating": -1}).status_code == 201
+            assert http.get("/v1/feedback").json()["total"] == 33
+    assert len(list(data_dir.glob("feedback-migrated-from-index-*.sqlite3"))) == 1

@@ -12,7 +12,6 @@ from pathlib import Path
 from qa.index.atomic import MANIFEST
 
 REBUILD_HINT = "rebuild the index with `qa index build`"
-_BLOCK = 1 << 20
 
 
 class IndexCorruptError(RuntimeError):
@@ -24,11 +23,8 @@ class IndexCorruptError(RuntimeError):
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(_BLOCK):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()  # reads into one reused buffer
 
 
 def file_checksums(index_dir: Path) -> dict[str, str]:
