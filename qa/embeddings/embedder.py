@@ -211,9 +211,9 @@ class E5Embeddings(Embeddings):
         """One text per model call. Dynamic int8 (both runtimes) quantises activations with a scale taken
         from the whole call: a text embedded beside others, and their padding, got another vector than
         alone (after `qa index add`, 204 of 1,762 vectors equalled a full rebuild's), and a query's hits
-        would depend on the queries it shared a call with. Alone, a text's vector depends on the text only;
-        measured on corpus chunks with ONNX int8-full this is no slower (no padding): 5.2 vs 4.1 passages/s
-        (benchmarks/results/batch_independence.md)."""
+        would depend on the queries it shared a call with. Alone, a text's vector depends on the text only,
+        for ~6% more CPU per passage with ONNX int8-full (smaller matrix products, but no padding) and the
+        same retrieval quality (benchmarks/results/batch_independence.md)."""
         return self.quantize in ("int8", "int8-full")
 
     @property
@@ -225,9 +225,10 @@ class E5Embeddings(Embeddings):
 
     @property
     def batch_independent(self) -> bool:
-        """Whether a text's vector is the same whatever else shares its batch. Not with dynamic int8 (the
-        activation scale is taken over the whole batch) nor quite in fp32 (padding changes the kernels'
-        blocking): batching the queries of concurrent requests stays off by default (settings.query_batching)."""
+        """Whether batching the queries of concurrent requests into one model call is both safe and useful
+        (settings.query_batching=auto). Not here: the quantised encoders give each text the vector it gets
+        alone only because they embed every text in a call of its own (per_text), so a batch saves nothing;
+        in fp32 padding changes the kernels' blocking, so a batched vector differs in its last bits."""
         return False
 
     @property
