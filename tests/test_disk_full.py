@@ -61,7 +61,8 @@ def test_cli_update_on_a_full_disk_is_one_line_and_changes_nothing(gazette_servi
             (index_dir / MANIFEST).write_text(json.dumps(m, ensure_ascii=False), encoding="utf-8")
         before = _bytes(index_dir)
         env = dict(os.environ, PYTHONPATH=str(ROOT), QA_INDEX_TYPE="hnsw", QA_DATA_DIR=str(tmp_path / "data"),
-                   QA_EMBEDDING_MODEL=gazette_service.settings.embedding_model)
+                   QA_EMBEDDING_MODEL=gazette_service.settings.embedding_model,
+                   QA_PRECOMPUTE_SENTENCES="false")  # a rewrite only: no sentence vectors to embed
         proc = subprocess.run([sys.executable, "-m", "qa.cli", "index", "update", "--index", str(index_dir)],
                               capture_output=True, text=True, timeout=600, env=env)
         assert proc.returncode == 1, proc.stderr[-2000:]

@@ -202,7 +202,7 @@ def test_running_server_keeps_feedback_across_a_rebuild(gazette_service, tmp_pat
             assert http.get("/v1/feedback").json()["total"] == 32  # 30 migrated + 2
             assert not (index_dir / "feedback.sqlite3").exists()
             env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), QA_INDEX_TYPE="hnsw",
-                       QA_DATA_DIR=str(data_dir))
+                       QA_DATA_DIR=str(data_dir), QA_PRECOMPUTE_SENTENCES="false")  # a rewrite: nothing to embed
             proc = subprocess.run([sys.executable, "-m", "qa.cli", "index", "update", "--index", str(index_dir)],
                                   capture_output=True, text=True, timeout=900, env=env)
             assert proc.returncode == 0 and proc.stdout.startswith("update:"), proc.stderr[-2000:]
