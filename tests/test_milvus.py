@@ -84,7 +84,9 @@ def check_answers(service) -> None:
     assert {i["source_file"] for i in issues} == {p.name for p in CORPUS.glob("*.txt")}
     doc = service.document(cited.doc_key)
     assert doc and doc["doc_number"] == cited.doc_number and doc["source_file"] == BIKE_FILE
-    assert service.search("阳泉", top_k=3, filters={"year": 2022, "collection": ""})
+    assert cited.collection  # the gazette's masthead (ingest)
+    hits = service.search("阳泉", top_k=3, filters={"year": 2022, "collection": cited.collection})
+    assert hits and all(h.chunk.year == 2022 and h.chunk.collection == cited.collection for h in hits)
     assert service.search("阳泉", top_k=3, filters={"collection": "no-such-collection"}) == []
 
 
