@@ -14,7 +14,7 @@ from qa.config import PROJECT_ROOT, Settings
 from qa.evaluation.items import load_items
 from qa.evaluation.metrics import retrieval_scores
 from qa.index.fusion import FusionParams
-from qa.index.lexical import LexicalIndex, LexicalParams
+from qa.index.lexical import LexicalParams
 from qa.index.search import HybridSearcher, SearchConfig
 
 
@@ -40,18 +40,15 @@ def main() -> None:
     settings = Settings(**({"index_dir": args.index} if args.index else {}))
     from qa.service import make_encoder
 
-    searcher = HybridSearcher.open(settings, make_encoder(settings))
+    encoder = make_encoder(settings)
+    searcher = HybridSearcher.open(settings, encoder)
     searcher.warm_up()
     items = [i for i in load_items(PROJECT_ROOT / "eval" / "questions.jsonl") if i.answerable]
-    chunks = searcher.store.chunks
     print("| setting | hit@5 | MRR@10 | a hit@5 | a MRR | b hit@5 | b MRR |\n|---|---|---|---|---|---|---|")
     for label, config in grid(args.grid):
+        if config.lexical != searcher.config.lexical:  # the BM25 matrix depends on k1/b: rebuilt (~0.5 s)
+            searcher = HybridSearcher(searcher.store, encoder, settings, config, tokenizer=searcher.tokenizer)
         searcher.config = config
-        if config.lexical != searcher.lexical.params:  # the BM25 matrix depends on k1/b: rebuilt (~0.5 s)
-            searcher.lexical = LexicalIndex(searcher.store.tokens, [c.doc_key for c in chunks],
-                                            (p for c in chunks for p in c.persons), config.lexical,
-                                            searcher.lexical.tokenizer)
-            searcher._crosslingual = None  # built from the lexical index's stopwords
         rows = []
         for item in items:
             hits = searcher.search(item.question, top_k=10)

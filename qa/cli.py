@@ -247,24 +247,43 @@ def index_remove_cmd(name: Annotated[str, typer.Argument(help="Corpus file (path
         lambda: build_index(settings, show_progress=True, incremental=True)))
 
 
+@index_app.command("to-milvus")
+def index_to_milvus_cmd(index: IndexOpt = None, corpus: CorpusOpt = None) -> None:
+    """Copy a local index (vectors included, nothing re-embedded) into the Milvus collection of
+    QA_MILVUS_URI / QA_MILVUS_COLLECTION, with the parsed documents of its corpus files."""
+    import time
+
+    from qa.index.milvus_store import MilvusStore
+    from qa.index.store import LocalStore
+
+    settings = _settings(corpus, index)
+    t0 = time.perf_counter()
+    local = LocalStore.load(settings.index_dir)
+    target = MilvusStore.connect(settings)
+    target.copy_from(local, settings.corpus_dir)
+    typer.echo(f"{len(local)} chunks from {settings.index_dir} -> {target.location} in {time.perf_counter() - t0:.1f} s")
+
+
 @index_app.command("stats")
 def index_stats_cmd(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The index manifest: model, dimension, chunk count, corpus files; collections with their counts."""
     from dataclasses import asdict
 
-    from qa.index.store import IndexStore
+    from qa.index.chunkstore import open_store
 
     settings = _settings(index=index)
     with _index_errors():
-        store = IndexStore.load(settings.index_dir)
+        store = open_store(settings)
     m = asdict(store.manifest)
     from collections import Counter
 
     from qa.service import collection_counts
 
-    m["chunks_by_type"] = dict(Counter(c.chunk_type for c in store.chunks))
-    m["chunks_by_issue"] = dict(Counter(c.issue for c in store.chunks if c.issue))
-    m["collections"] = collection_counts(store.chunks)
+    chunks = list(store.iter_chunks())
+    m["store"] = store.location
+    m["chunks_by_type"] = dict(Counter(c.chunk_type for c in chunks))
+    m["chunks_by_issue"] = dict(Counter(c.issue for c in chunks if c.issue))
+    m["collections"] = collection_counts(chunks)
     if as_json:
         _dump(m)
         return

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     # (a gazette issue goes to the collection its masthead names).
     default_collection: str = "本单位文件"
 
+    # Store: "local" = the index directory (FAISS + SQLite + BM25); "milvus" = a Milvus collection
+    # (milvus_uri: a local file path = Milvus Lite in-process; http://host:19530 = a Milvus server, cluster or
+    # Zilliz Cloud endpoint, milvus_token its credentials), which any number of `qa serve` replicas share.
+    store: Literal["local", "milvus"] = "local"
+    milvus_uri: str = str(PROJECT_ROOT / "index" / "milvus.db")
+    milvus_token: str | None = None
+    milvus_collection: str = "gazette_qa"
+
     # Index
     index_type: Literal["flat", "ivf", "hnsw"] = "flat"
     ivf_nlist: int = 1024

@@ -1,8 +1,21 @@
 """Typed records that cross module boundaries: corpus -> chunks -> index -> retrieval -> answer."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
+
+
+def issue_name(issue: str) -> str:
+    """'2022-03' -> '2022年第3期' (how a gazette names its issues); '' for a file that is no gazette issue."""
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", issue or "")
+    return f"{m.group(1)}年第{int(m.group(2))}期" if m else ""
+
+
+def source_name(chunk: "Chunk") -> str:
+    """Where a passage comes from, for a reader: 2022年第3期公报, else its collection or file."""
+    name = issue_name(chunk.issue)
+    return f"{name}公报" if name else (chunk.collection or chunk.source_file)
 
 
 class InvalidFilter(ValueError):

@@ -1,7 +1,8 @@
-"""The explicit app state: settings -> encoder -> index -> searcher -> answer chain.
+"""The explicit app state: settings -> encoder -> store -> searcher -> answer chain.
 
 One GazetteService is what the CLI, the API, the UI and the eval runner hold; nothing else keeps
-global state.
+global state. With QA_STORE=milvus the service is stateless: documents come from the store, and a
+change another process makes to the store is picked up (the API's hot swap polls current_generation).
 """
 from __future__ import annotations
 
@@ -46,14 +47,19 @@ def make_cached_encoder(settings: Settings, encoder) -> CachedEncoder:
 
 
 def build_index(settings: Settings, encoder=None, show_progress: bool = True, incremental: bool = False):
-    """Build (or bring up to date) the index at settings.index_dir from settings.corpus_dir."""
+    """Build (or bring up to date) the configured store (settings.store) from settings.corpus_dir."""
     from qa.index.builder import IndexBuilder  # noqa: PLC0415
     from qa.index.faiss_index import IndexParams  # noqa: PLC0415
 
     from qa.answer.precompute import sentence_texts  # noqa: PLC0415
 
+    store = None
+    if settings.store == "milvus":
+        from qa.index.milvus_store import MilvusStore  # noqa: PLC0415
+
+        store = MilvusStore.connect(settings)
     builder = IndexBuilder(settings.index_dir, encoder or make_encoder(settings), normalizer_version=NORMALIZER_VERSION,
-                           params=IndexParams.from_settings(settings), show_progress=show_progress,
+                           params=IndexParams.from_settings(settings), show_progress=show_progress, store=store,
                            sentence_texts=sentence_texts if settings.precompute_sentences else None,
                            cache_dir=settings.cache_dir)
     return builder.update(settings.corpus_dir) if incremental else builder.build(settings.corpus_dir)
@@ -72,7 +78,7 @@ class GazetteService:
 
             generative = GenerativeAnswerer(settings, terms=self._english_terms)
         similarity = self._similarity if hasattr(encoder, "similarity") else None
-        self.chain = build_answer_chain(self.search, searcher.routes,
+        self.chain = build_answer_chain(self.search, lambda q: self.searcher.routes(q),
                                         ExtractiveParams(), similarity, generative, self._english_terms)
 
     @classmethod
@@ -95,11 +101,11 @@ class GazetteService:
             report = build_index(settings, encoder, show_progress=True)
             log.warning("index built: %d chunks in %.1f s", report.n_chunks, report.seconds)
             searcher = HybridSearcher.open(settings, encoder)
-        warn_if_encoder_differs(searcher.store.manifest, encoder, searcher.store.path)
-        if searcher.store.sentences is None:
+        warn_if_encoder_differs(searcher.store.manifest, encoder, searcher.store.location)
+        if settings.store == "local" and getattr(searcher.store, "sentences", None) is None:
             log.warning("%s stores no answer-sentence vectors (built before index format 2): each question embeds "
                         "its candidate sentences, several times slower; `qa index update` adds them",
-                        searcher.store.path)
+                        searcher.store.location)
         return cls(settings, encoder, searcher)
 
     # ---- hot swap ----------------------------------------------------------------------------------
@@ -109,11 +115,9 @@ class GazetteService:
         return self.searcher.store.generation
 
     def current_generation(self) -> str | None:
-        """The index on disk now (None while there is none): differs from index_generation() after an add,
-        remove or rebuild by this or another process."""
-        from qa.index.store import manifest_generation  # noqa: PLC0415
-
-        return manifest_generation(self.settings.index_dir)
+        """The index in the store now (None while there is none): differs from index_generation() after an add,
+        remove or rebuild by this or another process (with QA_STORE=milvus: by any replica or indexing job)."""
+        return self.searcher.store.current_generation()
 
     def reloaded(self) -> "GazetteService":
         """A new service on the index now on disk, sharing this one's encoder (and its caches); this one keeps
@@ -147,7 +151,7 @@ class GazetteService:
     def source_of(self, doc_id: str) -> tuple[str, int, bool] | None:
         """(corpus file, documents in it, whether doc_id named the file itself) for a corpus file name or a
         document key in the loaded index; None when neither."""
-        chunks = self.searcher.store.chunks
+        chunks = list(self.searcher.store.iter_chunks())
         docs_of: dict[str, set[str]] = {}
         for c in chunks:
             docs_of.setdefault(c.source_file, set()).add(c.doc_key)
@@ -167,7 +171,8 @@ class GazetteService:
         return self.chain.invoke(req)
 
     def _similarity(self, question: str, sentences: list[str]) -> list[float]:
-        # The loaded index's sentence vectors, read per call: a reloaded index brings its own.
+        # The loaded index's sentence vectors, read per call: a reloaded index brings its own (a Milvus
+        # store keeps none: the sentences are embedded per request, the same vectors as stored ones).
         return self.encoder.similarity(question, sentences, getattr(self.searcher.store, "sentences", None))
 
     def _english_terms(self, question: str) -> tuple[tuple[str, ...], ...]:
@@ -182,11 +187,13 @@ class GazetteService:
     @cached_property
     def _doc_files(self) -> dict[str, str]:
         """doc_key -> corpus file, from the loaded index (documents of files no longer indexed are not served)."""
-        return {c.doc_key: c.source_file for c in self.searcher.store.chunks}
+        return {c.doc_key: c.source_file for c in self.searcher.store.iter_chunks()}
 
     def _source(self, rel: str) -> Issue | None:
         """The parsed corpus file (kept once parsed; OCR'd text comes from the extraction cache)."""
         with self._issues_lock:
+            if rel not in self._sources and hasattr(self.searcher.store, "source"):
+                self._sources[rel] = self.searcher.store.source(rel)  # a store that keeps them (Milvus)
             if rel not in self._sources:
                 path = Path(self.settings.corpus_dir) / rel
                 try:
@@ -215,7 +222,7 @@ class GazetteService:
     def issues(self) -> list[dict]:
         """The gazette issues in the index, with their documents (single documents are listed by collections())."""
         out = []
-        for rel in sorted({c.source_file for c in self.searcher.store.chunks if c.issue}):
+        for rel in sorted({c.source_file for c in self.searcher.store.iter_chunks() if c.issue}):
             i = self._source(rel)
             if i is None or i.kind != "gazette":
                 continue
@@ -228,7 +235,7 @@ class GazetteService:
 
     def collections(self) -> list[dict]:
         """The collections of the loaded index with their counts of files, documents and chunks."""
-        return collection_counts(self.searcher.store.chunks)
+        return collection_counts(self.searcher.store.iter_chunks())
 
 
 def collection_counts(chunks) -> list[dict]:

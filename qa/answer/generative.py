@@ -29,7 +29,7 @@ from qa.question import analyse, bigrams
 from qa.answer.types import AnswerResult, Citation
 from qa.config import Settings
 from qa.corpus.normalize import normalize_for_search, squash
-from qa.models import SearchHit
+from qa.models import SearchHit, source_name
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def passage_text(hit: SearchHit) -> str:
     c = hit.chunk
     where = " > ".join(c.section_path)
     head = f"《{c.doc_title}》" + (f" {c.doc_number}" if c.doc_number else "") + (f" | {where}" if where else "")
-    return f"{head}（{c.issue[:4]}年第{int(c.issue[5:])}期公报）\n{c.text}"
+    return f"{head}（{source_name(c)}）\n{c.text}"
 
 
 def build_messages(question: str, hits: list[SearchHit]) -> list:

@@ -76,7 +76,7 @@ class ServiceSystem:
         return SystemAnswer(r.answer, r.answered, [passage_of_hit(c.hit) for c in r.citations], timings)
 
     def collection(self) -> Iterable[str]:
-        return (c.text for c in self.service.searcher.store.chunks)
+        return (c.text for c in self.service.searcher.store.iter_chunks())
 
     def describe(self) -> dict:
         from qa.index.store import encoder_variant  # noqa: PLC0415

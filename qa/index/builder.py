@@ -7,25 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from qa.corpus.chunker import CHUNKER_VERSION
 from qa.corpus.files import corpus_files, sha256_file  # noqa: F401 - corpus_files is re-exported by qa.index
-from qa.index.atomic import MANIFEST, build_lock, commit, disk_full_error, is_disk_full, new_temp_dir, recover
-from qa.index.faiss_index import IndexParams, build_faiss_index
-from qa.index.integrity import file_checksums
+from qa.index.atomic import build_lock, recover
+from qa.index.chunkstore import ChunkStore, StoredChunks
+from qa.index.faiss_index import IndexParams
 from qa.index.lexical import LEXICAL_VERSION, JiebaTokenizer, doc_tokens
 from qa.index.protocols import ChunkFileFn, PassageEncoder
 from qa.index.sentence_store import SentenceTextsFn, SentenceVectors, build_sentence_vectors
 from qa.index.store import (
-    CHUNKS_DB, FAISS_FILE, VECTORS, IndexNotFoundError, IndexStore, Manifest, StoredChunks, check_compatible,
-    encoder_mismatch, encoder_variant, utc_now, write_chunk_db,
+    IndexNotFoundError, LocalStore, Manifest, check_compatible, encoder_mismatch, encoder_variant, utc_now,
+    write_index_dir,
 )
 from qa.models import Chunk
 
@@ -72,9 +72,18 @@ class IndexBuilder:
         tokenizer: JiebaTokenizer | None = None,
         sentence_texts: SentenceTextsFn | None = None,
         cache_dir: Path | None = None,
+        store: ChunkStore | None = None,
+        document_file=None,
     ) -> None:
         """sentence_texts: the texts the answerer embeds per chunk (qa.answer.precompute.sentence_texts);
-        given, their vectors are computed here and stored with the index, so no request embeds them."""
+        given, their vectors are computed here and stored with the (local) index, so no request embeds them.
+        `store`: write into this ChunkStore (e.g. a MilvusStore) instead of the local index at
+        index_dir. `document_file`: path -> the file's parsed documents as JSON-ready dicts, kept by a
+        store that serves documents itself (default: the gazette issue parser)."""
+        self.sentence_texts = sentence_texts
+        self.store = store
+        self.document_file = document_file
+        self._corpus_dir = Path(".")
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.normalizer_version = normalizer_version
@@ -84,7 +93,6 @@ class IndexBuilder:
         self._default: tuple[Path, ChunkFileFn] | None = None
         self.show_progress = show_progress
         self._tokenizer = tokenizer or JiebaTokenizer()
-        self.sentence_texts = sentence_texts
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -92,14 +100,15 @@ class IndexBuilder:
         """Chunk and embed the whole corpus, then swap the new index in."""
         t0 = time.perf_counter()
         corpus_dir = Path(corpus_dir)
-        with build_lock(self.index_dir):
-            recover(self.index_dir)
+        self._corpus_dir = corpus_dir
+        with self._lock():
             files = {self._rel(corpus_dir, p): p for p in corpus_files(corpus_dir)}
             per_file = {rel: self._chunk(corpus_dir, p) for rel, p in files.items()}
             report = BuildReport(self.index_dir, "build", files_added=sorted(files))
             data = self._assemble(per_file, reuse={}, report=report)
             sentences = self._sentences(data, None, report)
-            self._write(data, {rel: sha256_file(p) for rel, p in files.items()}, created=utc_now(), sentences=sentences)
+            self._write(data, {rel: sha256_file(p) for rel, p in files.items()}, created=utc_now(), changed=files,
+                        sentences=sentences)
         report.n_chunks = len(data.chunks)
         report.seconds = time.perf_counter() - t0
         return report
@@ -110,12 +119,9 @@ class IndexBuilder:
         (runtime/quantisation); raises IndexMismatchError if the index was embedded with another model."""
         t0 = time.perf_counter()
         corpus_dir = Path(corpus_dir)
-        with build_lock(self.index_dir):
-            recover(self.index_dir)
-            try:
-                old = IndexStore.load(self.index_dir)
-            except IndexNotFoundError:
-                old = None
+        self._corpus_dir = corpus_dir
+        with self._lock():
+            old = self._existing()
             if old is None:
                 report = None
             else:
@@ -134,7 +140,26 @@ class IndexBuilder:
 
     # ---- internals ----------------------------------------------------------------------------
 
-    def _update(self, corpus_dir: Path, old: IndexStore) -> BuildReport:
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One writer per local index dir (finishing a swap cut short first); a store elsewhere
+        (Milvus) is written by one indexing job at a time by deployment."""
+        if self.store is not None:
+            yield
+            return
+        with build_lock(self.index_dir):
+            recover(self.index_dir)
+            yield
+
+    def _existing(self) -> ChunkStore | None:
+        if self.store is not None:
+            return self.store if self.store.manifest is not None else None
+        try:
+            return LocalStore.load(self.index_dir)
+        except IndexNotFoundError:
+            return None
+
+    def _update(self, corpus_dir: Path, old: ChunkStore) -> BuildReport:
         m = old.manifest
         files = {self._rel(corpus_dir, p): p for p in corpus_files(corpus_dir)}
         shas = {rel: sha256_file(p) for rel, p in files.items()}
@@ -144,8 +169,9 @@ class IndexBuilder:
                        or m.chunker_version != CHUNKER_VERSION)
         report = BuildReport(self.index_dir, "update")
         report.files_removed = sorted(set(m.files) - set(files))
+        old_data = old.stored()
         old_by_file: dict[str, list[int]] = {}
-        for i, c in enumerate(old.chunks):
+        for i, c in enumerate(old_data.chunks):
             old_by_file.setdefault(c.source_file, []).append(i)
         per_file: dict[str, list[Chunk] | list[int]] = {}
         for rel, path in files.items():
@@ -159,19 +185,21 @@ class IndexBuilder:
                 continue
             per_file[rel] = self._chunk(corpus_dir, path)
         params_same = self._params_match(m)
-        # An index without the sentence vectors this builder stores (format 1), or without checksums (before
-        # format 3), is rewritten once too, reusing every vector.
-        sentences_missing = self.sentence_texts is not None and not m.sentence_count
+        # An index without the sentence vectors this builder stores (format 1), or a local one without checksums
+        # (before format 3), is rewritten once too, reusing every vector.
+        sentences_missing = self._keeps_sentences() and not m.sentence_count
+        checksums_missing = self.store is None and not m.checksums
         if not (report.files_added or report.files_changed or report.files_removed) and params_same \
-                and not sentences_missing and m.checksums:
+                and not sentences_missing and not checksums_missing:
             report.mode = "noop"
-            report.n_chunks = len(old)
-            report.n_reused = len(old)
+            report.n_chunks = len(old_data.chunks)
+            report.n_reused = len(old_data.chunks)
             return report
-        reuse = {c.chunk_id: i for i, c in enumerate(old.chunks)}
-        data = self._assemble(per_file, reuse=reuse, report=report, old=old.stored())
-        sentences = self._sentences(data, old.sentences, report)
-        self._write(data, shas, created=m.created, sentences=sentences)
+        reuse = {c.chunk_id: i for i, c in enumerate(old_data.chunks)}
+        data = self._assemble(per_file, reuse=reuse, report=report, old=old_data)
+        sentences = self._sentences(data, getattr(old, "sentences", None), report)
+        changed = {rel: files[rel] for rel in report.files_added + report.files_changed}
+        self._write(data, shas, created=m.created, changed=changed, removed=report.files_removed, sentences=sentences)
         report.n_chunks = len(data.chunks)
         return report
 
@@ -241,9 +269,14 @@ class IndexBuilder:
         report.n_reused = len(keep)
         return StoredChunks(chunks, vectors, tokens, shas)
 
+    def _keeps_sentences(self) -> bool:
+        """Answer-sentence vectors are stored by the local index only (a MilvusStore keeps none: its
+        replicas embed the few sentences of a question's passages per request)."""
+        return self.sentence_texts is not None and self.store is None
+
     def _sentences(self, data: StoredChunks, old: SentenceVectors | None, report: BuildReport) -> SentenceVectors | None:
-        """The answer sentences' vectors (None when this builder was given no sentence_texts)."""
-        if self.sentence_texts is None:
+        """The answer sentences' vectors (None when this builder stores none)."""
+        if not self._keeps_sentences():
             return None
         store, n = build_sentence_vectors(data.chunks, self.sentence_texts, self.encoder.encode_passages,
                                           int(self.encoder.dim), old=old, show_progress=self.show_progress)
@@ -263,9 +296,8 @@ class IndexBuilder:
         return vecs / np.maximum(norms, 1e-12)
 
     def _write(self, data: StoredChunks, file_shas: dict[str, str], created: str,
+               changed: dict[str, Path] | None = None, removed: list[str] | None = None,
                sentences: SentenceVectors | None = None) -> None:
-        ids = np.arange(len(data.chunks), dtype=np.int64)
-        fidx, used = build_faiss_index(data.vectors, ids, self.params)
         manifest = Manifest(
             model_name=self.encoder.model_name,
             dim=int(self.encoder.dim),
@@ -273,7 +305,7 @@ class IndexBuilder:
             lexical_version=LEXICAL_VERSION,
             chunk_count=len(data.chunks),
             index_type=self.params.index_type,
-            index_params=used,
+            index_params={},
             build_params=self.params.build_key(),
             files=dict(sorted(file_shas.items())),
             created=created,
@@ -282,19 +314,20 @@ class IndexBuilder:
             chunker_version=CHUNKER_VERSION,
             sentence_count=len(sentences) if sentences is not None else 0,
         )
-        tmp = new_temp_dir(self.index_dir)
-        try:
-            np.save(tmp / VECTORS, data.vectors)
-            faiss.write_index(fidx, str(tmp / FAISS_FILE))
-            write_chunk_db(tmp / CHUNKS_DB, data, manifest.files)
-            if sentences is not None:
-                sentences.save(tmp)
-            # Hashed as read back from disk: what a later load will verify against.
-            manifest.checksums = file_checksums(tmp)
-            (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")  # last: marks the dir complete
-            commit(tmp, self.index_dir)
-        except BaseException as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if is_disk_full(exc):  # numpy, faiss and sqlite each say it their own way: one OSError(ENOSPC)
-                raise disk_full_error(exc, tmp) from exc
-            raise
+        if self.store is None:
+            write_index_dir(self.index_dir, data, manifest, self.params, sentences)
+            return
+        documents = None
+        if hasattr(self.store, "issue_records"):  # a store that serves the parsed documents itself
+            parse = self.document_file or _default_document_file(self._corpus_dir, self.cache_dir)
+            documents = {rel: parse(path) for rel, path in (changed or {}).items()}
+            documents.update({rel: None for rel in removed or []})
+        self.store.sync(data, manifest, documents=documents) if documents is not None else self.store.sync(data, manifest)
+
+
+def _default_document_file(corpus_dir: Path, cache_dir: Path | None):
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from qa.corpus.sources import load_source  # noqa: PLC0415
+
+    return lambda path: asdict(load_source(path, corpus_dir, cache_dir=cache_dir))

@@ -396,16 +396,14 @@ class CrossLingual:
     def bm25_scores(self, query: str, term_scores: Callable[[str], np.ndarray], n_docs: int) -> np.ndarray | None:
         """BM25 evidence for an English query: each TermGroup scores like one query token (its terms'
         scores, weighted); None when the query is not English or nothing translates."""
+        groups = self.bm25_groups(query)
+        return group_bm25(groups, self.params.combine, term_scores, n_docs) if groups else None
+
+    def bm25_groups(self, query: str) -> tuple[tuple[tuple[str, float], ...], ...]:
+        """The term groups an English query's BM25 side adds (empty when not English or nothing translates)."""
         if analyse(query).lang != "en":
-            return None
-        groups = self.expand(query).groups
-        if not groups:
-            return None
-        out = np.zeros(n_docs, np.float32)
-        for g in groups:
-            scores = [w * term_scores(t) if self.params.combine == "sum" else term_scores(t) for t, w in g.terms]
-            out += np.sum(scores, axis=0) if self.params.combine == "sum" else np.max(scores, axis=0)
-        return out
+            return ()
+        return tuple(tuple((t, w) for t, w in g.terms) for g in self.expand(query).groups)
 
     # -- names
 
@@ -586,6 +584,15 @@ def _pinyin_key(term: str) -> str:
     from pypinyin import Style, lazy_pinyin  # noqa: PLC0415
 
     return romanise_key("".join(lazy_pinyin(term, style=Style.NORMAL)))
+
+
+def group_bm25(groups, combine: str, term_scores: Callable[[str], np.ndarray], n_docs: int) -> np.ndarray:
+    """Sum over groups of the group's terms' BM25 scores (weighted sum, or max), for every document."""
+    out = np.zeros(n_docs, np.float32)
+    for terms in groups:
+        scores = [w * term_scores(t) if combine == "sum" else term_scores(t) for t, w in terms]
+        out += np.sum(scores, axis=0) if combine == "sum" else np.max(scores, axis=0)
+    return out
 
 
 def document_frequencies(token_lists: Iterable[Iterable[str]]) -> dict[str, int]:

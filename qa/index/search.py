@@ -1,4 +1,4 @@
-"""Hybrid search: FAISS dense + BM25, fused, with exact routes for document numbers and person names.
+"""Hybrid search over a ChunkStore: dense + BM25, fused, with exact routes for document numbers and person names.
 
 Order of results: chunks of a document whose number (文号) the query names (its card first), then
 chunks naming a person the query names, then everything else; fused score orders within each tier.
@@ -15,16 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from qa.corpus.normalize import canonical_form, normalize_for_search, parse_doc_numbers
-from qa.index.acronyms import corpus_acronyms, expand_acronyms
+from qa.index.acronyms import expand_acronyms
+from qa.index.chunkstore import ALLOWED_FILTERS, BM25Query, ChunkStore, check_filters, open_store
 from qa.index.crosslingual import CrossLingual, CrossLingualParams
 from qa.index.fusion import FusionParams, fuse
-from qa.index.lexical import JiebaTokenizer, LexicalIndex, LexicalParams
+from qa.index.lexical import JiebaTokenizer, LexicalParams
 from qa.index.protocols import PassageEncoder, Reranker
-from qa.index.store import IndexStore, check_compatible
-from qa.models import InvalidFilter, SearchHit
+from qa.index.store import check_compatible
+from qa.models import SearchHit
 from qa.question import analyse
 
-ALLOWED_FILTERS = ("year", "issue", "category", "doc_number", "collection")
+__all__ = ["ALLOWED_FILTERS", "HybridSearcher", "RouteMatch", "SearchConfig"]
 
 TIER_DOC_NUMBER = 2
 TIER_PERSON = 1
@@ -49,72 +50,53 @@ class RouteMatch:
     persons: list[str] = field(default_factory=list)
 
 
-def _as_list(v) -> list:
-    return list(v) if isinstance(v, (list, tuple, set, frozenset)) else [v]
-
-
 class HybridSearcher:
     def __init__(
         self,
-        store: IndexStore,
+        store: ChunkStore,
         encoder: PassageEncoder,
         settings=None,
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
         tokenizer: JiebaTokenizer | None = None,  # share one loaded jieba dictionary between components
     ) -> None:
-        check_compatible(store.manifest, encoder.model_name, encoder.dim, store.path)
+        check_compatible(store.manifest, encoder.model_name, encoder.dim, store.location)
         self.store = store
         self.encoder = encoder
         self.config = config or SearchConfig()
-        chunks = store.chunks
-        self.lexical = LexicalIndex(
-            store.tokens, [c.doc_key for c in chunks], (p for c in chunks for p in c.persons), self.config.lexical,
-            tokenizer,
-        )
+        self.tokenizer = tokenizer or JiebaTokenizer()
+        # The embedded store computes BM25 itself (bm25s, these k1/b); another store was built with them.
+        self.lexical = store.use_lexical(self.config.lexical, self.tokenizer) if hasattr(store, "use_lexical") else None
         self._query_params = self._query_time_params(settings)
         if reranker is None and settings is not None and getattr(settings, "reranker_model", None):
             from qa.index.rerank import CrossEncoderReranker
 
             reranker = CrossEncoderReranker(settings.reranker_model)
         self.reranker = reranker
-        # Columns for filters and routes.
-        self._year = np.array([c.year for c in chunks], dtype=np.int64)
-        self._issue = np.array([c.issue for c in chunks], dtype=object)
-        self._category = np.array([c.category for c in chunks], dtype=object)
-        self._collection = np.array([c.collection for c in chunks], dtype=object)
-        self._docno = np.array([canonical_form(c.doc_number) if c.doc_number else "" for c in chunks], dtype=object)
-        self._is_card = np.array([c.chunk_type == "card" for c in chunks], dtype=bool)
-        self._docno_rows: dict[str, list[int]] = {}
+        catalog = store.catalog()
+        self.catalog = catalog
+        # Tables for routes.
+        self._docno_rows = catalog.docno_rows
         self._docno_by_year_num: dict[tuple[int, int], list[tuple[str, str]]] = {}
-        for i, key in enumerate(self._docno):
-            if not key:
-                continue
-            if key not in self._docno_rows:
-                parsed = parse_doc_numbers(key)
-                if parsed:
-                    prefix, year, num = parsed[0]
-                    self._docno_by_year_num.setdefault((year, num), []).append((prefix, key))
-            self._docno_rows.setdefault(key, []).append(i)
-        self._card_row = {c.doc_key: i for i, c in enumerate(chunks) if c.chunk_type == "card"}
+        for key in self._docno_rows:
+            parsed = parse_doc_numbers(key)
+            if parsed:
+                prefix, year, num = parsed[0]
+                self._docno_by_year_num.setdefault((year, num), []).append((prefix, key))
+        self._card_row = catalog.card_row
         self._crosslingual: CrossLingual | None = None  # built on the first query with Latin letters
-        self._acronyms = corpus_acronyms(c.text for c in chunks)  # DIP -> 区域点数法总额预算和按病种分值付费
-        self._person_rows: dict[str, list[int]] = {}
-        for i, c in enumerate(chunks):
-            for p in c.persons:
-                name = p.replace(" ", "")
-                if len(name) >= 2:
-                    self._person_rows.setdefault(name, []).append(i)
+        self._acronyms = catalog.acronyms  # DIP -> 区域点数法总额预算和按病种分值付费
+        self._person_rows = catalog.person_rows
 
     @classmethod
     def open(cls, settings, encoder: PassageEncoder, config: SearchConfig | None = None, index_dir: Path | None = None) -> "HybridSearcher":
-        """Load settings.index_dir (checking it was built with this encoder) and wrap it."""
-        store = IndexStore.load(index_dir or settings.index_dir, encoder.model_name, encoder.dim)
+        """Open the configured store (checking it was built with this encoder) and wrap it."""
+        store = open_store(settings, encoder.model_name, encoder.dim, index_dir=index_dir)
         return cls(store, encoder, settings, config)
 
     def warm_up(self) -> None:
         """Load the jieba dictionary now (~0.8 s) instead of on the first query."""
-        self.lexical.tokenizer.tokenize("预热")
+        self.tokenizer.tokenize("预热")
         self.crosslingual("warm up")
 
     def crosslingual(self, query: str) -> CrossLingual | None:
@@ -122,8 +104,8 @@ class HybridSearcher:
         if self.config.crosslingual is None or not any("a" <= ch.lower() <= "z" for ch in query):
             return None
         if self._crosslingual is None:
-            self._crosslingual = CrossLingual.for_index(
-                self.store.tokens, self._person_rows, self.lexical.stopwords, self.config.crosslingual)
+            self._crosslingual = CrossLingual(self.catalog.vocabulary(), self._person_rows, self.catalog.stopwords,
+                                              self.config.crosslingual)
         return self._crosslingual
 
     @staticmethod
@@ -154,69 +136,48 @@ class HybridSearcher:
         return m
 
     def allowed_rows(self, filters: dict | None) -> np.ndarray | None:
-        """vec_ids passing the filters (None = no filter). Values may be a scalar or a list (any of)."""
-        if not filters:
-            return None
-        unknown = sorted(set(filters) - set(ALLOWED_FILTERS))
-        if unknown:
-            raise InvalidFilter(f"unknown filter key(s) {unknown}; allowed: {', '.join(ALLOWED_FILTERS)}")
-        mask = np.ones(len(self.store), dtype=bool)
-        for key, value in filters.items():
-            if value is None:
-                continue
-            values = _as_list(value)
-            if key == "year":
-                mask &= np.isin(self._year, [int(v) for v in values])
-            elif key == "issue":
-                mask &= np.isin(self._issue, [str(v) for v in values])
-            elif key == "category":
-                mask &= np.isin(self._category, [str(v) for v in values])
-            elif key == "collection":
-                mask &= np.isin(self._collection, [str(v).strip() for v in values])
-            elif key == "doc_number":
-                mask &= np.isin(self._docno, [canonical_form(str(v)) for v in values])
-        return np.flatnonzero(mask).astype(np.int64)
+        """Rows passing the filters (None = no filter); kept for callers of the embedded store."""
+        check_filters(filters)
+        return self.store.allowed(filters) if hasattr(self.store, "allowed") else None
 
     # ---- search ---------------------------------------------------------------------------------
 
     def search(self, query: str, top_k: int = 5, filters: dict | None = None) -> list[SearchHit]:
-        allowed = self.allowed_rows(filters)  # validate filters before anything else
+        check_filters(filters)  # validate filters before anything else
         q = normalize_for_search(query)
-        if top_k <= 0 or not q or len(self.store) == 0 or (allowed is not None and len(allowed) == 0):
+        if top_k <= 0 or not q or self.store.count(filters if filters else None) == 0:
             return []
         q_terms = expand_acronyms(q, self._acronyms)  # what dense and BM25 search with
         qvec = np.asarray(self.encoder.encode_queries([q_terms]), dtype=np.float32)[0]
-        bm25_all = self.lexical.scores(q_terms)
         cl = self.crosslingual(q)
-        extra = cl.bm25_scores(q, self.lexical.term_scores, len(self.store)) if cl else None
-        bm25_all = bm25_all if extra is None else bm25_all + extra
+        groups = cl.bm25_groups(q) if cl else ()
+        bm25q = BM25Query(q_terms, groups, cl.params.combine if cl else "sum")
         route = self.routes(query)
-        main = self._rank(q, qvec, bm25_all, route, allowed, top_k, rerank=True)
+        main = self._rank(q, qvec, bm25q, route, filters, top_k, rerank=True)
         info = analyse(query)
         rows = main.rows[:top_k]
         scores = dict(main.scores)
         if len(info.years) >= 2 and not (filters or {}).get("year"):
-            rows = self._year_diverse(q, qvec, bm25_all, route, allowed, info.years, main, scores, top_k)
+            rows = self._year_diverse(q, qvec, bm25q, route, filters, info.years, main, scores, top_k)
         if "document" in info.cues and not route.doc_numbers:
             rows = self._with_card(rows, scores, top_k)
+        rows = rows[:top_k]
+        chunks = self.store.chunks_at(rows)
         return [
-            SearchHit(chunk=self.store.chunks[i], score=scores[i].get("rerank", scores[i]["fused"]), rank=rank,
-                      scores=scores[i])
-            for rank, i in enumerate(rows[:top_k], start=1)
+            SearchHit(chunk=chunk, score=scores[i].get("rerank", scores[i]["fused"]), rank=rank, scores=scores[i])
+            for rank, (i, chunk) in enumerate(zip(rows, chunks), start=1)
         ]
 
-    def _year_diverse(self, q, qvec, bm25_all, route, allowed, years, main: "_Ranking", scores: dict,
+    def _year_diverse(self, q, qvec, bm25q, route, filters, years, main: "_Ranking", scores: dict,
                       top_k: int) -> list[int]:
         """A question naming several years (2020年和2022年…) needs evidence from each: the best passages
         of each named year lead, in turns, ordered by where each year's best stands in the main ranking."""
         per_year: list[list[int]] = []
         for year in years:
-            rows_y = np.flatnonzero(self._year == year)
-            if allowed is not None:
-                rows_y = np.intersect1d(rows_y, allowed)
-            if len(rows_y) == 0:
+            filters_y = {**(filters or {}), "year": year}
+            if self.store.count(filters_y) == 0:
                 continue
-            ranked = self._rank(q, qvec, bm25_all, route, rows_y, self.config.year_diverse_per_year, rerank=False)
+            ranked = self._rank(q, qvec, bm25q, route, filters_y, self.config.year_diverse_per_year, rerank=False)
             for i in ranked.rows:
                 scores.setdefault(i, ranked.scores[i])
             per_year.append(ranked.rows[: self.config.year_diverse_per_year])
@@ -232,24 +193,19 @@ class HybridSearcher:
         top passage's card right after it when it is not already among the results."""
         if not rows:
             return rows
-        card = self._card_row.get(self.store.chunks[rows[0]].doc_key)
+        card = self._card_row.get(self.store.chunks_at([rows[0]])[0].doc_key)
         if card is None or card in rows[:2]:  # further down (rank 10 of 10) it is no help
             return rows
         scores.setdefault(card, {**scores[rows[0]], "route": 0.0, "card_of_top": 1.0})
         return [rows[0], card, *[i for i in rows[1:] if i != card]]
 
-    def _rank(self, q: str, qvec: np.ndarray, bm25_all: np.ndarray, route: RouteMatch, allowed: np.ndarray | None,
+    def _rank(self, q: str, qvec: np.ndarray, bm25q: BM25Query, route: RouteMatch, filters: dict | None,
               top_k: int, rerank: bool) -> "_Ranking":
-        """Candidates from dense and BM25 (within `allowed`), fused, route tiers first, optionally reranked."""
+        """Candidates from dense and BM25 (within the filters), fused, route tiers first, optionally reranked."""
         n = self.config.n_candidates
-        allowed_mask = None
-        if allowed is not None:
-            allowed_mask = np.zeros(len(self.store), dtype=bool)
-            allowed_mask[allowed] = True
-            bm25_all = np.where(allowed_mask, bm25_all, 0.0)
-        dense_ids, _ = self.store.dense_search(qvec, max(n, top_k), allowed, self._query_params)
-        positive = np.flatnonzero(bm25_all > 0)
-        bm25_ids = positive[np.argsort(-bm25_all[positive], kind="stable")[: max(n, top_k)]]
+        filters = filters or None
+        dense_ids, _ = self.store.dense_search(qvec, max(n, top_k), filters, self._query_params)
+        bm25_ids, _ = self.store.bm25_search(bm25q, max(n, top_k), filters)
 
         tier_of: dict[int, int] = {}
         for key in route.doc_numbers:
@@ -258,26 +214,28 @@ class HybridSearcher:
         for name in route.persons:
             for i in self._person_rows.get(name, []):
                 tier_of.setdefault(i, TIER_PERSON)
-        if allowed_mask is not None:
-            tier_of = {i: t for i, t in tier_of.items() if allowed_mask[i]}
+        if filters is not None and tier_of:
+            kept = set(self.store.select(sorted(tier_of), filters))
+            tier_of = {i: t for i, t in tier_of.items() if i in kept}
 
         cand = np.array(
             list(dict.fromkeys([*map(int, dense_ids), *map(int, bm25_ids), *sorted(tier_of)])), dtype=np.int64
         )
         if len(cand) == 0:
             return _Ranking([], {})
-        # Exact cosines for every candidate (route rows may lie outside the ANN top-n).
-        dense = np.asarray(self.store.vectors[cand] @ qvec, dtype=np.float64)
-        bm25 = bm25_all[cand].astype(np.float64)
+        # Exact cosines and BM25 for every candidate (route rows may lie outside either top-n).
+        dense = np.asarray(self.store.dense_scores(qvec, cand), dtype=np.float64)
+        bm25 = np.asarray(self.store.bm25_scores(bm25q, cand)).astype(np.float64)
         fused = fuse(dense, bm25, self.config.fusion)
         tiers = np.array([tier_of.get(int(i), TIER_NONE) for i in cand])
-        card_first = [int(tiers[j] == TIER_DOC_NUMBER and self._is_card[i]) for j, i in enumerate(cand)]
+        card_first = [int(tiers[j] == TIER_DOC_NUMBER and int(i) in self.catalog.card_rows) for j, i in enumerate(cand)]
         order = sorted(range(len(cand)), key=lambda j: (-tiers[j], -card_first[j], -fused[j], int(cand[j])))
 
         rerank_scores: dict[int, float] = {}
         if rerank and self.reranker is not None:
             head = order[: max(self.config.rerank_top_n, top_k)]
-            scores = self.reranker.score(q, [self.store.chunks[int(cand[j])].text for j in head])
+            texts = [c.text for c in self.store.chunks_at([int(cand[j]) for j in head])]
+            scores = self.reranker.score(q, texts)
             rerank_scores = {j: float(s) for j, s in zip(head, scores)}
             head = sorted(head, key=lambda j: (-tiers[j], -card_first[j], -rerank_scores[j], int(cand[j])))
             order = head + order[len(head):]

@@ -1,4 +1,4 @@
-"""The on-disk index: FAISS vectors + SQLite chunk store + vectors.npy + manifest.json, read side.
+"""LocalStore, the embedded ChunkStore: FAISS vectors + SQLite chunks + vectors.npy + manifest.json + bm25s.
 
 Layout of an index dir:
   manifest.json   model, encoder variant, dim, normaliser/lexical versions, chunk count, index params,
@@ -9,15 +9,17 @@ Layout of an index dir:
   sentence_texts.json, sentence_vectors.npy   the answerer's candidate sentences, embedded at build
                   time (sentence_store.py; format 2, absent from format-1 indexes)
 The manifest also records a sha256 and size of every other file (integrity.py), checked at every load.
-Writing happens in builder.py, always into a fresh temp dir that atomic.commit swaps in.
+Writing (write_index_dir) always goes into a fresh temp dir that atomic.commit swaps in.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import shutil
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,9 +27,13 @@ import faiss
 import numpy as np
 
 from qa.corpus.normalize import canonical_form
-from qa.index.atomic import MANIFEST, old_path, readable_dir
-from qa.index.integrity import IndexCorruptError, orphaned_files, verify
-from qa.index.faiss_index import search_params
+from qa.index.acronyms import corpus_acronyms
+from qa.index.atomic import MANIFEST, commit, disk_full_error, is_disk_full, new_temp_dir, old_path, readable_dir
+from qa.index.chunkstore import BM25Query, Catalog, StoredChunks, check_filters, chunk_collection
+from qa.index.crosslingual import document_frequencies, group_bm25
+from qa.index.faiss_index import IndexParams, build_faiss_index, search_params
+from qa.index.integrity import IndexCorruptError, file_checksums, orphaned_files, verify
+from qa.index.lexical import JiebaTokenizer, LexicalIndex, LexicalParams
 from qa.index.sentence_store import SENTENCE_VECTORS, SentenceVectors
 from qa.models import Chunk
 
@@ -123,16 +129,6 @@ CREATE TABLE files (source_file TEXT PRIMARY KEY, sha256 TEXT NOT NULL, n_chunks
 """
 
 
-@dataclass
-class StoredChunks:
-    """Everything per chunk that a rebuild can reuse, in vec_id order."""
-
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    tokens: list[list[str]]
-    embed_shas: list[str]
-
-
 def write_chunk_db(path: Path, data: StoredChunks, files: dict[str, str]) -> None:
     con = sqlite3.connect(path)
     try:
@@ -172,23 +168,31 @@ def read_chunk_db(path: Path) -> tuple[list[Chunk], list[list[str]], list[str]]:
 
 
 @dataclass
-class IndexStore:
+class LocalStore:
+    """The ChunkStore of one index directory, held in memory (see qa.index.chunkstore)."""
+
     path: Path  # the directory actually read (the index dir, or its .old twin after a cut-short swap)
     manifest: Manifest
-    chunks: list[Chunk]  # position = vec_id
+    chunks: list[Chunk]  # position = vec_id = row
     vectors: np.ndarray  # (n, dim) float32, row = vec_id
     tokens: list[list[str]]
     embed_shas: list[str]
     faiss_index: faiss.Index
     sentences: SentenceVectors | None = None  # None: the index stores none (built before format 2)
     generation: str = ""  # sha256 of the manifest file loaded (manifest_generation)
+    index_dir: Path | None = None  # where sync writes (the dir asked for, even when .old was read)
     _by_id: dict[str, int] = field(default_factory=dict, repr=False)
+    _columns: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    lexical: LexicalIndex | None = field(default=None, repr=False)
+    _bm25_cache: tuple[BM25Query, np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        if self.index_dir is None:
+            self.index_dir = self.path
 
     @classmethod
-    def load(cls, index_dir: Path | str, expected_model: str | None = None, expected_dim: int | None = None) -> "IndexStore":
+    def load(cls, index_dir: Path | str, expected_model: str | None = None, expected_dim: int | None = None) -> "LocalStore":
         index_dir = Path(index_dir)
         src = readable_dir(index_dir)
         if src is None:
@@ -220,8 +224,18 @@ class IndexStore:
         if sentences is not None and len(sentences) != manifest.sentence_count:
             raise IndexCorruptError(src, f"is inconsistent: {len(sentences)} sentence vectors, "
                                     f"manifest says {manifest.sentence_count}")
-        return cls(src, manifest, chunks, vectors, tokens, shas, fidx, sentences,
+        return cls(src, manifest, chunks, vectors, tokens, shas, fidx, sentences, index_dir=index_dir,
                    generation=hashlib.sha256(manifest_bytes).hexdigest())
+
+    @classmethod
+    def create(cls, index_dir: Path | str, manifest: Manifest) -> "LocalStore":
+        """An empty store at index_dir (written at once), for write_chunks and friends."""
+        index_dir = Path(index_dir)
+        empty = StoredChunks([], np.zeros((0, int(manifest.dim)), np.float32), [], [])
+        write_index_dir(index_dir, empty, replace(manifest, chunk_count=0), _params_of(manifest))
+        return cls.load(index_dir)
+
+    # ---- ChunkStore: reading -------------------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -230,19 +244,72 @@ class IndexStore:
     def dim(self) -> int:
         return self.manifest.dim
 
+    @property
+    def location(self) -> str:
+        return str(self.index_dir)
+
+    def current_generation(self) -> str | None:
+        """The generation of the index on disk now (another process may have changed it)."""
+        return manifest_generation(self.index_dir) if self.index_dir is not None else None
+
     def vec_id(self, chunk_id: str) -> int | None:
         return self._by_id.get(chunk_id)
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        return [self.chunks[self._by_id[c]] for c in chunk_ids if c in self._by_id]
+
+    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+        return [self.chunks[int(i)] for i in rows]
+
+    def iter_chunks(self, filters: Mapping | None = None) -> Iterator[Chunk]:
+        allowed = self.allowed(filters)
+        return iter(self.chunks) if allowed is None else (self.chunks[int(i)] for i in allowed)
+
+    def count(self, filters: Mapping | None = None) -> int:
+        allowed = self.allowed(filters)
+        return len(self) if allowed is None else len(allowed)
 
     def stored(self) -> StoredChunks:
         return StoredChunks(self.chunks, self.vectors, self.tokens, self.embed_shas)
 
+    def _cols(self) -> dict[str, np.ndarray]:
+        if self._columns is None:
+            cs = self.chunks
+            self._columns = {
+                "year": np.array([c.year for c in cs], dtype=np.int64),
+                "issue": np.array([c.issue for c in cs], dtype=object),
+                "category": np.array([c.category for c in cs], dtype=object),
+                "doc_number": np.array([canonical_form(c.doc_number) if c.doc_number else "" for c in cs], dtype=object),
+                "collection": np.array([chunk_collection(c) for c in cs], dtype=object),
+            }
+        return self._columns
+
+    def allowed(self, filters: Mapping | None) -> np.ndarray | None:
+        """Rows passing the filters (None = no filter)."""
+        checked = check_filters(filters)
+        if not filters:
+            return None
+        mask = np.ones(len(self), dtype=bool)
+        cols = self._cols()
+        for key, values in checked.items():
+            mask &= np.isin(cols[key], values)
+        return np.flatnonzero(mask).astype(np.int64)
+
+    def select(self, rows: Sequence[int], filters: Mapping | None) -> list[int]:
+        allowed = self.allowed(filters)
+        if allowed is None:
+            return [int(i) for i in rows]
+        ok = set(allowed.tolist())
+        return [int(i) for i in rows if int(i) in ok]
+
     def dense_search(
-        self, query_vec: np.ndarray, k: int, allowed: np.ndarray | None = None, query_params: dict | None = None,
-        exact_limit: int = 50_000,
+        self, query_vec: np.ndarray, k: int, filters: Mapping | None = None, query_params: dict | None = None,
+        exact_limit: int = 50_000, allowed: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (vec_ids, inner products). `allowed` is a vec_id array (a filter). A filter of up to
-        `exact_limit` ids is searched exactly over the stored vectors: ANN graphs (HNSW) lose most hits
-        under a selective filter."""
+        """Top-k (vec_ids, inner products). A filter of up to `exact_limit` rows is searched exactly
+        over the stored vectors: ANN graphs (HNSW) lose most hits under a selective filter."""
+        if allowed is None:
+            allowed = self.allowed(filters)
         q = np.ascontiguousarray(query_vec, dtype=np.float32).reshape(1, -1)
         if allowed is not None:
             if len(allowed) == 0:
@@ -260,6 +327,100 @@ class IndexStore:
         scores, ids = self.faiss_index.search(q, k, params=search_params(used, sel))
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+    def dense_scores(self, query_vec: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        return np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)] @ query_vec)
+
+    # BM25: bm25s over the stored jieba tokens, in memory.
+
+    def use_lexical(self, params: LexicalParams = LexicalParams(), tokenizer: JiebaTokenizer | None = None) -> LexicalIndex:
+        """Build (or rebuild with other k1/b) the BM25 matrix the bm25_* methods read."""
+        if self.lexical is None or self.lexical.params != params or (tokenizer is not None and self.lexical.tokenizer is not tokenizer):
+            self.lexical = LexicalIndex(self.tokens, [c.doc_key for c in self.chunks],
+                                        (p for c in self.chunks for p in c.persons), params, tokenizer)
+            self._bm25_cache = None
+        return self.lexical
+
+    def _bm25_all(self, query: BM25Query) -> np.ndarray:
+        if self._bm25_cache is not None and self._bm25_cache[0] == query:
+            return self._bm25_cache[1]
+        lex = self.use_lexical() if self.lexical is None else self.lexical
+        scores = lex.scores(query.text)
+        if query.groups:
+            scores = scores + group_bm25(query.groups, query.combine, lex.term_scores, len(self))
+        self._bm25_cache = (query, scores)
+        return scores
+
+    def bm25_search(self, query: BM25Query, k: int, filters: Mapping | None = None,
+                    allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        scores = self._bm25_all(query)
+        if allowed is None:
+            allowed = self.allowed(filters)
+        if allowed is not None:
+            mask = np.zeros(len(self), dtype=bool)
+            mask[allowed] = True
+            scores = np.where(mask, scores, 0.0)
+        positive = np.flatnonzero(scores > 0)
+        top = positive[np.argsort(-scores[positive], kind="stable")[:k]]
+        return top.astype(np.int64), scores[top]
+
+    def bm25_scores(self, query: BM25Query, rows: Sequence[int]) -> np.ndarray:
+        return self._bm25_all(query)[np.asarray(rows, dtype=np.int64)]
+
+    def catalog(self) -> Catalog:
+        lex = self.lexical or self.use_lexical()
+        tokens = self.tokens
+        return Catalog.of_rows(enumerate(self.chunks), corpus_acronyms(c.text for c in self.chunks), lex.stopwords,
+                               lambda: document_frequencies(tokens))
+
+    # ---- ChunkStore: writing -------------------------------------------------------------------
+
+    def sync(self, data: StoredChunks, manifest: Manifest, sentences: SentenceVectors | None = None) -> None:
+        """Write `data` as the whole index (a new directory swapped in) and hold it. The stored answer
+        sentences are kept unless others are given (texts of chunks gone are harmless: looked up by text)."""
+        assert self.index_dir is not None
+        write_index_dir(self.index_dir, data, manifest, _params_of(manifest),
+                        sentences if sentences is not None else self.sentences)
+        fresh = LocalStore.load(self.index_dir)
+        params, tokenizer = (self.lexical.params, self.lexical.tokenizer) if self.lexical else (None, None)
+        self.__dict__.update(fresh.__dict__)
+        if params is not None:
+            self.use_lexical(params, tokenizer)
+
+
+IndexStore = LocalStore  # the name before the ChunkStore protocol
+
+
+def _params_of(manifest: Manifest) -> IndexParams:
+    """The FAISS parameters an index was built with (requested structure, query-time values as used)."""
+    return IndexParams.from_dict({**manifest.index_params, **manifest.build_params})
+
+
+def write_index_dir(index_dir: Path, data: StoredChunks, manifest: Manifest, params: IndexParams,
+                    sentences: SentenceVectors | None = None) -> Manifest:
+    """Write data (and the answer sentences' vectors, if any) as the index at index_dir: a fresh temp
+    dir, then the atomic swap. Returns the manifest written (index_params = what FAISS actually used)."""
+    ids = np.arange(len(data.chunks), dtype=np.int64)
+    fidx, used = build_faiss_index(np.asarray(data.vectors, dtype=np.float32), ids, params)
+    manifest = replace(manifest, chunk_count=len(data.chunks), index_params=used,
+                       sentence_count=len(sentences) if sentences is not None else 0)
+    tmp = new_temp_dir(index_dir)
+    try:
+        np.save(tmp / VECTORS, np.asarray(data.vectors, dtype=np.float32))
+        faiss.write_index(fidx, str(tmp / FAISS_FILE))
+        write_chunk_db(tmp / CHUNKS_DB, data, manifest.files)
+        if sentences is not None:
+            sentences.save(tmp)
+        # Hashed as read back from disk: what a later load verifies against.
+        manifest = replace(manifest, checksums=file_checksums(tmp))
+        (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")  # last: marks the dir complete
+        commit(tmp, index_dir)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(exc):  # numpy, faiss and sqlite each say it their own way: one OSError(ENOSPC)
+            raise disk_full_error(exc, tmp) from exc
+        raise
+    return manifest
 
 
 def _read(path: Path, reader):

@@ -35,7 +35,7 @@ class AdminUI:
 
     def files_table(self) -> list[list]:
         try:
-            chunks = self.holder.get().searcher.store.chunks
+            chunks = list(self.holder.get().searcher.store.iter_chunks())
         except NotReady:
             return []
         docs: dict[str, set[str]] = defaultdict(set)

@@ -5,8 +5,9 @@ Every piece of corpus text is HTML-escaped here: the panel is rendered unsanitis
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
+
+from qa.models import issue_name
 
 NOT_FOUND = "未找到"
 PANEL_HINT = "<div class='qa-empty'>提问后，这里显示回答所引用的公报原文。点击回答中的 [n] 可查看对应出处。</div>"
@@ -14,9 +15,8 @@ MAX_SECTION_PARAGRAPHS = 40
 
 
 def issue_label(issue: str) -> str:
-    """'2022-03' -> '2022年第3期' (the gazette's own way of naming an issue)."""
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})", issue or "")
-    return f"{m.group(1)}年第{int(m.group(2))}期" if m else (issue or "")
+    """'2022-03' -> '2022年第3期' (the gazette's own way of naming an issue); anything else as it is."""
+    return issue_name(issue) or (issue or "")
 
 
 def answer_message(result: dict) -> str:
