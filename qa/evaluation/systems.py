@@ -116,7 +116,10 @@ def decision_factory(service: "GazetteService", questions, extra=None, method: s
     from qa.evaluation.items import load_items  # noqa: PLC0415
     from qa.evaluation import train as tr  # noqa: PLC0415
 
-    shipped = shipped_decision().meta
+    try:
+        shipped = shipped_decision().meta
+    except ValueError:  # no model trained yet: the defaults of `qa train`
+        shipped = {}
     method = method or shipped.get("method", "gbm")
     target = target_precision or shipped.get("target_precision", tr.TARGET_PRECISION)
     cache: dict[str, tr.QuestionRows] = {}
