@@ -277,7 +277,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
             return _assemble(info, hits, list(dict.fromkeys(picks)))
     evidence = _evidence(candidates)
     if not picks and evidence < threshold:
-        return refuse(info, hits)
+        return refuse(info, hits, missing(info))
     if candidates and evidence >= threshold:
         best = _leading(info, hits, candidates, params)
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
@@ -511,6 +511,25 @@ def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, 
         parts.append(f"{text}[{numbers[hit_index]}]")
     related = [h for i, h in enumerate(hits) if i not in numbers]
     return AnswerResult(info.text, " ".join(parts), True, citations, related)
+
+
+# What a question asks, once its asking words are gone: 阳泉市人民医院的床位有多少张？ -> 阳泉市人民医院的床位.
+_ASKING_TAIL = re.compile(r"(?:一共|总共|共|大概|大约|分别|具体)?(?:有|是|为|要|需要|能|可以|应该|应当|得|在)?"
+                          r"(?:多少[\u4e00-\u9fff]?|几[\u4e00-\u9fff]?|什么[\u4e00-\u9fff]{0,2}|哪[\u4e00-\u9fff]{0,2}|谁|何时|怎么[\u4e00-\u9fff]{0,2}|如何)"
+                          r"(?:呢|吗|啊|呀)?[？?。！!]*$")
+_MISSING_KIND = (("person", "是谁"), ("date", "的时间"), ("number", "的具体数字"))
+
+
+def missing(info: QuestionInfo) -> str:
+    """What the refusal says is missing (（公报中没有写明“阳泉市人民医院的床位”的具体数字）), or "" when the
+    question's subject cannot be told apart from its asking words."""
+    if info.lang != "zh":
+        return ""
+    subject = _ASKING_TAIL.sub("", info.text.strip()).rstrip("的，, ")
+    if not 2 <= len(subject) <= 40 or subject == info.text.strip():
+        return ""
+    kind = next((what for cue, what in _MISSING_KIND if cue in info.cues), "")
+    return f"（公报中没有写明“{subject}”{kind}）"
 
 
 def refuse(info: QuestionInfo, hits: list[SearchHit], reason: str = "") -> AnswerResult:

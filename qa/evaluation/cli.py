@@ -27,6 +27,7 @@ def eval_command(
     reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", help="Where reports go (default eval/reports).")] = None,
     cv: Annotated[Optional[str], typer.Option("--cv", help="Cross-validate: 'issue' = leave one gazette issue out; "
                                               "every fitted part (the answer decision) is refitted without the held-out issue.")] = None,
+    save_model: Annotated[Optional[Path], typer.Option("--save-model", dir_okay=False, help="With --cv: write the decision fitted on all questions (the in-sample one) here, with the methods compared leave-one-issue-out, as `qa train` would.")] = None,
 ) -> None:
     """Score retrieval (hit@k, MRR, nDCG) and answers (accuracy, citations, refusals, latency) on the question set."""
     from qa.config import get_settings  # noqa: PLC0415
@@ -79,6 +80,15 @@ def eval_command(
             cv_runs.append(evaluate_cv(lambda _train: lc, items, fitted=False))
         report = build_report(out, [r.pooled for r in cv_runs], questions, selection)
         report["cv"] = {r.system: r.figures(is_original) for r in cv_runs}
+        decision = getattr(cv_runs[0].in_sample_system, "decision", None)
+        if save_model is not None and decision is not None:
+            from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+            from qa.evaluation import train as tr  # noqa: PLC0415
+
+            decision.meta["comparison"] = tr.compare_methods(factory.data(), factory.similarity, ExtractiveParams(),
+                                                             decision.meta["target_precision"], inner_cv=False)
+            report["decision_comparison"] = decision.meta["comparison"]
+            typer.echo(f"wrote model: {tr.write_model(decision, save_model)}")
     paths = write_report(report, reports_dir or REPORTS_DIR, out)
     typer.echo(headline_text(report))
     for kind, p in paths.items():

@@ -183,7 +183,7 @@ def plot(report: dict, path: Path) -> None:
          "hit@5 by question type (n/a: unanswerable)")
     bars(axes[2], types, [[f["by_type"].get(t, {}).get("accuracy") for t in types] for f in figs],
          "accuracy by question type")
-    fig.suptitle(f"gazette-qa eval `{report['name']}` @ {(report.get('git') or {}).get('commit', '')[:10]}")
+    fig.suptitle(f"gazette-qa eval `{report['name']}` @ {((report.get('git') or {}).get('commit') or '')[:10]}")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)

@@ -151,6 +151,7 @@ class CvRun:
     in_sample: SystemRun
     fitted: bool  # False: nothing is fitted to the items, so cross-validated = in-sample
     fold_config: dict[str, dict]
+    in_sample_system: EvalSystem | None = None  # the system fitted on all items
 
     @property
     def pooled(self) -> SystemRun:
@@ -199,4 +200,4 @@ def evaluate_cv(factory: SystemFactory, items: Sequence[EvalItem], fitted: bool,
         system = factory(fold.train)
         out[fold.issue] = evaluate(system, fold.test, progress).records
         config[fold.issue] = system.describe().get("decision", {})
-    return CvRun(in_sample.system, out, in_sample, fitted, config)
+    return CvRun(in_sample.system, out, in_sample, fitted, config, whole)

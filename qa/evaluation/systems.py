@@ -147,6 +147,10 @@ def decision_factory(service: "GazetteService", questions, extra=None, method: s
         decision = tr.fit(data, method, similarity, ExtractiveParams(), target)
         system = ServiceSystem(service.with_params(ExtractiveParams(decision=decision)))
         system.decision_info = decision.describe()
+        system.decision = decision
         return system
+
+    factory.data = lambda: list(cache.values())  # the extracted rows (for comparing methods on them)
+    factory.similarity = similarity
 
     return factory, True

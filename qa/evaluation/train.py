@@ -119,22 +119,26 @@ def _matrix(rows: Sequence[dict[str, float]], names: tuple[str, ...]) -> np.ndar
     return np.array([[float(r.get(n, np.nan)) for n in names] for r in rows], dtype=np.float64)
 
 
-def _embedded(q: QuestionRows, pre: Scorer, params: ExtractiveParams, similarity) -> list[tuple[int, dict[str, float]]]:
-    """The question's best rows by the pre-selection model, with semantic features (cached per row set)."""
-    if not q.rows:
-        return []
-    p = pre.proba(_matrix([r.features for r in q.rows], pre.features))
-    order = sorted(range(len(q.rows)), key=lambda k: (-p[k], k))[:TRAIN_CANDIDATES]
-    # (semantic features are relative within the embedded set: recomputed for each set; the cosines are cached)
-    rows = [Row(q.rows[k].hit_index, q.rows[k].sentence, dict(q.rows[k].features)) for k in order]
+def _pre_orders(data: Sequence[QuestionRows], pre: Scorer, k: int) -> list[list[int]]:
+    """Per question, its best `k` rows by the pre-selection model (all rows scored in one batch)."""
+    allp = pre.proba(_matrix([r.features for q in data for r in q.rows], pre.features)) if any(q.rows for q in data) else []
+    out, at = [], 0
+    for q in data:
+        p = allp[at: at + len(q.rows)]
+        at += len(q.rows)
+        out.append(sorted(range(len(q.rows)), key=lambda i: (-p[i], i))[:k])
+    return out
+
+
+def _with_semantic(q: QuestionRows, order: list[int], params: ExtractiveParams, similarity) -> list[dict[str, float]]:
+    """The rows `order` of a question with semantic features relative to that set (cosines are cached)."""
+    from qa.answer.extractive import _embedded as embedded_text  # noqa: PLC0415
     from qa.answer.features import add_semantic  # noqa: PLC0415
 
-    if similarity:
-        cut = params.selection_max_chars
-        from qa.answer.extractive import _embedded as embedded_text  # noqa: PLC0415
-
-        add_semantic(rows, similarity(q.question, [embedded_text(r.sentence)[:cut] for r in rows]))
-    return [(k, r.features) for k, r in zip(order, rows)]
+    rows = [Row(q.rows[k].hit_index, q.rows[k].sentence, dict(q.rows[k].features)) for k in order]
+    if similarity and rows:
+        add_semantic(rows, similarity(q.question, [embedded_text(r.sentence)[: params.selection_max_chars] for r in rows]))
+    return [r.features for r in rows]
 
 
 def fit(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams = ExtractiveParams(),
@@ -160,33 +164,29 @@ def _fit_pair(data: Sequence[QuestionRows], method: str, similarity, params: Ext
     base_y = np.array([lab for q in data for lab in q.labels])
     pre = _fit_scorer(method, _matrix(base_rows, BASE_FEATURES), base_y, BASE_FEATURES)
     main_rows, main_y = [], []
-    for q in data:
-        for k, feats in _embedded(q, pre, params, similarity):
-            main_rows.append(feats)
-            main_y.append(q.labels[k])
+    for q, order in zip(data, _pre_orders(data, pre, TRAIN_CANDIDATES)):
+        main_rows += _with_semantic(q, order, params, similarity)
+        main_y += [q.labels[k] for k in order]
     main = _fit_scorer(method, _matrix(main_rows, FEATURES), np.array(main_y), FEATURES)
     return pre, main, len(main_rows)
 
 
 def _tops(data: Sequence[QuestionRows], pre: Scorer, main: Scorer, similarity, params: ExtractiveParams) -> list[tuple[float, int]]:
-    """Per question: the best candidate's probability and whether it is right (as the answerer would pick it:
-    the pre-selection's best `semantic_candidates`, then the main model)."""
-    out = []
-    for q in data:
-        emb = _embedded(q, pre, params, similarity)[: params.semantic_candidates]
-        if not emb:
+    """Per question: the best candidate's probability and whether it is right, as the answerer picks it
+    (the pre-selection's best `semantic_candidates`, then the main model; all scored in one batch)."""
+    orders = _pre_orders(data, pre, params.semantic_candidates)
+    feats = [_with_semantic(q, order, params, similarity) for q, order in zip(data, orders)]
+    flat_rows = [f for fs in feats for f in fs]
+    allp = main.proba(_matrix(flat_rows, main.features)) if flat_rows else []
+    out, at = [], 0
+    for q, order in zip(data, orders):
+        p = allp[at: at + len(order)]
+        at += len(order)
+        if not len(order):
             out.append((0.0, 0))
             continue
-        # (the embedded set at answer time is the first semantic_candidates: its relative features recomputed)
-        rows = [Row(q.rows[k].hit_index, q.rows[k].sentence, dict(q.rows[k].features)) for k, _ in emb]
-        from qa.answer.features import add_semantic  # noqa: PLC0415
-
-        cos = [f.get("semantic", np.nan) for _, f in emb]
-        if similarity:
-            add_semantic(rows, cos)
-        p = main.proba(_matrix([r.features for r in rows], main.features))
         best = int(np.argmax(p))
-        out.append((float(p[best]), q.labels[emb[best][0]]))
+        out.append((float(p[best]), q.labels[order[best]]))
     return out
 
 
@@ -240,9 +240,11 @@ def question_figures(tops: Sequence[tuple[float, int]], threshold: float, answer
 
 
 def compare_methods(data: Sequence[QuestionRows], similarity, params: ExtractiveParams = ExtractiveParams(),
-                    target_precision: float = TARGET_PRECISION, methods: Sequence[str] = METHODS) -> dict:
+                    target_precision: float = TARGET_PRECISION, methods: Sequence[str] = METHODS,
+                    inner_cv: bool = True) -> dict:
     """Leave-one-issue-out at the decision level for each method: each fold's model and threshold fitted on
-    the other issues (threshold by inner out-of-fold scores), scored on the held-out issue."""
+    the other issues (the threshold on inner out-of-fold scores, or with inner_cv False on the training
+    issues' own scores, the cheaper), scored on the held-out issue."""
     issues = sorted({q.issue for q in data})
     result = {}
     for method in methods:
@@ -250,7 +252,7 @@ def compare_methods(data: Sequence[QuestionRows], similarity, params: Extractive
         for issue in issues:
             train = [q for q in data if q.issue != issue]
             test = [q for q in data if q.issue == issue]
-            d = fit(train, method, similarity, params, target_precision)
+            d = fit(train, method, similarity, params, target_precision, inner_cv=inner_cv)
             t = _tops(test, d.pre, d.main, similarity, params)
             per_fold[issue] = {**question_figures(t, d.threshold, [q.item.answerable for q in test]),
                                "threshold": d.threshold}
@@ -271,7 +273,7 @@ def compare_methods(data: Sequence[QuestionRows], similarity, params: Extractive
                   "refused": round(sum(not j[0] for j in unans) / max(1, len(unans)), 4),
                   "right_among_answered": round(sum(j[1] for j in given) / max(1, len(given)), 4),
                   "top1_right_answerable": round(sum(j[1] for j in ans) / max(1, len(ans)), 4)}
-        result[method] = {"pooled": pooled, "folds": per_fold}
+        result[method] = {"pooled": pooled, "folds": per_fold, "threshold_on": "inner out-of-fold" if inner_cv else "training issues"}
     return result
 
 
