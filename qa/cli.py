@@ -381,10 +381,9 @@ def ask_cmd(question: Annotated[str, typer.Argument(help="A question, Chinese or
 # ---- eval and serve --------------------------------------------------------------------------------
 
 def _register_eval() -> None:
-    from qa.evaluation.cli import eval_command, train_command
+    from qa.evaluation.cli import eval_command
 
     app.command("eval")(eval_command)
-    app.command("train")(train_command)
 
 
 _register_eval()

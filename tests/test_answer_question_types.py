@@ -39,6 +39,15 @@ def test_what_a_document_is_versus_what_it_says():
         assert not asks_about_document(q), q
 
 
+def test_document_named_by_number_answers_what_it_says_from_its_sentences(chunks_2022):
+    hits = document_hits(chunks_2022, "阳政任字〔2022〕12号")
+    result = compose(analyse("阳政任字〔2022〕12号免去了哪两位商务局副局长？"), hits, ExtractiveParams(), True)
+    assert result.answered and "刘振华" in result.answer and "石文斌等四人" not in result.answer, result.answer
+    assert cited_types(result) == ["personnel"], result.answer
+    result = compose(analyse("阳政任字〔2022〕12号是关于什么的？"), hits, ExtractiveParams(), True)
+    assert "石文斌等四人任免职务的通知" in result.answer and cited_types(result) == ["card"], result.answer
+
+
 def test_date_a_document_was_issued_is_read_off_its_card(chunks_2022):
     hits = document_hits(chunks_2022, "阳政办发〔2022〕34号")
     result = compose(analyse("阳政办发〔2022〕34号是哪天印发的？"), hits, ExtractiveParams(), True)
@@ -55,6 +64,22 @@ def test_issuer_and_number_asked_are_cited_to_the_card(chunks_2023):
     assert cited_types(result) == ["card"], result.answer
 
 
+def test_office_director_is_the_role_a_row_assigns_not_a_members_title(chunks_2021_04):
+    # the roster's rows name members whose own titles say 主任 (副组长：郭玉霞（市政府金融办主任）); the
+    # office director is the one the sentence 办公室主任由…兼任 names
+    doc = [c for c in chunks_2021_04 if c.doc_number == "阳政办函〔2021〕118号"]
+    first = [c for c in doc if "李文兵" in c.text and c.chunk_type == "table"]
+    card = [c for c in doc if c.chunk_type == "card"]
+    rest = [c for c in doc if "刘育东" in c.text and c.chunk_type == "table"]  # rows of the roster's continuation
+    office = [c for c in doc if "办公室主任由" in c.text]
+    assert first and card and rest and office
+    hits = [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate(first + card + rest + office)]
+    result = compose(analyse("城乡居民家庭经济状况核对工作领导小组办公室主任是谁？"), hits, ExtractiveParams(), False)
+    assert result.answered and "耿胜" in result.answer, result.answer
+    # the other roster passage names the group again (its title says so already), adding nothing
+    assert [c.hit.chunk for c in result.citations] == office, result.answer
+
+
 @pytest.mark.slow
 def test_office_director_cites_only_the_sentence_naming_him_over_the_real_index(gazette_service):
     # the roster's other passage names the group again, which the cited passage's title already says
@@ -69,6 +94,15 @@ def hits_of(chunks, *needles: str) -> list[SearchHit]:
     return [SearchHit(c, 1.0 - i * 0.01, i + 1) for i, c in enumerate(picked)]
 
 
+def test_span_of_time_asked_is_answered_by_a_range_of_dates_from_the_fifth_passage(chunks_2023):
+    hits = hits_of(chunks_2023, "加大新建项目前期手续办理“百日攻坚”行动的宣传力度", "形成工作总结",
+                   "领导小组办公室对手续办理进度实行一周一统计一通报机制", "各县（区）、各相关单位要在2023年新建项目前期手续办理",
+                   "2023 年 12 月 21 日至 2024 年 3 月 31 日")
+    result = compose(analyse("新建项目前期手续“百日攻坚”从哪天干到哪天？"), hits, ExtractiveParams(), False)
+    assert result.answered and "3 月 31 日" in result.answer, result.answer
+    assert result.citations[0].hit is hits[4], result.answer
+
+
 @pytest.mark.slow
 def test_table_the_question_names_answers_before_prose_restating_it(gazette_service):
     result = gazette_service.ask("按公路充换电计划表，2024年底高速公路3个服务区快充桩覆盖率要到多少？")
@@ -78,6 +112,15 @@ def test_table_the_question_names_answers_before_prose_restating_it(gazette_serv
     assert len(result.citations) == 1, result.answer
 
 
+def test_unlabelled_roster_row_takes_the_role_of_its_block(chunks_2022):
+    # 副组长: 韩千来 … then "- 王立武 华阳新材料科技集团…" rows without a label: deputies all; 梁殿华 of the same
+    # company is in the roster's continuation in another passage, with no role known
+    hits = hits_of(chunks_2022, "梁殿华", "王立武")
+    result = compose(analyse("2022年调整后的治超领导小组里，华阳新材料科技集团谁任副组长？"), hits, ExtractiveParams(), False)
+    assert result.answered and "王立武" in result.answer, result.answer
+
+
+
 @pytest.mark.slow
 def test_start_point_said_without_a_date_answers_from_when(gazette_service):
     # 从什么时候算起: 试用期从原任职时间算起 says it; the appointment line (试用期一年) says for how long
@@ -85,3 +128,8 @@ def test_start_point_said_without_a_date_answers_from_when(gazette_service):
     assert result.answered and "原任职时间" in result.answer, result.answer
     assert len(result.citations) == 1 and "原任职时间算起" in result.citations[0].hit.chunk.text, result.answer
 
+
+def test_appointment_to_another_units_post_is_not_the_one_asked(chunks_2021_04):
+    hits = hits_of(chunks_2021_04, "黄慧文为阳泉市审计局副局长", "刘敬华为阳泉市教育局副局长")
+    result = compose(analyse("2021年8月任命的两位市教育局副局长是谁？"), hits, ExtractiveParams(), False)
+    assert result.answered and "教育局" in result.answer and "黄慧文" not in result.answer, result.answer

@@ -5,7 +5,7 @@ the test scripts: no choices, `choices: []`, HTML, invalid JSON, a 502 page, a h
 dripping reply, a contradicting answer. The generative step must fall back to the extractive answer
 with a notice that names the kind of fault and never the endpoint's own text; through the API that is
 a 200, never a 4xx blaming the client nor a 5xx. Passages are real chunks of corpus/2022-03.txt and the
-extractive answer is assembled from a real passage; the slow tests run the real service over a real index.
+extractive answer is the real `compose`; the slow tests run the real service over a real index.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api_support import ThreadedServer, free_port, wait_ready
-from qa.answer.extractive import split_sentences as passage_sentences
+from qa.answer.extractive import ExtractiveParams, compose
 from qa.answer.generated_support import check_sentence, split_sentences
 from qa.answer.generative import (BAD_REPLY_NOTICE, TIMEOUT_NOTICE, TOO_LARGE_NOTICE, UNAVAILABLE_NOTICE,
                                   GenerativeAnswerer, numbers_in, passage_text, verify)
@@ -135,12 +135,7 @@ def hits() -> list[SearchHit]:
 
 @pytest.fixture(scope="module")
 def extractive(hits):
-    """The extractive answer the generative mode falls back to: the age sentence of passage [1] (assembled
-    directly: which sentence the trained decision picks is tested with the encoder elsewhere)."""
-    from qa.answer.extractive import _assemble
-
-    picks = [(0, next(s for s in passage_sentences(hits[0].chunk.text) if "16周岁" in squash(s)))]
-    result = _assemble(analyse(QUESTION), hits[:5], picks)
+    result = compose(analyse(QUESTION), hits, ExtractiveParams(), False)
     assert result.answered and result.citations
     return result
 

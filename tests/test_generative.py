@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api_support import ThreadedServer, free_port
-from qa.answer.chain import NO_LLM_NOTICE, build_answer_chain
-from qa.answer.extractive import ExtractiveParams, split_sentences
+from qa.answer.chain import NO_LLM_NOTICE, AskRequest, build_answer_chain
+from qa.answer.extractive import ExtractiveParams, compose, split_sentences
 from qa.answer.generative import (SYSTEM_PROMPT, TIMEOUT_NOTICE, UNAVAILABLE_NOTICE, GenerativeAnswerer, chinese_to_int,
                                   normalize_markers, numbers_in, passage_text, verify)
 from qa.question import analyse
@@ -126,14 +127,8 @@ def hits(chunks) -> list[SearchHit]:
 
 @pytest.fixture(scope="module")
 def extractive(hits):
-    """The extractive answer the generative mode starts from: the sentences of passages [1] and [2] holding
-    the figures (assembled directly: which sentence the trained decision picks is tested elsewhere)."""
-    from qa.answer.extractive import _assemble
-
-    picks = [(k, next(s for s in split_sentences(hits[k].chunk.text) if needle in s))
-             for k, needle in ((0, "108座"), (1, "三个阶段"))]
-    result = _assemble(analyse(QUESTION), hits[:5], picks)
-    assert result.answered and result.citations
+    result = compose(analyse(QUESTION), hits[:5], ExtractiveParams(), False)
+    assert result.answered and result.citations  # the real extractive answerer finds it
     return result
 
 
@@ -254,6 +249,25 @@ class _Routes:
 def _chain(hits, generative):
     # The index is replaced by a fixed ranking of real chunks; the chain and answerers are the real ones.
     return build_answer_chain(lambda q, k, f: hits[:k], lambda q: _Routes(), ExtractiveParams(), None, generative)
+
+
+def test_chain_uses_generative_only_when_asked(llm, hits):
+    chain = _chain(hits, GenerativeAnswerer(_settings(llm.url)))
+    llm.replies.append("全市108座市级发证非煤矿山纳入整合[1]。")
+    extractive = chain.invoke(AskRequest(QUESTION, top_k=5, mode="extractive"))
+    assert extractive.mode == "extractive" and llm.requests == []
+    generated = chain.invoke(AskRequest(QUESTION, top_k=5, mode="generative"))
+    assert generated.mode == "generative" and len(llm.requests) == 1
+    assert generated.answer == "全市108座市级发证非煤矿山纳入整合[1]。"
+    assert [c.hit.chunk.chunk_id for c in generated.citations] == [hits[0].chunk.chunk_id]
+    assert generated.answer_id and "answer" in generated.timings_ms
+
+
+def test_chain_without_endpoint_says_so(hits):
+    chain = _chain(hits, None)
+    result = chain.invoke(AskRequest(QUESTION, top_k=5, mode="generative"))
+    assert result.mode == "extractive" and result.answered and result.notice == NO_LLM_NOTICE
+    assert chain.invoke(AskRequest(QUESTION, top_k=5, mode="extractive")).notice == ""
 
 
 # ------------------------------------------------------------------------------ slow: the whole service

@@ -50,6 +50,12 @@ def test_district_missing_from_the_task_list_is_refused(chunks):
     assert refused.related and not refused.citations
 
 
+def test_district_named_by_the_heading_above_is_answered(chunks):
+    hits = hits_with(chunks["2020-02"], "实施71.5万平方米城镇老旧小区改造")
+    result = answer("2020年城区老旧小区改造要改造多少平方米？", hits)
+    assert result.answered and "71.5" in result.answer and "16.2" not in result.answer, result.answer
+
+
 def test_a_sentence_naming_other_districts_is_no_answer(chunks):
     sentence = "到2023年，城区、矿区、郊区共进驻300辆幸福快车。"
     hit = hit_of(chunks["2021-04"], sentence)
@@ -71,6 +77,20 @@ def test_the_largest_amount_asked_is_told_by_amounts(chunks):
 
 # ---- years and issues ----------------------------------------------------------------------------
 
+def test_year_outside_the_plan_is_refused_and_inside_answered(chunks):
+    hits = hits_with(chunks["2023-06"], "服务区快充桩覆盖率达到80%")
+    assert not answer("充（换）电基础设施三年行动计划里，2026年高速公路服务区快充桩覆盖率要到多少？", hits).answered
+    result = answer("2024年底高速公路3个服务区快充桩覆盖率要到多少？", hits)
+    assert result.answered and "80%" in result.answer, result.answer
+
+
+def test_another_years_figure_is_refused(chunks):
+    hits = hits_with(chunks["2020-02"], "2020年度住房保障工作目标任务为")
+    assert not answer("阳泉市2021年度住房保障工作目标任务是多少套？", hits).answered
+    result = answer("阳泉市2020年度城镇棚户区住房改造开工目标任务是多少套？", hits)
+    assert result.answered and "5734" in result.answer, result.answer
+
+
 def test_a_sentence_naming_only_other_years_from_a_passage_of_another_year():
     text = "2025年全市新增公共充电桩1000个。\n2023年新增300个。"
     c = Chunk("x", text, text, text, "2023-06.txt", 1, 2, "2023-06", 2023, "2023-06#01", "", "三年行动计划", "")
@@ -81,6 +101,13 @@ def test_a_sentence_naming_only_other_years_from_a_passage_of_another_year():
     assert ungrounded(info, "2026年新增300个。", SearchHit(c2, 1.0)).startswith("sentence names other years")
 
 
+def test_a_report_printed_the_next_year_does_not_give_that_years_figure(chunks):
+    hits = hits_with(chunks["2021-01"], "全市共办结行政复议案件35件")  # 2020年法治政府建设情况报告, issue 2021-01
+    assert not answer("2021年全市行政复议纠正率是多少？", hits).answered
+    result = answer("2020年全市行政复议纠正率是多少？", hits)
+    assert result.answered and "22.86%" in result.answer, result.answer
+
+
 def test_an_issue_not_asked_is_refused(chunks):
     hit = hits_with(chunks["2022-03"], "重污染天气")[0]
     assert asked(analyse("2023年第6期公报里的重污染天气应急预案")).issues == ("2023-06",)
@@ -89,6 +116,30 @@ def test_an_issue_not_asked_is_refused(chunks):
 
 
 # ---- the value asked for -------------------------------------------------------------------------
+
+def test_a_rate_asked_needs_that_rate_not_another_figure(chunks):
+    hits = hits_with(chunks["2021-01"], "全市共办结行政诉讼案件79件")
+    assert not answer("2020年阳泉市行政诉讼案件的败诉率是多少？", hits).answered  # only 纠正率 and a count
+    result = answer("2020年行政复议纠正率是多少？", hits)
+    assert result.answered and "22.86%" in result.answer, result.answer
+
+
+def test_a_change_relative_to_the_rate_is_not_the_rate(chunks):
+    hits = hits_with(chunks["2021-01"], "在基准费率的基础上降幅")
+    assert not answer("安全生产责任保险方案中，煤矿企业的基准费率是多少？", hits).answered
+    result = answer("被纳入联合惩戒黑名单的单位，保险费率的提高幅度不低于多少？", hits)
+    assert result.answered and "30%" in result.answer, result.answer
+
+
+def test_an_actual_figure_is_not_read_off_a_plan(chunks):
+    hits = hits_with(chunks["2022-03"], "全市108座市级发证非煤矿山压减比例不低于50%")  # 非煤矿山整合实施意见
+    assert not answer("非煤矿山整合完成后，全市实际保留了多少座矿山？", hits).answered
+    result = answer("全市市级发证的非煤矿山有多少座？", hits)
+    assert result.answered and "108" in result.answer, result.answer
+    report = hits_with(chunks["2021-01"], "全市共办结行政复议案件35件")  # a report states outcomes
+    result = answer("2020年全市实际办结行政复议案件多少件？", report)
+    assert result.answered and "35" in result.answer, result.answer
+
 
 def test_a_head_count_is_asked_and_a_pointer_to_the_annex_is_no_answer(chunks):
     hits = hits_with(chunks["2022-03"], "突发事件分级标准见附件1")
@@ -217,3 +268,12 @@ def test_a_document_number_not_in_the_gazette_is_refused_with_the_reason(chunks)
     result = chain_over(cited).invoke(AskRequest("按晋政办发〔2012〕37号要求，调整后的挂牌责任人名单印发给了谁？"))
     assert "公报未收录" not in result.answer
 
+
+def test_a_gazette_issue_not_retrieved_is_refused_with_the_reason(chunks):
+    from qa.answer.chain import AskRequest
+
+    hits = hits_with(chunks["2022-03"], "年满16周岁")
+    refused = chain_over(hits).invoke(AskRequest("2022年第1期公报里共享单车用户需要满多少岁？"))
+    assert not refused.answered and "2022年第1期" in refused.answer
+    result = chain_over(hits).invoke(AskRequest("2022年第3期：互联网租赁自行车用户须年满多少周岁？"))
+    assert result.answered and "16" in result.answer, result.answer

@@ -1,12 +1,9 @@
 """The default answerer, no LLM needed: pick the sentences of the retrieved passages that answer
 the question and compose a short answer with a [n] marker after each sentence.
 
-Which sentence answers, and whether to answer at all, is the trained decision's (qa/answer/decision.py):
-every sentence of the retrieved passages gets its features (qa/answer/features.py: wording shared with
-the question, retrieval rank, the asked kind of value present, role/year/place agreement, shape,
-semantic similarity), the model scores each, the best answers when its score reaches the model's
-threshold. The answer leads with what was asked (a figure, a date, the holder of the asked role), then
-the cited sentence. Document questions are answered from the document cards.
+Sentences are scored by lexical overlap with the question (character bigrams of the normalised
+text), the passage's retrieval rank, and answer-type cues (多少 -> numbers, 何时 -> dates, 谁 ->
+names, 哪个文件 -> documents). Document questions are answered from the document cards.
 """
 from __future__ import annotations
 
@@ -14,19 +11,20 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.grounding import CHECKS, ungrounded
-from qa.answer.decision import Decision, shipped_decision
-from qa.answer.features import DATE as _DATE, DATE_RELATIVE as _DATE_RELATIVE, NUMBER as _NUMBER, Row, add_relative, add_semantic, base_features, role_agreement
-from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, term_weights, weighted_overlap
+from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
-from qa.vocabulary import POSTS as _POSTS, ROLES as _ROLES, ROW_ROLE as _ROW_ROLE, asked_role
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
+_DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
+# A start point said without a date (自印发之日起施行 / 试用期从原任职时间算起) answers 从什么时候 too.
+_DATE_RELATIVE = re.compile(r"之日起|时间算起|时起算|日起算|起计算")
+_NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
 
 NOT_FOUND_ZH = "公报中未找到能回答该问题的内容。"
 NOT_FOUND_EN = "The gazette does not contain an answer to this question."
@@ -34,11 +32,7 @@ NOT_FOUND_EN = "The gazette does not contain an answer to this question."
 
 @dataclass(frozen=True)
 class ExtractiveParams:
-    """How the answer is composed. Which sentence answers and whether to answer at all is the trained
-    decision's (qa/answer/decision.py; None: the model shipped with the package)."""
-
-    decision: Decision | None = None
-    max_passages: int = 3  # the passages the year and grounding checks scope the question by
+    max_passages: int = 3  # sentences are taken from the top passages only
     max_sentences: int = 2
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
     same_passage_ratio: float = 0.5  # a sentence of the best one's passage with a further asked value joins this close
@@ -46,13 +40,20 @@ class ExtractiveParams:
     # One year's part of a multi-year question has its own answer: another passage joins it only with a value
     # of the asked kind the best lacks (at 1.0 no share of further terms suffices).
     part_second_adds: float = 1.0
-    semantic_candidates: int = 10  # sentences embedded for the decision (the pre-selection model's best)
-    selection_max_chars: int = 120  # a sentence is embedded by its beginning (cost grows with length)
-    selection_passages: int = 5  # the decision reads every passage the chain retrieves (top_k 5)
-
-    @property
-    def model(self) -> Decision:
-        return self.decision or shipped_decision()
+    min_score: float = 0.35  # refusal threshold on the best sentence score (benchmarks/results/refusal_calibration.md)
+    min_score_en: float = 0.05  # cross-lingual similarities run lower; the grounding checks do the refusing (benchmarks/results/refusal_calibration.md)
+    semantic_weight_en: float = 1.0  # English evidence = w * semantic + (1 - w) * translated-term overlap + cues
+    min_lexical: float = 0.2  # a Chinese answer sentence shares at least this much of the question's wording
+    rank_decay: float = 0.05
+    semantic_weight: float = 0.6  # sentence score = w * semantic + (1 - w) * lexical + cues
+    semantic_floor: float = 0.75  # e5 cosines live in ~[0.7, 0.95]: rescale [floor, floor + span] to [0, 1]
+    semantic_span: float = 0.17
+    semantic_candidates: int = 8  # sentences embedded for selection (after a lexical pre-selection)
+    selection_max_chars: int = 120
+    selection_passages: int = 5  # the selection reads every passage the chain retrieves (top_k 5; the gate reads the top max_passages)
+    gate_candidates: int = 5  # the plain-wording pool the gate reads (Chinese questions)
+    semantic_candidates_en: int = 8
+    selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
 
 
 SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, sentences -> cosine per sentence
@@ -62,38 +63,84 @@ SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, senten
 class _Candidate:
     hit_index: int
     sentence: str
-    score: float  # the decision's probability that this sentence answers
+    score: float  # evidence score: what the answer-or-refuse gate reads
     lexical: float = 0.0
-    rank: float = 0.0  # the same probability: candidates are ordered by it
+    rank: float = 0.0  # selection score: which answering sentence reads best
     source: Sentence | None = None
-    gate: bool = True
+    gate: bool = True  # in the pool the gate reads
     held: dict[int, float] | None = None  # the question terms the sentence itself holds: index -> weight
     covered: frozenset[int] = frozenset()  # ... and those its context (lead, heading, title) holds too
-    features: dict[str, float] | None = None
 
 
-@lru_cache(maxsize=16384)
-def _text_bigrams(text: str) -> frozenset[str]:
-    return frozenset(bigrams(normalize_for_search(text)))
+# A compound role (办公室主任) is one role: asked, it is not the 主任 in a member's title.
+_ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "办公室副主任", "办公室主任", "副主任", "主任", "副局长", "局长", "成员")
+_POSTS = ("副主任", "主任", "副局长", "局长")  # posts of an office, not only roles in a group
+
+
+def _role_bonus(question: str, sentence: str, block: str = "") -> float:
+    """组长 asked -> a row naming the 组长, not a 副组长 row. Read is the role a sentence assigns (a roster
+    label 副组长：, an appointment …为…局长, a post filled 办公室主任由…兼任), not a member's own title
+    (副组长：郭玉霞（市政府金融办主任） is no 主任 row). An unlabelled roster row takes the label of its
+    block (`block`: the lead it reads with, ending 副组长：)."""
+    asked = next((r for r in _ROLES if r in question), None)
+    if not asked:
+        return 0.0
+    flat = normalize_for_search(sentence).replace(" ", "")
+    said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}(?:[：:]|由)|为.*(?<![副务]){r}", flat)]
+    if not said and block:
+        label = normalize_for_search(block).replace(" ", "")
+        said = [r for r in _ROLES if re.search(rf"(?<![副务]){r}[：:]$", label)]
+    if not said:
+        return 0.0
+    if asked in said or asked.startswith("办公室") and asked[3:] in said:  # (an office's roster: 主任：梁爱卿（兼）)
+        return 0.2
+    # A post (局长, 主任) is also said by a member's title: 成员：岳文明（市教育局副局长）.
+    post = asked in _POSTS and asked in flat and flat.count("副" + asked) != flat.count(asked)
+    return 0.2 if post else -0.2
+
+
+def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit, block: str = "") -> float:
+    bonus = _role_bonus(info.normalized, sentence, block)
+    if "number" in info.cues and _NUMBER.search(sentence):
+        bonus += 0.15
+    if "date" in info.cues and (_DATE.search(sentence) or _DATE_RELATIVE.search(sentence)):
+        bonus += 0.15
+    if "person" in info.cues and (hit.chunk.persons and any(p in normalize_for_search(sentence) for p in hit.chunk.persons)
+                                  or _NAME_ROLE.search(sentence) and hit.chunk.chunk_type in ("personnel", "table")):
+        bonus += 0.15
+    return bonus
 
 
 def _overlap(q: set[str], sentence: str, context: str) -> float:
     if not q:
         return 0.0
-    s = _text_bigrams(sentence)
-    c = _text_bigrams(context) if context else frozenset()
+    s = bigrams(normalize_for_search(sentence))
+    c = bigrams(normalize_for_search(context))
     # The sentence's own words count fully; its section heading and title count half.
     return (len(q & s) + 0.5 * len((q - s) & c)) / len(q)
 
 
-def candidate_rows(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams) -> list[Row]:
-    """Every sentence of the retrieved passages with the features known before embedding."""
+@dataclass
+class _Row:
+    hit_index: int
+    sentence: Sentence
+    lexical: float  # plain bigram overlap (gate)
+    extra: float  # cues - rank decay (gate)
+    context: str = ""  # the introducing sentence, section heading and title (flattened)
+    selective: float = 0.0  # rarity-weighted overlap, with `context` counting half
+    shape: float = 0.0
+    held: dict[int, float] | None = None
+    covered: frozenset[int] = frozenset()
+
+
+def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
+                    similarity: SentenceSimilarity | None = None,
+                    keep: Callable[[str, SearchHit, float], bool] | None = None) -> list[_Candidate]:
+    """Candidates best first by selection score (`rank`); each also carries the gate's evidence `score`.
+    `keep(sentence, hit, lexical)` drops sentences before the costly embedding step."""
     q = bigrams(info.content)
     groups = question_terms(info) if info.lang == "en" else []
-    terms = question_terms(info)
-    rows: list[Row] = []
-    contexts: list[str] = []
-    lexicals: list[tuple[float, float]] = []
+    rows: list[_Row] = []
     for i, hit in enumerate(hits[: max(params.max_passages, params.selection_passages)]):
         c = hit.chunk
         context = f"{c.doc_title} {' '.join(c.section_path)}"
@@ -101,56 +148,60 @@ def candidate_rows(info: QuestionInfo, hits: list[SearchHit], params: Extractive
             # A list item or roster row reads with the sentence introducing it (组 长：雷健坤 市长).
             item_context = f"{s.lead} {context}"
             # English: the share of the question's words whose Chinese terms the sentence holds.
-            if groups:
-                lexical = plain_overlap(groups, flat(s.text), flat(item_context))
-                alone = plain_overlap(groups, flat(s.text), "")
-            else:
-                lexical, alone = _overlap(q, s.text, item_context), _overlap(q, s.text, "")
-            rows.append(Row(i, s))
-            contexts.append(flat(item_context))
-            lexicals.append((lexical, alone))
+            lexical = plain_overlap(groups, flat(s.text), flat(item_context)) if groups else _overlap(q, s.text, item_context)
+            rows.append(_Row(i, s, lexical, _cue_bonus(info, s.text, hit, s.lead if s.item else "") - params.rank_decay * i,
+                             context=flat(item_context)))
     if not rows:
         return []
-    weights = term_weights(terms, [flat(r.sentence.text) + " " + ctx for r, ctx in zip(rows, contexts)])
-    for r, ctx, (lexical, alone) in zip(rows, contexts, lexicals):
+    # The gate's pool: the best few by plain wording and cues (what the refusal thresholds were
+    # calibrated on). English questions share no wording with the source: their pool is the selection's.
+    gate_pool = set() if info.lang == "en" else \
+        {id(r) for r in sorted((r for r in rows if r.hit_index < params.max_passages
+                                and not _other_year(info, r.sentence.text, hits[r.hit_index])),
+                               key=lambda r: -(r.lexical + r.extra))[: params.gate_candidates]}
+    if keep is not None:
+        rows = [r for r in rows if keep(r.sentence.text, hits[r.hit_index], r.lexical)]
+    if not rows:
+        return []
+    terms = question_terms(info)
+    weights = term_weights(terms, [flat(r.sentence.text) + " " + r.context for r in rows])
+    for r in rows:
         # An item means what its introduction says plus itself (草地贪夜蛾防控领导小组 + 组 长：雷健坤).
         own = flat(f"{r.sentence.lead}{r.sentence.text}" if r.sentence.item else r.sentence.text)
-        hit = hits[r.hit_index]
+        r.selective = weighted_overlap(terms, weights, own, r.context)
         r.held = {k: w for k, ((alts, _), w) in enumerate(zip(terms, weights)) if w and any(holds(own, a) for a in alts)}
         r.covered = frozenset(r.held) | {k for k, ((alts, _), w) in enumerate(zip(terms, weights))
-                                         if w and any(holds(ctx, a) for a in alts)}
-        r.features = base_features(info, r.sentence, hit, r.hit_index, lexical, alone,
-                                   weighted_overlap(terms, weights, own, ctx),
-                                   r.hit_index < params.max_passages and _other_year(info, r.sentence.text, hit))
-    add_relative(rows, "selective", "selective_best_gap")
-    add_relative(rows, "lexical", "lexical_best_gap")
-    return rows
-
-
-def embed_rows(info: QuestionInfo, rows: list[Row], params: ExtractiveParams, pre: list[float] | None,
-               similarity: SentenceSimilarity | None) -> list[Row]:
-    """The rows worth embedding (the pre-selection model's best), with their semantic features added.
-    Without a similarity function the semantic features stay missing (the trees route them as trained)."""
-    if pre is not None:
-        order = sorted(range(len(rows)), key=lambda k: (-pre[k], k))[: params.semantic_candidates]
-        rows = [rows[k] for k in order]
-    if similarity and rows:
-        add_semantic(rows, similarity(info.text, [_embedded(r.sentence)[: params.selection_max_chars] for r in rows]))
-    return rows
-
-
-def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
-                    similarity: SentenceSimilarity | None = None) -> list[_Candidate]:
-    """Candidates best first by the trained decision's probability that they answer."""
-    rows = candidate_rows(info, hits, params)
-    if not rows:
-        return []
-    model = params.model
-    pre = model.pre_scores([r.features for r in rows]).tolist()
-    rows = embed_rows(info, rows, params, pre, similarity)
-    probs = model.scores([r.features for r in rows]).tolist()
-    out = [_Candidate(r.hit_index, r.sentence.text, p, r.features.get("lexical", 0.0), p, r.sentence, True,
-                      r.held, r.covered, r.features) for r, p in zip(rows, probs)]
+                                         if w and any(holds(r.context, a) for a in alts)}
+        r.shape = shape_bonus(info, r.sentence, hits[r.hit_index].chunk)
+    # Embedding sentences is the costly step: only the best few by wording and cues are embedded.
+    n = params.semantic_candidates_en if info.lang == "en" else params.semantic_candidates
+    chosen = sorted(rows, key=lambda r: -(r.selective + r.extra + r.shape))[:n]
+    if gate_pool:
+        chosen += [r for r in rows if id(r) in gate_pool and r not in chosen]
+    else:
+        gate_pool = {id(r) for r in chosen}
+    # English questions share no characters with the Chinese source: the gate reads meaning and the
+    # words that translate (a cross-lingual cosine alone runs low and uneven).
+    w = (params.semantic_weight_en if info.lang == "en" else params.semantic_weight) if similarity else 0.0
+    ws = params.selection_semantic_weight if similarity else 0.0
+    # Embedding cost grows with the longest text of the batch: a sentence only the selection reads is
+    # embedded by its beginning (the gate's own pool is embedded whole, as it was calibrated).
+    # (two batches, so the short ones are not padded to the gate pool's longest sentence).
+    semantic = [0.0] * len(chosen)
+    if similarity:
+        whole = [k for k, r in enumerate(chosen) if id(r) in gate_pool]
+        cut = [k for k, r in enumerate(chosen) if id(r) not in gate_pool]
+        for ks, limit in ((whole, None), (cut, params.selection_max_chars)):
+            if ks:
+                cos = similarity(info.text, [_embedded(chosen[k].sentence)[:limit] for k in ks])
+                for k, c in zip(ks, cos):
+                    semantic[k] = c
+    out = []
+    for r, cos in zip(chosen, semantic):
+        sem = min(1.0, max(0.0, (cos - params.semantic_floor) / params.semantic_span))
+        rank = ws * sem + (1 - ws) * r.selective + r.extra + r.shape
+        out.append(_Candidate(r.hit_index, r.sentence.text, w * sem + (1 - w) * r.lexical + r.extra, r.lexical,
+                              rank, r.sentence, id(r) in gate_pool, r.held, r.covered))
     out.sort(key=lambda c: -c.rank)
     return out
 
@@ -167,6 +218,13 @@ def _other_year(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
 def _embedded(s: Sentence) -> str:
     """What is embedded for a sentence: an item with its introduction (医学救援组 组长：市卫健委主任)."""
     return f"{s.lead[-40:]} {s.text}" if s.item and s.lead else s.text  # (the lead's end: cost grows with length)
+
+
+def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool:
+    """The sentence carries what the question asks for: the year it names, a number in the unit it
+    asks for, a date, the place (qa/answer/grounding.py). A sentence that does not is no answer,
+    however similar it reads."""
+    return not ungrounded(info, sentence, hit)
 
 
 def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
@@ -200,61 +258,16 @@ def _card_of(hits: list[SearchHit], hit_index: int) -> int:
     return next((i for i, h in enumerate(hits) if h.chunk.chunk_type == "card" and h.chunk.doc_key == key), hit_index)
 
 
-def role_holder(role: str, sentence: str, persons: tuple[str, ...] | list[str] = ()) -> str:
-    """The person a roster row or appointment names in `role` (组长：韩加政（副市长） -> 韩加政), or ""."""
-    text = flat(sentence)
-    m = re.search(rf"(?<![副务]){role}[：:]", text)
-    if m:
-        after = text[m.end():]
-        known = [p.replace(" ", "") for p in persons if after.startswith(p.replace(" ", ""))]
-        if known:
-            return max(known, key=len)
-        n = re.match(r"[\u4e00-\u9fff]{2,3}?(?=[（(，,；;。]|$|市|副|同志)", after)
-        return n.group(0) if n else ""
-    m = re.search(rf"由(?:[^，。；]{{0,20}}?(?:员|长|任|记|师))?([\u4e00-\u9fff]{{2,4}}?)(?:同志)?(?:兼任|担任)", text)
-    if m and role in text[: m.start()]:
-        return m.group(1)
-    return ""
-
-
-def asked_value(info: QuestionInfo, sentence: str, hit: SearchHit) -> str:
-    """What the question asks for, read off the answering sentence: the holder of the asked role (组长 韩加政),
-    a figure of the asked kind, a date; "" when the sentence gives none plainly."""
-    if "person" in info.cues:
-        role = asked_role(info.normalized if info.lang == "zh" else info.text)
-        name = role_holder(role, sentence, hit.chunk.persons) if role else ""
-        if name:
-            return f"{role} {name}"
-    if "date" in info.cues and "number" not in info.cues:
-        m = _DATE.search(sentence)
-        if m:
-            return m.group(0).replace(" ", "")
-    if "number" in info.cues:
-        value = english_value(info, [m.group(0) for m in _NUMBER.finditer(sentence)])
-        return value.replace(" ", "")
-    return ""
-
-
-def _english(info: QuestionInfo, sentence: str, hit: SearchHit | None = None) -> str:
-    """English answers: the value asked where one can be read off, plus the Chinese source quoted."""
-    value = asked_value(info, sentence, hit) if hit is not None else ""
-    if not value and "date" in info.cues:
+def _english(info: QuestionInfo, sentence: str) -> str:
+    """English answers: a templated value where one can be read off, plus the Chinese source quoted."""
+    value = ""
+    if "date" in info.cues:
         m = _DATE.search(sentence)
         value = m.group(0) if m else ""
     if not value and "number" in info.cues:
         value = english_value(info, [m.group(0) for m in _NUMBER.finditer(sentence)])
     quote = f"「{sentence}」"
     return f"{value} — the gazette says: {quote}" if value else f"The gazette says: {quote}"
-
-
-def _leads_with_value(info: QuestionInfo, text: str, hit: SearchHit) -> str:
-    """A Chinese answer leads with what was asked (组长 韩加政。组长：韩加政…), unless the sentence already does."""
-    if info.lang != "zh":
-        return text
-    value = asked_value(info, text, hit)
-    if not value or flat(text).startswith(flat(value)):
-        return text
-    return f"{value}。{text}"
 
 
 def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams, doc_route: bool,
@@ -264,7 +277,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if not hits:
         return refuse(info, hits)
     picks: list[tuple[int, str]] = []
-    threshold = params.model.threshold
+    threshold = params.min_score_en if info.lang == "en" else params.min_score
     if doc_route and hits[0].chunk.chunk_type == "card" and asks_about_document(info.text):
         # the question names a document number and asks what that document is; what it says
         # (免去了谁, 有效期多久) is answered from its sentences, which the route put next to the card
@@ -277,7 +290,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
             return _assemble(info, hits, list(dict.fromkeys(picks)))
     evidence = _evidence(candidates)
     if not picks and evidence < threshold:
-        return refuse(info, hits, missing(info))
+        return refuse(info, hits)
     if candidates and evidence >= threshold:
         best = _leading(info, hits, candidates, params)
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
@@ -286,7 +299,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
             lead = [(_card_of(hits, d), _card_answer(info, hits[d]))]
         else:
             lead = []
-        lead.append((best.hit_index, _leads_with_value(info, _shown(info, best, hits), hits[best.hit_index])))
+        lead.append((best.hit_index, _shown(info, best, hits)))
         for cand in candidates:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
                 break
@@ -296,7 +309,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
             if cand.rank >= params.second_ratio * best.rank:
                 if cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds):
                     lead.append((cand.hit_index, _shown(info, cand, hits)))
-            elif cand.hit_index == best.hit_index and role_agreement(info.normalized, cand.sentence) >= 0 \
+            elif cand.hit_index == best.hit_index and _role_bonus(info.normalized, cand.sentence) >= 0 \
                     and _values(info, cand.sentence, hits[cand.hit_index]) - _values(info, best.sentence, hits[best.hit_index]):
                 # The rest of a figure-asking answer in the best sentence's own passage (不低于55%… / 不低于70%):
                 # a further value of the asked kind, at no cost to the citations (not a roster row of
@@ -382,8 +395,11 @@ def _shown(info: QuestionInfo, cand: _Candidate, hits: list[SearchHit]) -> str:
 
 def _answering(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
                similarity: SentenceSimilarity | None) -> list[_Candidate]:
-    """Sentences that could answer, best first by the trained decision."""
-    return _unqualified_first(info, hits, score_sentences(info, hits, params, similarity))
+    """Sentences that could answer, best first: scored, and carrying what the question asks for."""
+    def admissible(sentence: str, hit: SearchHit, lexical: float) -> bool:
+        return _answers_the_type(info, sentence, hit) and (info.lang == "en" or lexical >= params.min_lexical)
+
+    return _unqualified_first(info, hits, score_sentences(info, hits, params, similarity, admissible))
 
 
 _WORDS_ONLY = re.compile(r"[^\u4e00-\u9fffA-Za-z0-9]")
@@ -452,7 +468,7 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             i = candidates[0].hit_index if candidates else 0
             picks.append((_card_of(hits, i), _card_answer(info, hits[i])))
             answered += 1
-        elif candidates and _evidence(candidates) >= params.model.threshold:
+        elif candidates and _evidence(candidates) >= params.min_score:
             best = _leading(part_info, hits, candidates, params)
             # A later clause asks about the first one's subject: a sentence reading as close from a
             # passage an earlier part already cites answers it at no further citation (组长是谁？办公室
@@ -482,6 +498,7 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
     return list(dict.fromkeys(picks)), answered
 
 
+_ROW_ROLE = re.compile(r"(常务副组长|副组长|组长|副指挥长|指挥长|副主任|主任|成员)[：:]")
 
 
 def _fellow_holders(info: QuestionInfo, best: _Candidate, candidates: list[_Candidate], params: ExtractiveParams,
@@ -507,29 +524,10 @@ def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, 
             citations.append(Citation(numbers[hit_index], hits[hit_index], sentence))
         text = sentence.rstrip("；;")
         if info.lang == "en" and not text.startswith(hits[hit_index].chunk.doc_number):
-            text = _english(info, sentence, hits[hit_index])
+            text = _english(info, sentence)
         parts.append(f"{text}[{numbers[hit_index]}]")
     related = [h for i, h in enumerate(hits) if i not in numbers]
     return AnswerResult(info.text, " ".join(parts), True, citations, related)
-
-
-# What a question asks, once its asking words are gone: 阳泉市人民医院的床位有多少张？ -> 阳泉市人民医院的床位.
-_ASKING_TAIL = re.compile(r"(?:一共|总共|共|大概|大约|分别|具体)?(?:有|是|为|要|需要|能|可以|应该|应当|得|在)?"
-                          r"(?:多少[\u4e00-\u9fff]?|几[\u4e00-\u9fff]?|什么[\u4e00-\u9fff]{0,2}|哪[\u4e00-\u9fff]{0,2}|谁|何时|怎么[\u4e00-\u9fff]{0,2}|如何)"
-                          r"(?:呢|吗|啊|呀)?[？?。！!]*$")
-_MISSING_KIND = (("person", "是谁"), ("date", "的时间"), ("number", "的具体数字"))
-
-
-def missing(info: QuestionInfo) -> str:
-    """What the refusal says is missing (（公报中没有写明“阳泉市人民医院的床位”的具体数字）), or "" when the
-    question's subject cannot be told apart from its asking words."""
-    if info.lang != "zh":
-        return ""
-    subject = _ASKING_TAIL.sub("", info.text.strip()).rstrip("的，, ")
-    if not 2 <= len(subject) <= 40 or subject == info.text.strip():
-        return ""
-    kind = next((what for cue, what in _MISSING_KIND if cue in info.cues), "")
-    return f"（公报中没有写明“{subject}”{kind}）"
 
 
 def refuse(info: QuestionInfo, hits: list[SearchHit], reason: str = "") -> AnswerResult:

@@ -9,7 +9,7 @@ from qa.config import PROJECT_ROOT
 
 REPORTS_DIR = PROJECT_ROOT / "eval" / "reports"
 HEADLINE = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "accuracy", "accuracy_answerable",
-            "citation_precision", "citation_recall", "correct_among_answered", "answered_rate", "refusal_rate")
+            "citation_precision", "citation_recall", "answered_rate", "refusal_rate")
 CHART_METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "accuracy")
 BREAKDOWN_METRICS = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "accuracy", "citation_precision", "answered_rate")
 MAX_MD_FAILURES = 150
@@ -99,8 +99,6 @@ def markdown(report: dict) -> str:
         rows = [[g, figs[0][key][g]["n"], *[_cell([f[key].get(g, {}).get(m) for f in figs]) for m in BREAKDOWN_METRICS]]
                 for g in groups]
         out += _table([key[3:], "n", *BREAKDOWN_METRICS], rows)
-    if report.get("cv"):
-        out += cv_markdown(report["cv"])
     main = systems[0]
     fails = figs[0]["failures"]
     out += ["", f"## Failures of {main} ({len(fails)})", ""]
@@ -114,39 +112,6 @@ def markdown(report: dict) -> str:
     if len(fails) > MAX_MD_FAILURES:
         out.append(f"- … {len(fails) - MAX_MD_FAILURES} more in {report['name']}.json")
     return "\n".join(out) + "\n"
-
-
-CV_METRICS = ("refusal_rate", "answered_rate", "correct_among_answered", "citation_precision", "citation_recall",
-              "hit@5", "mrr@10", "accuracy", "answer_chars_p50")
-
-
-def cv_markdown(cv: dict) -> list[str]:
-    """Leave-one-issue-out: per fold, pooled, in-sample and the gap, for each system."""
-    out = ["", "## Leave-one-issue-out (`--cv issue`)", "",
-           "Each fold's questions are answered by the system fitted without that issue's questions (for a system "
-           "that fits nothing, such as today's hand-set rules or the baseline, cross-validated = in-sample). "
-           "The overall figures above are the pooled cross-validated ones. A gap (in-sample minus cross-validated) "
-           "over 0.03 is flagged as overfitting."]
-    for system, c in cv.items():
-        folds = list(c["folds"])
-        out += ["", f"### {system}" + ("" if c["fitted"] else " (nothing fitted)"), ""]
-        rows = []
-        for m in CV_METRICS:
-            gap = c["gap"].get(m)
-            flag = " ⚠ overfit" if m in c["overfit"] else ""
-            rows.append([m, *[c["folds"][f].get(m) for f in folds], c["pooled"].get(m), c["in_sample"].get(m),
-                         ("–" if gap is None else f"{gap:+.3f}") + flag])
-        rows.append(["n", *[c["folds"][f]["n"] for f in folds], c["pooled"]["n"], c["in_sample"]["n"], ""])
-        rows.append(["answer p95 ms", *[c["folds"][f]["latency_ms"].get("answer", {}).get("p95") for f in folds], "", "", ""])
-        out += _table(["metric", *folds, "pooled (CV)", "in-sample", "gap"], rows)
-        if c["overfit"]:
-            out += ["", f"**Overfitting**: in-sample exceeds cross-validated by more than 0.03 on {', '.join(c['overfit'])}."]
-        orig = c.get("original") or {}
-        if orig.get("pooled"):
-            out += ["", f"The original questions alone (ids a***/b***, n={orig['pooled']['n']}):", ""]
-            out += _table(["metric", "pooled (CV)", "in-sample"],
-                          [[m, orig["pooled"].get(m), orig["in_sample"].get(m)] for m in CV_METRICS])
-    return out
 
 
 # ------------------------------------------------------------------------------------------ chart
@@ -183,7 +148,7 @@ def plot(report: dict, path: Path) -> None:
          "hit@5 by question type (n/a: unanswerable)")
     bars(axes[2], types, [[f["by_type"].get(t, {}).get("accuracy") for t in types] for f in figs],
          "accuracy by question type")
-    fig.suptitle(f"gazette-qa eval `{report['name']}` @ {((report.get('git') or {}).get('commit') or '')[:10]}")
+    fig.suptitle(f"gazette-qa eval `{report['name']}` @ {(report.get('git') or {}).get('commit', '')[:10]}")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
