@@ -18,7 +18,7 @@ from qa.answer.selection import asked_figures, asks_list, english_value, flat, h
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
-from qa.models import SearchHit
+from qa.models import SearchHit, issue_name, source_name
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
@@ -230,12 +230,13 @@ def _answers_the_type(info: QuestionInfo, sentence: str, hit: SearchHit) -> bool
 def _card_answer(info: QuestionInfo, hit: SearchHit) -> str:
     """The document's number, title and issue; its date as written when a date is asked (哪天印发的)."""
     c = hit.chunk
-    issue = f"{c.issue[:4]}年第{int(c.issue[5:])}期"
+    where = source_name(c)  # 2022年第3期公报, or the collection of a document that is no gazette issue
     m = re.search(r"^成文日期：(\d{4})-(\d{1,2})-(\d{1,2})$", c.embed_text, re.M) if "date" in info.cues and c.chunk_type == "card" else None
     if info.lang == "en":
-        return f"{c.doc_number} is 《{c.doc_title}》 (gazette issue {c.issue}{', dated ' + '-'.join(m.groups()) if m else ''})."
+        source = f"gazette issue {c.issue}" if c.issue else (c.collection or c.source_file)
+        return f"{c.doc_number} is 《{c.doc_title}》 ({source}{', dated ' + '-'.join(m.groups()) if m else ''})."
     dated = f"成文日期为{m.group(1)}年{int(m.group(2))}月{int(m.group(3))}日，" if m else ""
-    return f"{c.doc_number}是《{c.doc_title}》，{dated}刊于{issue}公报。"
+    return f"{c.doc_number}是《{c.doc_title}》，{dated}{'刊于' if c.issue else '见'}{where}。"
 
 
 def _named_document(info: QuestionInfo, hits: list[SearchHit], i: int, margin: float = 0.1) -> int:
@@ -559,7 +560,7 @@ def person_timeline(info: QuestionInfo, persons: list[str], hits: list[SearchHit
     picks = []
     for issue, i, sentence in rows[:6]:
         c = hits[i].chunk
-        label = f"{issue[:4]}年第{int(issue[5:])}期（{c.doc_number}）"
+        label = f"{issue_name(issue) or c.collection or c.source_file}（{c.doc_number}）"
         picks.append((i, f"{label}：{sentence.rstrip('；;。')}。" if info.lang == "zh" else f"{issue} ({c.doc_number}): 「{sentence}」"))
     result = _assemble(QuestionInfo(info.text, info.normalized, "zh", info.cues), hits, picks)
     return result
