@@ -27,6 +27,9 @@ _UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f\x7f]")
 _ERRORS = {
     400: {"model": ErrorOut, "description": "A malformed multipart body."},
     401: {"model": ErrorOut, "description": "Missing or wrong API key (only when one is configured)."},
+    # A key with a line break matches no DELETE route ({doc_key:path} stops at it) but the GET one: Starlette
+    # answers 405. Still a client error, documented rather than special-cased.
+    405: {"model": ErrorOut, "description": "A document key no route takes (e.g. one with a line break)."},
     404: {"model": ErrorOut, "description": "No such document or file."},
     409: {"model": ErrorOut, "description": "Already in the corpus (send replace=true), or part of a larger file."},
     413: {"model": ErrorOut, "description": "Upload larger than the server's limit (QA_MAX_UPLOAD_BYTES)."},
