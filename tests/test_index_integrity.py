@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from index_fixtures import write_corpus  # noqa: E402
-from test_index import build, make_builder  # noqa: E402
+from test_index import built, corpus, make_builder  # noqa: E402,F401 - built and corpus are fixtures
 
 from qa.index.atomic import MANIFEST  # noqa: E402
 from qa.index.integrity import IndexCorruptError, file_checksums  # noqa: E402
@@ -23,17 +22,6 @@ from qa.index.store import CHUNKS_DB, FAISS_FILE, VECTORS, IndexStore  # noqa: E
 
 pytest_plugins = ["api_support"]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return write_corpus(tmp_path / "corpus")
-
-
-@pytest.fixture
-def built(tmp_path: Path, corpus: Path) -> Path:
-    build(tmp_path / "index", corpus)
-    return tmp_path / "index"
 
 
 def _bytes(index_dir: Path) -> dict[str, bytes]:

@@ -10,20 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from index_fixtures import ISSUES, write_corpus  # noqa: E402
-from test_index import FailingEncoder, _chunk_ids, _expect_line, _spawn, build, make_builder  # noqa: E402
+from test_index import FailingEncoder, _chunk_ids, _expect_line, _spawn, built, corpus, make_builder  # noqa: E402,F401 - built and corpus are fixtures
 
 from qa.index.manage import CorpusChangeError, IndexBusyError, add_issue_files, remove_files  # noqa: E402
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return write_corpus(tmp_path / "corpus")
-
-
-@pytest.fixture
-def built(tmp_path: Path, corpus: Path) -> Path:
-    build(tmp_path / "index", corpus)
-    return tmp_path / "index"
 
 
 def _update(index: Path, corpus: Path, enc=None):
