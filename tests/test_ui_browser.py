@@ -176,16 +176,30 @@ def test_english_question_and_thumbs_up_with_comment(browser, live_server):
 
 
 def test_filters_come_from_the_index_and_restrict_answers(browser, live_server):
+    import httpx
     from selenium.webdriver.common.by import By
 
     _open_ui(browser, live_server.url)
     browser.find_element(By.CSS_SELECTOR, "#qa-filters > button").click()
     _wait(browser, _css("#qa-year input"), 20)[0].click()
-    options = _wait(browser, _css("#qa-year li[role=option]"), 20)
-    labels = {o.get_attribute("aria-label") for o in options}
-    expected = {p.stem[:4] for p in (ROOT / "corpus").glob("*.txt")}
-    assert expected <= labels, labels
-    next(o for o in options if o.get_attribute("aria-label") == "2021").click()
+    _wait(browser, _css("#qa-year li[role=option]"), 20)
+    # The options list renders only the rows in view, and may open scrolled: read it from top to bottom.
+    read_all = """
+        const ul = document.querySelector('#qa-year ul'); const seen = new Set();
+        if (!ul) return [];
+        for (let top = 0; top <= ul.scrollHeight; top += Math.max(ul.clientHeight / 2, 10)) {
+            ul.scrollTop = top;
+            ul.querySelectorAll('li[role=option]').forEach(li => seen.add(li.getAttribute('aria-label')));
+        }
+        ul.scrollTop = 0;
+        return Array.from(seen);"""
+    served = httpx.get(f"{live_server.url}/v1/issues", timeout=30).json()["issues"]
+    expected = {i["issue"][:4] for i in served}  # the years the served index holds
+    assert expected == {p.stem[:4] for p in (ROOT / "corpus").glob("*.txt")}
+    labels = _wait(browser, lambda d: (lambda got: got if expected <= got else None)(set(d.execute_script(read_all))), 20)
+    assert expected <= labels, (expected, labels)
+    _wait(browser, lambda d: next((o for o in d.find_elements(By.CSS_SELECTOR, "#qa-year li[role=option]")
+                                   if o.get_attribute("aria-label") == "2021"), None), 20).click()
     _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#qa-year input").get_attribute("value") == "2021", 20)
 
     _ask(browser, BIKE_Q)  # the answer is in 2022-03; with year 2021 only 2021 passages may come back
