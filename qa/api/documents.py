@@ -16,6 +16,7 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from qa.api.auth import require_api_key
 from qa.api.errors import APIError
@@ -23,13 +24,20 @@ from qa.api.schemas import DocumentChangeOut, ErrorOut
 from qa.api.state import ServiceHolder, Worker
 
 log = logging.getLogger("qa.api")
+
+
+class _AnyKeyConvertor(StringConvertor):
+    """A path tail of any characters. Starlette's `path` is `.*`, which stops at a line break, so such a key
+    fell through to the GET route and got a 405; here it reaches the DELETE route and its 404/422."""
+
+    regex = r"[\s\S]+"
+
+
+register_url_convertor("anykey", _AnyKeyConvertor())
 _UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f\x7f]")
 _ERRORS = {
     400: {"model": ErrorOut, "description": "A malformed multipart body."},
     401: {"model": ErrorOut, "description": "Missing or wrong API key (only when one is configured)."},
-    # A key with a line break matches no DELETE route ({doc_key:path} stops at it) but the GET one: Starlette
-    # answers 405. Still a client error, documented rather than special-cased.
-    405: {"model": ErrorOut, "description": "A document key no route takes (e.g. one with a line break)."},
     404: {"model": ErrorOut, "description": "No such document or file."},
     409: {"model": ErrorOut, "description": "Already in the corpus (send replace=true), or part of a larger file."},
     413: {"model": ErrorOut, "description": "Upload larger than the server's limit (QA_MAX_UPLOAD_BYTES)."},
@@ -129,7 +137,7 @@ def build_documents_router() -> APIRouter:
         await anyio.to_thread.run_sync(holder.reload_if_changed)
         return JSONResponse(_change_out(change, plan), status_code=201)
 
-    @router.delete("/documents/{doc_key:path}", response_model=DocumentChangeOut)
+    @router.delete("/documents/{doc_key:anykey}", response_model=DocumentChangeOut)
     async def delete_document(
         request: Request,
         w: Annotated[Worker, Depends(worker)],
