@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from qa.answer.extractive import ExtractiveParams
 from qa.answer.similarity import CachedEncoder
 from qa.answer.types import AnswerResult
 from qa.config import Settings
+from qa.conversation import MAX_TURNS, Turn, make_turn, needs_context, resolve
 from qa.corpus.normalize import NORMALIZER_VERSION
 from qa.corpus.sources import load_source
 from qa.corpus.types import Issue
@@ -166,9 +168,44 @@ class GazetteService:
     def search(self, query: str, top_k: int = 5, filters: dict | None = None) -> list[SearchHit]:
         return self.searcher.search(query, top_k=top_k, filters=filters)
 
-    def ask(self, question: str, top_k: int | None = None, filters: dict | None = None, mode: str | None = None) -> AnswerResult:
-        req = AskRequest(question, top_k or self.settings.top_k, filters, mode or self.settings.answer_mode)
-        return self.chain.invoke(req)
+    def ask(self, question: str, top_k: int | None = None, filters: dict | None = None, mode: str | None = None,
+            history: Sequence[Turn] = ()) -> AnswerResult:
+        """Answer `question`; after earlier turns (`history`, oldest first) a follow-up is answered as the
+        standalone question qa.conversation rewrites it to (result.rewritten_question)."""
+        resolution = resolve(question, history)
+        req = AskRequest(resolution.question, top_k or self.settings.top_k, filters, mode or self.settings.answer_mode)
+        result = self.chain.invoke(req)
+        if resolution.rewritten:
+            result.question, result.rewritten_question = resolution.asked, resolution.question
+        return result
+
+    def turn(self, question: str, answer: str = "", citations: Sequence[Mapping] | None = None,
+             answered: bool = True) -> Turn:
+        """An earlier exchange as a Turn, with the index's person names found in its question and answer."""
+        return make_turn(question, answer, citations, answered, names_in=lambda text: self.searcher.routes(text).persons)
+
+    def history(self, entries: Sequence[Mapping], question: str = "") -> list[Turn]:
+        """Earlier exchanges a client sent back ({question, answer?, citations?, answered?}, oldest first) as
+        Turns, each question made standalone in turn. When `question` needs a document or a person and a recent
+        entry came without citations, that entry's question is answered again to learn them (answers are
+        deterministic in extractive mode; in generative mode the citations are the same retrieval's)."""
+        turns: list[Turn] = []
+        recover = bool(question) and needs_context(question)
+        recent_from = len(entries) - MAX_TURNS
+        for i, e in enumerate(entries):
+            q = resolve(str(e["question"]), turns).question
+            answer, citations, answered = e.get("answer") or "", e.get("citations"), bool(e.get("answered", True))
+            if citations is None and recover and i >= recent_from:
+                again = self.ask(q).to_dict()
+                answer, citations, answered = answer or again["answer"], again["citations"], again["answered"]
+            turns.append(self.turn(q, answer, citations, answered))
+        return turns
+
+    def turn_of(self, result: AnswerResult | Mapping) -> Turn:
+        """The Turn of an answer this service gave (an AnswerResult or its to_dict()), by its standalone question."""
+        d = result.to_dict() if isinstance(result, AnswerResult) else result
+        return self.turn(d.get("rewritten_question") or d["question"], d.get("answer", ""), d.get("citations"),
+                         bool(d.get("answered", True)))
 
     def _similarity(self, question: str, sentences: list[str]) -> list[float]:
         # The loaded index's sentence vectors, read per call: a reloaded index brings its own (a Milvus

@@ -30,11 +30,14 @@ class AnswerResult:
     notice: str = ""  # e.g. generative endpoint down -> extractive fallback
     timings_ms: dict[str, float] = field(default_factory=dict)
     answer_id: str = ""
+    # A follow-up answered as this standalone question (qa.conversation); "" when the question stood alone.
+    rewritten_question: str = ""
 
     def to_dict(self) -> dict:
         return {
             "answer_id": self.answer_id,
             "question": self.question,
+            "rewritten_question": self.rewritten_question or None,
             "answer": self.answer,
             "answered": self.answered,
             "citations": [c.to_dict() for c in self.citations],

@@ -1,8 +1,9 @@
 """POST /v1/chat/completions in OpenAI's shape, so any OpenAI client can ask the gazette.
 
 The last user message is the question; the answer is the assistant message; citations ride in an
-extra top-level field `citations` (and on the final stream chunk). Earlier turns are not used:
-every question is answered from the gazette alone.
+extra top-level field `citations` (and on the final stream chunk). Earlier user/assistant turns resolve a
+follow-up (这个文件的文号是什么？ 副组长呢？): it is answered as a standalone question, returned in the extra
+field `rewritten_question`; the answers themselves still come from the gazette alone.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa.api.auth import require_api_key
 from qa.api.errors import APIError
-from qa.api.schemas import CitationOut, ErrorOut, Filters, TopK, check_text
+from qa.api.schemas import CitationOut, ErrorOut, Filters, TopK, check_text, control_character
 from qa.api.state import Worker, ask_pool
 from qa.api.streaming import OPENAI_EVENT_SCHEMA, SSE_HEADERS, pieces
 
@@ -80,6 +81,8 @@ class ChatResponse(BaseModel):
     choices: list[ChatChoice]
     usage: dict[str, int]
     citations: list[CitationOut]
+    rewritten_question: str | None = Field(None, description="The standalone question a follow-up was answered as "
+                                                            "(from the earlier messages); null when it stood alone.")
 
 
 def _question(req: ChatRequest, max_chars: int) -> str:
@@ -90,6 +93,23 @@ def _question(req: ChatRequest, max_chars: int) -> str:
         return check_text(users[-1].text(), "the last user message", max_chars)
     except ValueError as exc:
         raise APIError(422, "invalid_request", str(exc)) from None
+
+
+def _history(req: ChatRequest) -> list[dict]:
+    """The turns before the last user message: each user message with the assistant reply after it (and that
+    reply's `citations`, when a client sends back what this server returned)."""
+    last = max(i for i, m in enumerate(req.messages) if m.role == "user")
+    entries: list[dict] = []
+    for m in req.messages[:last]:
+        text = m.text().strip()
+        if m.role == "user" and text and not control_character(text):
+            entries.append({"question": text[:2000], "answer": "", "answered": True, "citations": None})
+        elif m.role == "assistant" and entries and not entries[-1]["answer"]:
+            cites = getattr(m, "citations", None) or (m.model_extra or {}).get("citations")
+            entries[-1]["answer"] = text
+            if isinstance(cites, list):
+                entries[-1]["citations"] = [c for c in cites if isinstance(c, dict)]
+    return entries
 
 
 def _usage(question: str, answer: str) -> dict[str, int]:
@@ -111,7 +131,7 @@ async def _stream(cid: str, created: int, model: str, data: dict):
     for piece in pieces(data["answer"]):
         yield _chunk(cid, created, model, {"content": piece}, None)
     yield _chunk(cid, created, model, {}, "stop", citations=data["citations"], answered=data["answered"],
-                 answer_id=data["answer_id"])
+                 answer_id=data["answer_id"], rewritten_question=data["rewritten_question"])
     yield "data: [DONE]\n\n"
 
 
@@ -135,7 +155,10 @@ def build_openai_router() -> APIRouter:
         pool = ask_pool(request.app.state.settings, body.mode)
         service = w.service()
         filters = body.filters.to_service() if body.filters else None
-        result = await w.run(service.ask, question, top_k=body.top_k, filters=filters, mode=body.mode, pool=pool)
+        entries = _history(body)
+        history = await w.run(service.history, entries, question, pool=pool) if entries else []
+        result = await w.run(service.ask, question, top_k=body.top_k, filters=filters, mode=body.mode, pool=pool,
+                             history=history)
         data = result.to_dict()
         cid = f"chatcmpl-{data.get('answer_id') or uuid.uuid4().hex}"
         created = int(time.time())
@@ -151,6 +174,7 @@ def build_openai_router() -> APIRouter:
             "citations": data["citations"],
             "answered": data["answered"],
             "answer_id": data["answer_id"],
+            "rewritten_question": data["rewritten_question"],
         })
 
     return router

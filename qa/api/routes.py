@@ -23,6 +23,7 @@ from qa.api.schemas import (
     IssuesOut,
     RequestModels,
     SearchOut,
+    history_entries,
 )
 from qa.api.state import ServiceHolder, Worker, ask_pool
 from qa.api.streaming import ANSWER_EVENT_SCHEMA, SSE_HEADERS, answer_events
@@ -104,7 +105,9 @@ def build_api_router(models: RequestModels) -> APIRouter:
         pool = ask_pool(request.app.state.settings, body.mode)
         service = w.service()
         filters = body.filters.to_service() if body.filters else None
-        result = await w.run(service.ask, body.question, top_k=body.top_k, filters=filters, mode=body.mode, pool=pool)
+        history = await w.run(service.history, history_entries(body.history), body.question, pool=pool) if body.history else []
+        result = await w.run(service.ask, body.question, top_k=body.top_k, filters=filters, mode=body.mode, pool=pool,
+                             history=history)
         data = result.to_dict()
         if body.stream:
             return StreamingResponse(answer_events(data), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -106,9 +106,52 @@ class Filters(BaseModel):
 _STRICT = ConfigDict(strict=True, extra="forbid")
 
 
+class HistoryCitation(BaseModel):
+    """A citation of an earlier answer, as /v1/ask returned it (only these keys are read; others are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    document_title: str | None = Field(None, max_length=1000, examples=["阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见"])
+    doc_number: str | None = Field(None, max_length=200, examples=["阳政办发〔2022〕34号"])
+    document_number: str | None = Field(None, max_length=200, description="Older name of doc_number.")
+    issue: str | None = Field(None, max_length=64, examples=["2022-03"])
+
+
+class HistoryTurn(BaseModel):
+    """One earlier exchange: the question as asked, optionally the answer and its citations (as /v1/ask
+    returned them). Without citations the server answers the earlier question again to learn its document."""
+
+    model_config = _STRICT
+    question: str = Field(..., min_length=1, max_length=2000, pattern=TEXT_PATTERN, examples=["共享单车用户需要满多少岁？"])
+    answer: str | None = Field(None, max_length=20000, pattern=PLAIN_PATTERN)
+    answered: bool | None = Field(None, description="Whether the earlier answer found something (default true).")
+    citations: list[HistoryCitation] | None = Field(None, max_length=50)
+
+    @field_validator("question", "answer", mode="before")
+    @classmethod
+    def _plain(cls, v: Any, info: Any) -> Any:
+        return check_plain(v, info.field_name) if isinstance(v, str) else v
+
+    def to_service(self) -> dict:
+        return {"question": self.question.strip(), "answer": self.answer or "",
+                "answered": True if self.answered is None else self.answered,
+                "citations": None if self.citations is None else [c.model_dump(exclude_none=True) for c in self.citations]}
+
+
+def history_entries(history: list[str | HistoryTurn] | None) -> list[dict]:
+    """The request's history as the service reads it (a bare string is an earlier question)."""
+    return [{"question": h.strip(), "answer": "", "answered": True, "citations": None} if isinstance(h, str)
+            else h.to_service() for h in history or []]
+
+
 class _AskBase(BaseModel):
     model_config = _STRICT
     question: str
+    history: list[Annotated[str, Field(min_length=1, max_length=2000, pattern=TEXT_PATTERN)] | HistoryTurn] | None = Field(
+        None, max_length=50,
+        description="Earlier turns of the conversation, oldest first: questions, or objects with the question and "
+                    "optionally the answer and citations. A follow-up (这个文件的文号是什么？ 副组长呢？ 2021年的呢？) is "
+                    "answered as the standalone question it stands for, returned in `rewritten_question`.",
+        examples=[["共享单车用户需要满多少岁？"]])
     top_k: TopK | None = Field(None, description="Passages to retrieve (1–50).")
     filters: Filters | None = None
     mode: Literal["extractive", "generative"] | None = Field(None, description="Answer mode; default from settings.")
@@ -231,6 +274,9 @@ class CitationOut(HitOut):
 class AnswerOut(_Open):
     answer_id: str
     question: str
+    rewritten_question: str | None = Field(
+        None, description="The standalone question a follow-up was answered as (from `history`); null when the "
+                          "question stood alone.", examples=["《阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见》的文号是什么？"])
     answer: str
     answered: bool
     citations: list[CitationOut]

@@ -17,6 +17,7 @@ import gradio as gr
 from qa.api.feedback import FeedbackStorageFull, FeedbackStore, FeedbackUnavailable
 from qa.api.schemas import control_character
 from qa.api.state import NotReady, ServiceHolder
+from qa.conversation import MAX_TURNS
 from qa.ui.admin import AdminUI
 from qa.ui.render import PANEL_HINT, answer_message, issue_label, sources_html
 
@@ -106,7 +107,10 @@ class GazetteUI:
         yield "", [*history, {"role": "assistant", "content": "正在查找…"}], turns, gr.update(), gr.update()
         try:
             service = self.holder.get()
-            result = service.ask(question, top_k=self.default_top_k, filters=self._filters(year, issue, category, collection))
+            # Earlier answers of this chat resolve a follow-up (这个文件的文号是什么？ 副组长呢？).
+            context = [service.turn_of(t) for t in turns[-MAX_TURNS:]]
+            result = service.ask(question, top_k=self.default_top_k, filters=self._filters(year, issue, category, collection),
+                                 history=context)
             data = result.to_dict()
         except NotReady:
             data = None
@@ -119,7 +123,7 @@ class GazetteUI:
             yield "", [*history, {"role": "assistant", "content": message}], turns, gr.update(), gr.update()
             return
         turns = [*turns, data]
-        history = [*history, {"role": "assistant", "content": answer_message(data)}]
+        history = [*history, {"role": "assistant", "content": understood(data) + answer_message(data)}]
         first = data["citations"][0]["n"] if data.get("citations") else None
         yield "", history, turns, self._sources(data, first), len(turns) - 1
 
@@ -239,6 +243,12 @@ class GazetteUI:
                 event.then(self.filter_choices, None, [year, issue, category, collection, status])
         demo.queue(default_concurrency_limit=4)
         return demo
+
+
+def understood(data: dict) -> str:
+    """The standalone question a follow-up was answered as, shown above the answer so staff can check it."""
+    rewritten = data.get("rewritten_question")
+    return f"（理解为：{rewritten}）\n\n" if rewritten else ""
 
 
 def ui_auth(api_key: str | None):
