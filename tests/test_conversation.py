@@ -243,3 +243,19 @@ def test_chat_completions_resolves_the_last_message_from_earlier_messages(api_cl
         {"role": "user", "content": "这个文件的文号是什么？"}], "stream": False}).json()
     assert doc["rewritten_question"] == f"《{BIKE_TITLE}》的文号是什么？"
     assert "阳政办发〔2022〕34号" in doc["choices"][0]["message"]["content"]
+
+
+@pytest.mark.slow
+def test_ui_chat_shows_the_understood_question(gazette_service, gazette_settings, tmp_path):
+    from qa.api.feedback import FeedbackStore
+    from qa.api.state import ServiceHolder
+    from qa.ui.gradio_app import ALL, GazetteUI
+
+    ui = GazetteUI(ServiceHolder(gazette_settings, service=gazette_service), FeedbackStore(f"sqlite:///{tmp_path / 'fb.sqlite'}"))
+    chat, turns = [], []
+    for question in ("共享单车用户需要满多少岁？", "这个文件的文号是什么？"):
+        *_, (_, chat, turns, _, _) = ui.respond(question, chat, turns, ALL, ALL, ALL, ALL)
+    first, follow = chat[1]["content"], chat[3]["content"]
+    assert "理解为" not in first and "16" in first
+    assert follow.startswith(f"（理解为：《{BIKE_TITLE}》的文号是什么？）") and "阳政办发〔2022〕34号" in follow
+    assert turns[1]["question"] == "这个文件的文号是什么？" and turns[1]["rewritten_question"]

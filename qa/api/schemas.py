@@ -111,6 +111,7 @@ class HistoryCitation(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     document_title: str | None = Field(None, max_length=1000, examples=["阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见"])
+    doc_title: str | None = Field(None, max_length=1000, description="Another name of document_title.")
     doc_number: str | None = Field(None, max_length=200, examples=["阳政办发〔2022〕34号"])
     document_number: str | None = Field(None, max_length=200, description="Older name of doc_number.")
     issue: str | None = Field(None, max_length=64, examples=["2022-03"])
