@@ -223,7 +223,7 @@ def needs_context(question: str) -> bool:
 # ---- turns from what the service returns or a client sends back ------------------------------------
 
 def _first(d: Mapping, *keys: str) -> str:
-    return next((str(d[k]) for k in keys if d.get(k)), "")
+    return next((d[k].strip() for k in keys if isinstance(d.get(k), str) and d[k].strip()), "")
 
 
 def cited_document(citations: Iterable[Mapping] | None) -> CitedDocument | None:
@@ -233,11 +233,12 @@ def cited_document(citations: Iterable[Mapping] | None) -> CitedDocument | None:
         title, number = _first(c, "document_title", "doc_title", "title"), _first(c, "doc_number", "document_number")
         if not (title or number):
             continue
-        year = c.get("year") or 0
-        if not year:  # an issue (2022-03) or the number's year (阳政办发〔2022〕34号)
+        year = c.get("year")
+        if not (isinstance(year, int) and not isinstance(year, bool) and 1000 <= year <= 9999):
+            # an issue (2022-03) or the number's year (阳政办发〔2022〕34号); a client's odd year is ignored
             m = _YEAR.search(_first(c, "issue") or number)
             year = int(m.group(1)) if m else 0
-        return CitedDocument(title, number, int(year))
+        return CitedDocument(title, number, year)
     return None
 
 

@@ -3,6 +3,8 @@ request validation of /v1/ask's `history`, and — slow — each kind of follow-
 through the service, /v1/ask and /v1/chat/completions (the real index: tests/api_support.py)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -145,9 +147,14 @@ def cold_client(tmp_path_factory):
     ([{"question": "q", "surprise": 1}], "surprise"),
     ([{"question": "q\u202e"}], "question"),
     (["q"] * 51, "history"),
+    (["\ud800"], "history"),
+    ([{"question": "q", "answer": "\ud800"}], "answer"),
+    ([{"question": "q", "citations": "x"}], "citations"),
 ])
 def test_bad_history_is_a_clear_422(cold_client, history, needle):
-    r = cold_client.post("/v1/ask", json={"question": "副组长呢？", "history": history})
+    # json.dumps escapes a lone surrogate as JSON allows (\ud800); the client's own encoder would refuse it.
+    r = cold_client.post("/v1/ask", content=json.dumps({"question": "副组长呢？", "history": history}),
+                         headers={"content-type": "application/json"})
     assert r.status_code == 422 and needle in r.json()["detail"], r.text
 
 
@@ -259,3 +266,27 @@ def test_ui_chat_shows_the_understood_question(gazette_service, gazette_settings
     assert "理解为" not in first and "16" in first
     assert follow.startswith(f"（理解为：《{BIKE_TITLE}》的文号是什么？）") and "阳政办发〔2022〕34号" in follow
     assert turns[1]["question"] == "这个文件的文号是什么？" and turns[1]["rewritten_question"]
+
+
+def test_odd_citations_from_a_client_are_read_safely():
+    assert cited_document([{"document_title": 5, "doc_number": ["x"]}, {"doc_title": " T ", "year": "abc"}]) == \
+        CitedDocument("T", "", 0)
+    assert cited_document([{"doc_title": "T", "year": True, "issue": "2021-04"}]).year == 2021
+    assert cited_document([{"doc_title": "T", "year": 2020}]).year == 2020
+
+
+def test_chat_messages_become_history_entries():
+    from qa.api.openai_compat import ChatRequest, _history
+
+    req = ChatRequest.model_validate({"messages": [
+        {"role": "system", "content": "你是公报助手"},
+        {"role": "user", "content": "共享单车用户需要满多少岁？"},
+        {"role": "assistant", "content": "年满16周岁。[1]", "citations": [{"document_title": BIKE_TITLE}, "junk"]},
+        {"role": "user", "content": "   "},  # no question: its reply is no answer to the one before
+        {"role": "assistant", "content": "请输入问题。"},
+        {"role": "user", "content": [{"type": "text", "text": "2022年地质灾害防治领导小组组长是谁？"}]},
+        {"role": "user", "content": "这个文件的文号是什么？"}]})
+    assert _history(req) == [
+        {"question": "共享单车用户需要满多少岁？", "answer": "年满16周岁。[1]", "answered": True,
+         "citations": [{"document_title": BIKE_TITLE}]},
+        {"question": "2022年地质灾害防治领导小组组长是谁？", "answer": "", "answered": True, "citations": None}]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa.api.auth import require_api_key
 from qa.api.errors import APIError
-from qa.api.schemas import CitationOut, ErrorOut, Filters, TopK, check_text, control_character
+from qa.api.schemas import CitationOut, ErrorOut, Filters, TopK, check_text
 from qa.api.state import Worker, ask_pool
 from qa.api.streaming import OPENAI_EVENT_SCHEMA, SSE_HEADERS, pieces
 
@@ -100,11 +100,18 @@ def _history(req: ChatRequest) -> list[dict]:
     reply's `citations`, when a client sends back what this server returned)."""
     last = max(i for i, m in enumerate(req.messages) if m.role == "user")
     entries: list[dict] = []
+    replied = True  # whether the latest user message has its reply (or was no question): a reply is its own
     for m in req.messages[:last]:
         text = m.text().strip()
-        if m.role == "user" and text and not control_character(text):
-            entries.append({"question": text[:2000], "answer": "", "answered": True, "citations": None})
-        elif m.role == "assistant" and entries and not entries[-1]["answer"]:
+        if m.role == "user":
+            try:  # an earlier message the server could not take as a question is no context either
+                entries.append({"question": check_text(text, "message", 2000), "answer": "", "answered": True,
+                                "citations": None})
+                replied = False
+            except ValueError:
+                replied = True
+        elif m.role == "assistant" and not replied:
+            replied = True
             cites = getattr(m, "citations", None) or (m.model_extra or {}).get("citations")
             entries[-1]["answer"] = text
             if isinstance(cites, list):

@@ -127,10 +127,21 @@ class HistoryTurn(BaseModel):
     answered: bool | None = Field(None, description="Whether the earlier answer found something (default true).")
     citations: list[HistoryCitation] | None = Field(None, max_length=50)
 
-    @field_validator("question", "answer", mode="before")
+    @field_validator("question", mode="before")
     @classmethod
-    def _plain(cls, v: Any, info: Any) -> Any:
-        return check_plain(v, info.field_name) if isinstance(v, str) else v
+    def _text(cls, v: Any) -> Any:
+        return check_text(v, "history question", 2000) if isinstance(v, str) else v
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _plain(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            check_plain(v, "history answer")
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("history answer contains characters that are not valid Unicode text") from None
+        return v
 
     def to_service(self) -> dict:
         return {"question": self.question.strip(), "answer": self.answer or "",
@@ -153,6 +164,16 @@ class _AskBase(BaseModel):
                     "optionally the answer and citations. A follow-up (这个文件的文号是什么？ 副组长呢？ 2021年的呢？) is "
                     "answered as the standalone question it stands for, returned in `rewritten_question`.",
         examples=[["共享单车用户需要满多少岁？"]])
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history_text(cls, v: Any) -> Any:
+        # The same checks as the question (an earlier question may be answered again to learn its document).
+        if isinstance(v, list):
+            for i, h in enumerate(v):
+                if isinstance(h, str):
+                    check_text(h, f"history[{i}]", 2000)
+        return v
     top_k: TopK | None = Field(None, description="Passages to retrieve (1–50).")
     filters: Filters | None = None
     mode: Literal["extractive", "generative"] | None = Field(None, description="Answer mode; default from settings.")
