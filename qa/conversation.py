@@ -39,8 +39,10 @@ _BARE_ATTR = re.compile(rf"^(?:那么?|还有|它的|其)?\s*({_DOC_ATTR})(?:是
 _DOC_REF_ZH = re.compile(rf"{_DEICTIC}\s*{_DOC_NOUN}|它(?=的)|^它")
 
 # English: the same kinds, as an English speaker writes them.
+# "it"/"its" alone are no reference to the last document: English questions use them for their own nouns
+# (how much of it, its premium rate); only "its document number" and the like are.
 _EN_DOC_REF = re.compile(r"\b(?:this|that|the same|the above|said) (?:document|notice|file|opinions?|measures|plan|circular)\b"
-                         r"|\bthe document\b(?! number)|\bits\b|\bit\b", re.I)
+                         r"|\bthe document\b(?! number)|\bits (?=(?:document )?number|title|issue date|issuer\b)", re.I)
 # "What is the document number?" with no document named: the one just answered.
 _EN_BARE_NUMBER = re.compile(r"^(?:and )?what(?:'s| is| was) the (document number|issue date|title|issuer)\s*\??\s*$", re.I)
 _EN_ITS = re.compile(r"\bits ((?:document )?number|title|date|issuer|issue date)\b", re.I)
@@ -79,6 +81,16 @@ class Resolution:
     @property
     def rewritten(self) -> bool:
         return self.question != self.asked
+
+
+_CLAUSE_END = re.compile(r"[？?，,；;。！!：:]")
+_EN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+")  # a capitalised word past the first: a name in the question
+
+
+def _leads(m: re.Match | None, question: str) -> bool:
+    """Whether a reference opens the question (its first clause): "…是谁？他原来是什么职务？" and "暖气不热可以退费，
+    这个规定是哪个文件？" point back inside the question itself, not to an earlier turn."""
+    return bool(m) and not _CLAUSE_END.search(question, 0, m.start())
 
 
 def _is_english(text: str) -> bool:
@@ -162,11 +174,11 @@ def _rewrite_zh(question: str, history: Sequence[Turn]) -> Resolution:
     doc = _document(history)
     if attr and doc:
         return Resolution(question, f"{_doc_name(doc)}的{attr.group(1)}是什么？", "document")
-    if doc and _DOC_REF_ZH.search(question) and "《" not in question and "〔" not in question:
+    if doc and _leads(_DOC_REF_ZH.search(question), question) and "《" not in question and "〔" not in question:
         return Resolution(question, _DOC_REF_ZH.sub(_doc_name(doc), question, count=1), "document")
     person = _person(history)
     if person and person not in question:
-        if _PERSON_PRONOUN.search(question):
+        if _leads(_PERSON_PRONOUN.search(question), question):
             return Resolution(question, _PERSON_PRONOUN.sub(person, question, count=1), "person")
         if _LEADING_QI.search(question) and not _OTHER.search(question):
             return Resolution(question, _LEADING_QI.sub(person, question, count=1), "person")
@@ -178,12 +190,14 @@ def _rewrite_en(question: str, history: Sequence[Turn]) -> Resolution:
     if m and history:
         return Resolution(question, _replace_years(_year_base(history).question, m.group(1)), "year")
     person = _person(history)
-    if person and _EN_PERSON.search(question):
+    if person and _leads(_EN_PERSON.search(question), question) and not _EN_NAME.search(question) \
+            and not _CJK.search(question):
         def name(p: re.Match) -> str:
             return f"{person}'s" if p.group(0).lower() == "his" else person
         return Resolution(question, _EN_PERSON.sub(name, question, count=1), "person")
     doc = _document(history)
-    if doc and (_EN_DOC_REF.search(question) or _EN_BARE_NUMBER.match(question.strip())) and "〔" not in question:
+    if doc and (_leads(_EN_DOC_REF.search(question), question) or _EN_BARE_NUMBER.match(question.strip())) \
+            and "〔" not in question:
         # Asking for the number: name the document by its title; else by its number (the number route finds it).
         by_number = doc.doc_number and not _EN_NUMBER_ASK.search(question)
         ref = doc.doc_number if by_number else _doc_name(doc)

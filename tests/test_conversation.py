@@ -67,6 +67,12 @@ def test_follow_up_is_rewritten(history, question, expected, kind):
     "他们的职责是什么？",  # 他们: a group, not the person just named
     "Who heads the geological disaster prevention group in 2022?",
     "What is the document number of the bike sharing rules?",
+    # A pronoun after the question's own first clause points inside the question, not back.
+    "2022年地质灾害防治领导小组组长是谁？他还有什么职务？",
+    "共享单车须年满16周岁，这个规定出自哪个文件？",
+    "Which bureau published all its policy documents online?",  # its: the bureau's
+    "How much was planned for 2020, and how much of it was spent?",
+    "When was Wu Xue appointed, and what post did she hold before?",
 ])
 def test_standalone_question_passes_unchanged(question):
     for history in ([], [BIKE_TURN], [LEADER_TURN]):
@@ -290,3 +296,14 @@ def test_chat_messages_become_history_entries():
         {"question": "共享单车用户需要满多少岁？", "answer": "年满16周岁。[1]", "answered": True,
          "citations": [{"document_title": BIKE_TITLE}]},
         {"question": "2022年地质灾害防治领导小组组长是谁？", "answer": "", "answered": True, "citations": None}]
+
+
+def test_no_question_of_the_eval_set_is_taken_for_a_follow_up():
+    """eval/questions.jsonl holds standalone questions only (some with pronouns inside: 是谁？他原来…; its, his):
+    even after a turn with a document, a person, a group and a year none is rewritten."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
+    questions = [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(questions) > 500
+    assert [q for q in questions if needs_context(q)] == []
