@@ -272,6 +272,9 @@ def test_ui_chat_shows_the_understood_question(gazette_service, gazette_settings
     assert "理解为" not in first and "16" in first
     assert follow.startswith(f"（理解为：《{BIKE_TITLE}》的文号是什么？）") and "阳政办发〔2022〕34号" in follow
     assert turns[1]["question"] == "这个文件的文号是什么？" and turns[1]["rewritten_question"]
+    # 👍 on the follow-up stores it with the question it was answered as.
+    assert ui._store(1, turns, 1, "") == "已记录反馈，谢谢！"
+    assert ui.feedback.list(1, 0)[0].question == f"这个文件的文号是什么？（理解为：《{BIKE_TITLE}》的文号是什么？）"
 
 
 def test_odd_citations_from_a_client_are_read_safely():

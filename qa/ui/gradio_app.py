@@ -162,8 +162,9 @@ class GazetteUI:
             return f"评论含有控制字符（{control_character(comment)}），未记录，请删除后再试。"
         data = turns[turn]
         try:
-            self.feedback.add(data["question"], data.get("answer_id", ""), rating, (comment or "").strip(),
-                              data.get("answer", ""), source="ui")
+            # A follow-up is stored with the question it was answered as: "副组长呢？" alone tells a reviewer nothing.
+            self.feedback.add(data["question"] + understood(data).strip(), data.get("answer_id", ""), rating,
+                              (comment or "").strip(), data.get("answer", ""), source="ui")
         except FeedbackStorageFull:
             return "反馈未保存：服务器存储空间已满，请联系管理员。"
         except FeedbackUnavailable:
