@@ -2,9 +2,10 @@
 
 Rule-based on what the service already returns: an earlier turn's (standalone) question, its answer, the
 document its first citation names (title, number, year) and the people its answer names. A follow-up is
-recognised by a deictic or pronoun (这个文件, 该通知, 他, 她, this document, it, he), by ellipsis ("副组长呢？",
-"2021年的呢？", "what about 2021?") or by a bare document attribute ("文号呢？"); anything else passes unchanged.
-No model: the rewritten question is shown to the user, so it must be predictable.
+recognised by a deictic or pronoun opening the question (这个文件, 该通知, 他, 她, this document, its document
+number, he), by ellipsis ("副组长呢？", "2021年的呢？", "what about 2021?") or by a bare document attribute
+("文号呢？"); anything else passes unchanged. No model: the rewritten question is shown to the user, so it must
+be predictable. An ellipsis of another kind ("电动自行车呢？") is not guessed at.
 """
 from __future__ import annotations
 

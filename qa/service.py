@@ -187,8 +187,8 @@ class GazetteService:
     def history(self, entries: Sequence[Mapping], question: str = "") -> list[Turn]:
         """Earlier exchanges a client sent back ({question, answer?, citations?, answered?}, oldest first) as
         Turns, each question made standalone in turn. When `question` needs a document or a person and a recent
-        entry came without citations, that entry's question is answered again to learn them (answers are
-        deterministic in extractive mode; in generative mode the citations are the same retrieval's)."""
+        entry came without citations, that entry's question is answered again, extractively (deterministic, no
+        LLM call), to learn them."""
         turns: list[Turn] = []
         recover = bool(question) and needs_context(question)
         recent_from = len(entries) - MAX_TURNS
@@ -196,7 +196,7 @@ class GazetteService:
             q = resolve(str(e["question"]), turns).question
             answer, citations, answered = e.get("answer") or "", e.get("citations"), bool(e.get("answered", True))
             if citations is None and recover and i >= recent_from:
-                again = self.ask(q).to_dict()
+                again = self.ask(q, mode="extractive").to_dict()
                 answer, citations, answered = answer or again["answer"], again["citations"], again["answered"]
             turns.append(self.turn(q, answer, citations, answered))
         return turns
