@@ -152,7 +152,7 @@ def cold_client(tmp_path_factory):
     ([{"answer": "x"}], "question"),
     ([{"question": "q", "surprise": 1}], "surprise"),
     ([{"question": "q\u202e"}], "question"),
-    (["q"] * 51, "history"),
+    (["q"] * 21, "history"),
     (["\ud800"], "history"),
     ([{"question": "q", "answer": "\ud800"}], "answer"),
     ([{"question": "q", "citations": "x"}], "citations"),

@@ -82,7 +82,8 @@ class ChatResponse(BaseModel):
     usage: dict[str, int]
     citations: list[CitationOut]
     rewritten_question: str | None = Field(None, description="The standalone question a follow-up was answered as "
-                                                            "(from the earlier messages); null when it stood alone.")
+                                                            "(from the earlier messages); null when it stood alone.",
+                                      examples=["2020年地质灾害防治领导小组组长是谁？"])
 
 
 def _question(req: ChatRequest, max_chars: int) -> str:

@@ -110,11 +110,16 @@ class HistoryCitation(BaseModel):
     """A citation of an earlier answer, as /v1/ask returned it (only these keys are read; others are ignored)."""
 
     model_config = ConfigDict(extra="ignore")
-    document_title: str | None = Field(None, max_length=1000, examples=["阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见"])
-    doc_title: str | None = Field(None, max_length=1000, description="Another name of document_title.")
-    doc_number: str | None = Field(None, max_length=200, examples=["阳政办发〔2022〕34号"])
-    document_number: str | None = Field(None, max_length=200, description="Older name of doc_number.")
-    issue: str | None = Field(None, max_length=64, examples=["2022-03"])
+    document_title: str | None = Field(None, max_length=1000, description="The cited document's title.",
+                                       examples=["阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见"])
+    doc_title: str | None = Field(None, max_length=1000, description="Another name of document_title.",
+                                  examples=["阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见"])
+    doc_number: str | None = Field(None, max_length=200, description="The cited document's number (文号).",
+                                   examples=["阳政办发〔2022〕34号"])
+    document_number: str | None = Field(None, max_length=200, description="Another name of doc_number.",
+                                        examples=["阳政办发〔2022〕34号"])
+    issue: str | None = Field(None, max_length=64, description="The gazette issue it was published in.",
+                              examples=["2022-03"])
 
 
 class HistoryTurn(BaseModel):
@@ -122,10 +127,16 @@ class HistoryTurn(BaseModel):
     returned them). Without citations the server answers the earlier question again to learn its document."""
 
     model_config = _STRICT
-    question: str = Field(..., min_length=1, max_length=2000, pattern=TEXT_PATTERN, examples=["共享单车用户需要满多少岁？"])
-    answer: str | None = Field(None, max_length=20000, pattern=PLAIN_PATTERN)
-    answered: bool | None = Field(None, description="Whether the earlier answer found something (default true).")
-    citations: list[HistoryCitation] | None = Field(None, max_length=50)
+    question: str = Field(..., min_length=1, max_length=2000, pattern=TEXT_PATTERN,
+                          description="The earlier question as the user asked it.", examples=["共享单车用户需要满多少岁？"])
+    answer: str | None = Field(None, max_length=20000, pattern=PLAIN_PATTERN,
+                               description="The answer given to it (people it names can be referred to as 他/她).",
+                               examples=["互联网租赁自行车用户须年满 16 周岁。[1]"])
+    answered: bool | None = Field(None, description="Whether the earlier answer found something (default true).",
+                                  examples=[True])
+    citations: list[HistoryCitation] | None = Field(
+        None, max_length=50, description="The earlier answer's citations; the first names the document 这个文件 means.",
+        examples=[[{"document_title": "阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见", "doc_number": "阳政办发〔2022〕34号", "issue": "2022-03"}]])
 
     @field_validator("question", mode="before")
     @classmethod
@@ -159,8 +170,8 @@ class _AskBase(BaseModel):
     model_config = _STRICT
     question: str
     history: list[Annotated[str, Field(min_length=1, max_length=2000, pattern=TEXT_PATTERN)] | HistoryTurn] | None = Field(
-        None, max_length=50,
-        description="Earlier turns of the conversation, oldest first: questions, or objects with the question and "
+        None, max_length=20,
+        description="Earlier turns of the conversation, oldest first (at most 20; the last three are read): questions, or objects with the question and "
                     "optionally the answer and citations. A follow-up (这个文件的文号是什么？ 副组长呢？ 2021年的呢？) is "
                     "answered as the standalone question it stands for, returned in `rewritten_question`.",
         examples=[["共享单车用户需要满多少岁？"]])
