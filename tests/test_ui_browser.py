@@ -148,6 +148,20 @@ def test_ask_see_cited_answer_open_source_and_screenshot(browser, live_server):
     shutil.copyfile(shot, ROOT / "docs" / "ui.png")
 
 
+def test_follow_up_shows_the_understood_question_and_cites_its_document(browser, live_server):
+    """A follow-up in the chat is answered as the standalone question shown above the answer (qa/conversation.py)."""
+    from selenium.webdriver.common.by import By
+
+    _open_ui(browser, live_server.url)
+    _ask(browser, BIKE_Q)
+    answer = _ask(browser, "这个文件的文号是什么？")
+    assert answer.text.startswith("（理解为：《阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见》的文号是什么？）")
+    assert BIKE_DOC in answer.text
+    # The answer's [1] still selects its source in the panel.
+    _wait(browser, _css("#qa-chat .bot-row a.qa-cite-ref[data-n='1']"), 30)[-1].click()
+    _wait(browser, _css("#qa-sources #qa-src-1.qa-selected"), 30)
+    assert BIKE_DOC in browser.find_element(By.CSS_SELECTOR, "#qa-sources").get_attribute("textContent")
+
 def test_not_found_state_shows_related_passages(browser, live_server):
     from selenium.webdriver.common.by import By
 
