@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
@@ -23,6 +23,7 @@ from qa.models import InvalidFilter
 if TYPE_CHECKING:
     from qa.answer.types import AnswerResult
     from qa.config import Settings
+    from qa.conversation import Turn
     from qa.models import SearchHit
 
 log = logging.getLogger("qa.api")
@@ -34,7 +35,9 @@ class Service(Protocol):
 
     def search(self, query: str, top_k: int = 5, filters: dict | None = None) -> list["SearchHit"]: ...
     def ask(self, question: str, top_k: int | None = None, filters: dict | None = None,
-            mode: str | None = None) -> "AnswerResult": ...
+            mode: str | None = None, history: Sequence["Turn"] = ()) -> "AnswerResult": ...
+    def history(self, entries: Sequence[Mapping], question: str = "") -> list["Turn"]: ...
+    def turn_of(self, result: "AnswerResult | Mapping") -> "Turn": ...
     def document(self, doc_key: str) -> dict | None: ...
     def issues(self) -> list[dict]: ...
     def collections(self) -> list[dict]: ...
