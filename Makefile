@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) -q -e '.[test]'
 	touch $(STAMP)
 
+# Another port or address: `make run PORT=8155` (or QA_PORT=8155), `make run HOST=0.0.0.0`.
 run: setup
-	$(BIN)/qa serve
+	$(BIN)/qa serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 # Debian's chromium for the UI test (never a browser a tool downloads itself), and a CJK font for its screenshot.
 browser:
@@ -28,9 +29,14 @@ browser:
 # The tests that need a real index share one, built (or brought up to date) here once per run.
 TEST_INDEX := $(CURDIR)/.cache/test-index
 
+# Afterwards the work tree must be as before the run (tests/tree_check.py: changes a developer made before are fine).
+TREE_STATE := $(CURDIR)/.cache/tree-before-test.json
+
 test: setup browser
+	$(BIN)/python tests/tree_check.py save $(TREE_STATE)
 	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/qa index update --index $(TEST_INDEX)
 	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q -ra
+	$(BIN)/python tests/tree_check.py compare $(TREE_STATE)
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"

@@ -3,20 +3,38 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
 from qa.config import get_settings
 
+# Plain click help (rich_markup_mode=None): every option with its metavar, help and default, and no
+# "<bool>" type column that Typer's rich panels print for flags.
 app = typer.Typer(help="gazette-qa: answers from Chinese government gazettes, with cited source paragraphs.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-corpus_app = typer.Typer(help="Inspect the gazette corpus: parsing, documents, chunks.", no_args_is_help=True)
+                  no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+corpus_app = typer.Typer(help="Inspect the gazette corpus: parsing, documents, chunks.", no_args_is_help=True,
+                         rich_markup_mode=None)
 app.add_typer(corpus_app, name="corpus")
 
-CorpusOpt = Annotated[Optional[Path], typer.Option("--corpus", help="Corpus directory (default: settings corpus_dir).")]
+CorpusOpt = Annotated[Optional[Path], typer.Option(
+    "--corpus", metavar="DIR", help="Corpus directory.", show_default="QA_CORPUS_DIR, else corpus/")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         log_level: Annotated[Optional[LogLevel], typer.Option(
+             "--log-level", case_sensitive=False, help="Log detail on stderr; debug adds other libraries' lines.",
+             show_default="QA_LOG_LEVEL, else info for serve, warning for other commands")] = None) -> None:
+    """gazette-qa: answers from Chinese government gazettes, with cited source paragraphs."""
+    from qa.logs import configure_logging, default_level
+
+    configure_logging(log_level or get_settings().log_level or default_level(ctx.invoked_subcommand))
 
 
 def _dump(obj) -> None:
@@ -24,7 +42,7 @@ def _dump(obj) -> None:
 
 
 @corpus_app.command("stats")
-def corpus_stats_cmd(corpus: CorpusOpt = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def corpus_stats_cmd(corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
     """Issues, documents, chunks per issue, TOC mismatches; single documents and what was not found in them."""
     from qa.corpus.stats import corpus_stats
 
@@ -57,10 +75,9 @@ def corpus_stats_cmd(corpus: CorpusOpt = None, as_json: Annotated[bool, typer.Op
 
 
 @corpus_app.command("show")
-def corpus_show_cmd(doc_number: Annotated[str, typer.Argument(help="Document number in any bracket form (阳政办发〔2022〕34号), "
+def corpus_show_cmd(doc_number: Annotated[str, typer.Argument(metavar="DOCUMENT", help="Document number in any bracket form (阳政办发〔2022〕34号), "
                                                           "a document key (2022-03#05, d3f9a2c1b7e#01) or a corpus file")],
-                    corpus: CorpusOpt = None,
-                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                    corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
     """A parsed document with its section tree (all documents when a number is shared)."""
     from dataclasses import asdict
 
@@ -106,9 +123,11 @@ def corpus_manifest_cmd(corpus: CorpusOpt = None) -> None:
 
 # ---- index --------------------------------------------------------------------------------------
 
-index_app = typer.Typer(help="Build and maintain the search index (FAISS + SQLite chunk store).", no_args_is_help=True)
+index_app = typer.Typer(help="Build and maintain the search index (FAISS + SQLite chunk store).", no_args_is_help=True,
+                        rich_markup_mode=None)
 app.add_typer(index_app, name="index")
-IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index directory (default: settings index_dir).")]
+IndexOpt = Annotated[Optional[Path], typer.Option(
+    "--index", metavar="DIR", help="Index directory.", show_default="QA_INDEX_DIR, else index/default")]
 
 
 def _settings(corpus: Path | None = None, index: Path | None = None):
@@ -197,12 +216,12 @@ def _change_corpus(run) -> None:
 
 @index_app.command("add")
 def index_add_cmd(
-    paths: Annotated[list[Path], typer.Argument(exists=True, help="Files and folders: gazette issues or single "
+    paths: Annotated[list[Path], typer.Argument(exists=True, metavar="PATH", help="Files and folders: gazette issues or single "
                                                 "documents as PDF (text or scanned), Word .docx, HTML, Markdown, "
                                                 "text, PNG/JPEG images. Kind is told by content.")],
     collection: Annotated[Optional[str], typer.Option(
-        "--collection", help="Collection to add to, e.g. 山西省人民政府公报 or 本单位文件 (default: a gazette's "
-                             "masthead; settings default_collection for single documents).")] = None,
+        "--collection", metavar="NAME", help="Collection to add to, e.g. 山西省人民政府公报 or 本单位文件.",
+        show_default="a gazette's masthead; for single documents QA_DEFAULT_COLLECTION, else 本单位文件")] = None,
     corpus: CorpusOpt = None, index: IndexOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace an issue or document already in the corpus.")] = False,
 ) -> None:
@@ -230,7 +249,7 @@ def index_add_cmd(
 
 
 @index_app.command("remove")
-def index_remove_cmd(name: Annotated[str, typer.Argument(help="Corpus file (path inside the corpus dir) or a root "
+def index_remove_cmd(name: Annotated[str, typer.Argument(metavar="NAME", help="Corpus file (path inside the corpus dir) or a root "
                                                        "issue, e.g. 2022-03, 2022-03.txt, 本单位文件/通知.docx.")],
                      corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
     """Remove a file: it moves to corpus/removed/ and its chunks leave the index."""
@@ -265,7 +284,7 @@ def index_to_milvus_cmd(index: IndexOpt = None, corpus: CorpusOpt = None) -> Non
 
 
 @index_app.command("stats")
-def index_stats_cmd(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def index_stats_cmd(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """The index manifest: model, dimension, chunk count, corpus files; collections with their counts."""
     from dataclasses import asdict
 
@@ -307,8 +326,26 @@ def _parse_filters(filters: list[str] | None, collection: str | None = None) -> 
     return out or None
 
 
-FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="KEY=VALUE; keys: year, issue, category, doc_number, collection. Repeatable.")]
-CollectionOpt = Annotated[Optional[str], typer.Option("--collection", help="Only this collection (see `qa index stats`).")]
+FilterOpt = Annotated[Optional[list[str]], typer.Option(
+    "--filter", metavar="KEY=VALUE", help="Keys: year, issue, category, doc_number, collection. Repeatable.",
+    show_default="no filter")]
+CollectionOpt = Annotated[Optional[str], typer.Option(
+    "--collection", metavar="NAME", help="Only this collection (see `qa index stats`).", show_default="all")]
+TopKOpt = Annotated[int, typer.Option("--top-k", metavar="N", min=1, max=50, help="How many passages (1-50).")]
+
+
+def excerpt(text: str, limit: int, indent: str = "    ") -> str:
+    """A passage for the terminal: one line per source line (a roster keeps a person per line), table cells
+    apart by two spaces instead of raw tabs, cut after `limit` characters with an ellipsis."""
+    lines = [re.sub(r"[ \t]*\t[ \t]*", "  ", ln).strip() for ln in text.splitlines()]
+    out, used = [], 0
+    for ln in (x for x in lines if x):
+        if used + len(ln) > limit:
+            out.append(ln[: max(0, limit - used)].rstrip() + "…")
+            break
+        out.append(ln)
+        used += len(ln)
+    return "\n".join(indent + ln for ln in out)
 
 
 def _where(c) -> str:
@@ -321,10 +358,9 @@ def _where(c) -> str:
 
 
 @app.command("search")
-def search_cmd(query: Annotated[str, typer.Argument(help="A question or keywords, Chinese or English.")],
-               top_k: Annotated[int, typer.Option("--top-k", min=1, max=50)] = 5,
-               filter: FilterOpt = None, collection: CollectionOpt = None, index: IndexOpt = None,
-               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def search_cmd(query: Annotated[str, typer.Argument(metavar="QUERY", help="A question or keywords, Chinese or English.")],
+               top_k: TopKOpt = 5, filter: FilterOpt = None, collection: CollectionOpt = None, index: IndexOpt = None,
+               as_json: JsonOpt = False) -> None:
     """Hybrid search: each hit with score, chunk id, cite text, source lines, document and section."""
     from qa.service import GazetteService
 
@@ -342,15 +378,27 @@ def search_cmd(query: Annotated[str, typer.Argument(help="A question or keywords
         typer.echo(f"[{n}] {h.score:.4f}  {c.doc_number} 《{c.doc_title}》  {c.collection} {c.issue}  {_where(c)}")
         if c.section_path:
             typer.echo(f"    {' > '.join(c.section_path)}")
-        typer.echo("    " + c.text[:200].replace("\n", " ") + ("…" if len(c.text) > 200 else ""))
+        typer.echo(excerpt(c.text, 200))
+
+
+def _offered_mode(mode: str | None) -> str | None:
+    """The API's refusal (422) of mode=generative where no LLM is configured, as a usage error."""
+    from qa.api.state import generative_offered
+
+    if mode == "generative" and not generative_offered(get_settings()):
+        raise typer.BadParameter("generative answers need an LLM endpoint (QA_LLM_BASE_URL, and "
+                                 "QA_ALLOW_GENERATIVE_REQUESTS not false); omit --mode or use extractive")
+    return mode
 
 
 @app.command("ask")
-def ask_cmd(question: Annotated[str, typer.Argument(help="A question, Chinese or English.")],
-            top_k: Annotated[int, typer.Option("--top-k", min=1, max=50)] = 5,
-            filter: FilterOpt = None, collection: CollectionOpt = None,
-            mode: Annotated[Optional[str], typer.Option("--mode", help="extractive (default) or generative.")] = None,
-            index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def ask_cmd(question: Annotated[str, typer.Argument(metavar="QUESTION", help="A question, Chinese or English.")],
+            top_k: TopKOpt = 5, filter: FilterOpt = None, collection: CollectionOpt = None,
+            mode: Annotated[Optional[Literal["extractive", "generative"]], typer.Option(
+                "--mode", callback=_offered_mode, help="extractive: sentences quoted from the passages; generative: "
+                "written by the LLM at QA_LLM_BASE_URL and checked against them.",
+                show_default="QA_ANSWER_MODE, else extractive")] = None,
+            index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Answer a question with cited source paragraphs."""
     from qa.service import GazetteService
 
@@ -363,7 +411,7 @@ def ask_cmd(question: Annotated[str, typer.Argument(help="A question, Chinese or
     if as_json:
         _dump(result.to_dict())
         return
-    typer.echo(result.answer)
+    typer.echo(result.answer.replace("\t", "  "))
     if result.notice:
         typer.echo(f"({result.notice})")
     for c in result.citations:
@@ -371,7 +419,7 @@ def ask_cmd(question: Annotated[str, typer.Argument(help="A question, Chinese or
         typer.echo(f"\n[{c.n}] {h.doc_number} 《{h.doc_title}》 {h.collection} {h.issue}  {_where(h)}")
         if h.section_path:
             typer.echo(f"    {' > '.join(h.section_path)}")
-        typer.echo("    " + h.text[:300].replace("\n", " "))
+        typer.echo(excerpt(h.text, 300))
     if not result.answered and result.related:
         typer.echo("\n相关段落：")
         for h in result.related[:3]:
@@ -390,13 +438,21 @@ _register_eval()
 
 
 @app.command("serve")
-def serve_cmd(host: Annotated[Optional[str], typer.Option("--host")] = None,
-              port: Annotated[Optional[int], typer.Option("--port")] = None,
+def serve_cmd(host: Annotated[Optional[str], typer.Option(
+                  "--host", metavar="HOST", help="Address to listen on (0.0.0.0: every interface).",
+                  show_default="QA_HOST, else 127.0.0.1")] = None,
+              port: Annotated[Optional[int], typer.Option(
+                  "--port", metavar="PORT", min=1, max=65535, help="TCP port to listen on.",
+                  show_default="QA_PORT, else 8000")] = None,
               index: IndexOpt = None) -> None:
     """Serve the answer API and the chat UI (/ui); builds the index from corpus/ first if there is none."""
-    from qa.serve import serve
+    from qa.serve import PortUnavailable, serve
 
-    serve(get_settings(), host=host, port=port, index_dir=index)
+    try:
+        serve(get_settings(), host=host, port=port, index_dir=index)
+    except PortUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":

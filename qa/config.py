@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     auth_max_failures: int = Field(10, description="Failed API-key or UI logins from one client within auth_window_s; "
                                    "then 429 with Retry-After until the window has room again.")
     auth_window_s: float = 60.0
+    log_level: Literal["debug", "info", "warning", "error"] | None = Field(
+        None, description="Unset: info for `qa serve` (its address, the index ready), warning for other commands. Other "
+        "libraries' info and debug lines (ONNX Runtime, bm25s, sentence-transformers) show only at debug.")
     shutdown_timeout_s: float = Field(3.0, description="On SIGTERM, open connections (UI heartbeats, streams) get "
                                       "this long to finish before they are closed.")
 

@@ -101,7 +101,7 @@ class GazetteService:
                 raise
             log.warning("no index at %s: building one from %s", settings.index_dir, settings.corpus_dir)
             report = build_index(settings, encoder, show_progress=True)
-            log.warning("index built: %d chunks in %.1f s", report.n_chunks, report.seconds)
+            log.info("index built: %d chunks in %.1f s", report.n_chunks, report.seconds)
             searcher = HybridSearcher.open(settings, encoder)
         warn_if_encoder_differs(searcher.store.manifest, encoder, searcher.store.location)
         if settings.store == "local" and getattr(searcher.store, "sentences", None) is None:

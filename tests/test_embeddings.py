@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -548,8 +549,28 @@ needs_ort = pytest.mark.skipif(find_spec("onnxruntime") is None or find_spec("on
                                reason="onnxruntime / onnx not installed")
 
 
-def _onnx_emb(quantize: str, **kw) -> E5Embeddings:
+def _onnx_emb(quantize: str, cache: Path | None = None, **kw) -> E5Embeddings:
+    """cache: where a variant other than the default is exported (variant_cache); the model is then named by
+    its folder in the user's cache, so only the export lands in `cache`."""
+    if cache is not None and quantize != Settings().quantize:
+        kw.update(embedding_model=str(conv.ensure_default_model(Settings().cache_dir)), cache_dir=cache)
     return E5Embeddings(Settings(embedding_backend="onnx", quantize=quantize, embed_batch_size=4, **kw))
+
+
+SHARED_VARIANT_CACHE = "QA_TEST_SHARED_CACHE"
+
+
+@pytest.fixture(scope="module")
+def variant_cache(tmp_path_factory):
+    """Where these tests export the encoder variants other than the default (ONNX fp32 and int8: about 0.9 GB):
+    a temporary dir, deleted afterwards, so a test run leaves the user's cache as it was; with
+    QA_TEST_SHARED_CACHE=1 the user's cache (kept: later runs skip the exports)."""
+    if os.environ.get(SHARED_VARIANT_CACHE) == "1":
+        yield None
+        return
+    cache = tmp_path_factory.mktemp("variant-cache")
+    yield cache
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -562,8 +583,8 @@ def onnx_texts() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("quantize,floor", [("none", 0.9999), ("int8", 0.99), ("int8-full", 0.99)])
 @needs_ort
-def test_onnx_vectors_agree_with_torch_fp32(emb_fp32, onnx_texts, quantize, floor) -> None:
-    emb = _onnx_emb(quantize)  # exports into the cache on first use
+def test_onnx_vectors_agree_with_torch_fp32(emb_fp32, onnx_texts, variant_cache, quantize, floor) -> None:
+    emb = _onnx_emb(quantize, variant_cache)  # exports into the cache on first use
     assert emb.backend == "onnx" and emb.variant == f"onnx/{quantize}" + ("/per-text" if quantize != "none" else "")
     assert emb._model is None
     assert emb.dim == emb_fp32.dim and emb.max_seq_length == emb_fp32.max_seq_length
@@ -593,8 +614,8 @@ def test_onnx_tokens_equal_the_model_tokenizer(emb_fp32, onnx_texts) -> None:
 @pytest.mark.slow
 @needs_ort
 @pytest.mark.parametrize("quantize,floor", [("none", 0.9999), ("int8-full", 0.995)])
-def test_onnx_length_sorting_keeps_input_order(quantize, floor) -> None:
-    emb = _onnx_emb(quantize)
+def test_onnx_length_sorting_keeps_input_order(variant_cache, quantize, floor) -> None:
+    emb = _onnx_emb(quantize, variant_cache)
     texts = corpus_windows(size=120)[:6] + ["短", "一个稍长一点的句子，关于共享单车。"] + corpus_windows(size=400)[:5]
     together = emb.encode_passages(texts)  # padded batches, reordered by length
     one_by_one = np.vstack([emb.encode_passages([t]) for t in texts])

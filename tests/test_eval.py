@@ -220,6 +220,36 @@ def test_load_items_selection():
         load_items(QUESTIONS, types=["nonsense"])
 
 
+def test_limit_takes_a_stratified_deterministic_sample():
+    from collections import Counter  # noqa: PLC0415
+
+    all_items = load_items(QUESTIONS)
+    order = {i.id: n for n, i in enumerate(all_items)}
+    groups = Counter((i.type, i.lang) for i in all_items)
+    for n in (5, len(groups), 60, 200):
+        sample = load_items(QUESTIONS, limit=n)
+        ids = [i.id for i in sample]
+        assert len(ids) == n == len(set(ids))
+        assert ids == sorted(ids, key=order.get)  # still in file order
+        assert ids == [i.id for i in load_items(QUESTIONS, limit=n)]  # the same sample every time
+        assert ids != [i.id for i in load_items(QUESTIONS, limit=n, seed=1)]  # another seed, another sample
+        assert any(not i.answerable for i in sample) and any(i.answerable for i in sample)
+        assert {i.lang for i in sample} == {"zh", "en"}
+        got = Counter((i.type, i.lang) for i in sample)
+        if n >= len(groups):  # every (type, language) group is in it ...
+            assert set(got) == set(groups)
+            # ... with one each, and the rest in proportion to the rest of each group (largest remainders)
+            k, total = len(groups), len(all_items)
+            for g, size in groups.items():
+                assert abs(got[g] - (1 + (n - k) * (size - 1) / (total - k))) < 1, (n, g, got[g], size)
+    # The first N in file order were all answerable: the refusal rate could not be measured.
+    assert all(i.answerable for i in all_items[:60])
+    assert load_items(QUESTIONS, limit=len(all_items) + 5) == all_items
+    # --types first, then the sample
+    dates = load_items(QUESTIONS, types=["date"], limit=6)
+    assert len(dates) == 6 and {i.type for i in dates} == {"date"} and {i.lang for i in dates} == {"zh", "en"}
+
+
 def _cli():
     import typer  # noqa: PLC0415
     from typer.testing import CliRunner  # noqa: PLC0415
@@ -285,3 +315,20 @@ def test_eval_subset_on_real_index(service, tmp_path):
     correct = [r for r in run.records if r.answerable and r.accuracy == 1.0]
     grounded = [r for r in correct if r.citation_precision and r.citation_precision > 0]
     assert correct and len(grounded) >= FLOOR_GROUNDED * len(correct), sorted({r.id for r in correct} - {r.id for r in grounded})
+
+
+@pytest.mark.slow
+def test_cli_limit_measures_refusals_too(tmp_path):
+    """`qa eval --limit 20` on the real index: the sample holds unanswerable questions, so the refusal rate is a
+    figure (with the first 20 in file order it was "–"); the report records how the sample was drawn."""
+    reuse = os.environ.get("QA_TEST_INDEX_DIR")
+    if not reuse:
+        pytest.skip("needs the shared test index (QA_TEST_INDEX_DIR, set by `make test`)")
+    runner, app = _cli()
+    result = runner.invoke(app, ["--limit", "20", "--seed", "7", "--index", reuse, "--reports-dir", str(tmp_path),
+                                 "--out", "sample"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "sample.json").read_text(encoding="utf-8"))
+    assert report["selection"] == {"types": None, "limit": 20, "sample": "stratified by type and language", "seed": 7}
+    overall = report["systems"]["gazette-qa"]["overall"]
+    assert overall["n"] == 20 and overall["refusal_rate"] is not None and overall["answered_rate"] is not None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,14 +14,26 @@ BASELINES = ("langchain",)
 
 
 def eval_command(
-    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, help="Question set (JSONL).")] = DEFAULT_QUESTIONS,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N questions (after --types).")] = None,
-    types: Annotated[Optional[str], typer.Option("--types", help="Comma-separated question types, e.g. fact,number.")] = None,
-    out: Annotated[str, typer.Option("--out", help="Report name: writes eval/reports/NAME.{json,md,png}.")] = "latest",
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Also score a baseline side by side: langchain.")] = None,
-    compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, help="A previous report .json to print the delta against.")] = None,
-    index: Annotated[Optional[Path], typer.Option("--index", help="Index directory (default: settings index_dir).")] = None,
-    reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", help="Where reports go (default eval/reports).")] = None,
+    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, metavar="FILE",
+                                            help="Question set (JSONL).", show_default="eval/questions.jsonl")] = DEFAULT_QUESTIONS,
+    limit: Annotated[Optional[int], typer.Option(
+        "--limit", min=1, metavar="N", show_default="all questions",
+        help="A sample of N questions (after --types), stratified by type and language: each (type, language) "
+             "group in proportion to its size and at least one question from each while N allows, drawn at "
+             "random with --seed, so the same N and seed always give the same questions.")] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="INT", help="Seed of the --limit sample.")] = 0,
+    types: Annotated[Optional[str], typer.Option("--types", metavar="LIST", show_default="all types",
+                                                 help="Comma-separated question types, e.g. fact,number.")] = None,
+    out: Annotated[str, typer.Option("--out", metavar="NAME", help="Report name: writes NAME.{json,md,png} in the "
+                                     "reports dir; the default name is git-ignored, name a report to keep it.")] = "latest",
+    baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="NAME", show_default="none",
+                                                    help="Also score a baseline side by side: langchain.")] = None,
+    compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, metavar="FILE", show_default="none",
+                                                    help="A previous report .json to print the delta against.")] = None,
+    index: Annotated[Optional[Path], typer.Option("--index", metavar="DIR", help="Index directory.",
+                                                  show_default="QA_INDEX_DIR, else index/default")] = None,
+    reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", metavar="DIR", help="Where reports go.",
+                                                        show_default="eval/reports")] = None,
 ) -> None:
     """Score retrieval (hit@k, MRR, nDCG) and answers (accuracy, citations, refusals, latency) on the question set."""
     from qa.config import get_settings  # noqa: PLC0415
@@ -41,21 +52,21 @@ def eval_command(
         previous = json.loads(Path(compare).read_text(encoding="utf-8"))
     type_list = [t for t in (types or "").split(",") if t.strip()]
     try:
-        items = load_items(questions, types=type_list, limit=limit)
+        items = load_items(questions, types=type_list, limit=limit, seed=seed)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--types") from exc
     if not items:
         typer.echo("no questions selected", err=True)
         raise typer.Exit(1)
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings(**({"index_dir": index} if index else {}))
     runs = [evaluate(ServiceSystem(GazetteService.load(settings)), items)]
     if baseline == "langchain":
         from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
 
         runs.append(evaluate(LangChainBaseline.load(settings), items))
-    selection = {"types": type_list or None, "limit": limit}
+    selection = {"types": type_list or None, "limit": limit, **({"sample": "stratified by type and language",
+                                                                 "seed": seed} if limit else {})}
     report = build_report(out, runs, questions, selection)
     paths = write_report(report, reports_dir or REPORTS_DIR, out)
     typer.echo(headline_text(report))
