@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         "libraries' info and debug lines (ONNX Runtime, bm25s, sentence-transformers) show only at debug.")
     shutdown_timeout_s: float = Field(3.0, description="On SIGTERM, open connections (UI heartbeats, streams) get "
                                       "this long to finish before they are closed.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, v):
+        return v.strip().lower() or None if isinstance(v, str) else v  # QA_LOG_LEVEL=DEBUG as well as debug
 
     @classmethod
     def settings_customise_sources(

@@ -141,6 +141,21 @@ def test_log_filter_keeps_other_libraries_quiet_unless_debug() -> None:
     assert warning.filter(_record("bm25s", logging.WARNING)) and info.filter(_record("onnx_model", logging.ERROR))
 
 
+def test_log_level_setting(monkeypatch) -> None:
+    from pydantic import ValidationError
+
+    from qa.config import Settings
+    from qa.logs import default_level
+
+    monkeypatch.setenv("QA_LOG_LEVEL", "DEBUG")
+    assert Settings().log_level == "debug"
+    monkeypatch.setenv("QA_LOG_LEVEL", "")
+    assert Settings().log_level is None and default_level("serve") == "info" and default_level("index") == "warning"
+    monkeypatch.setenv("QA_LOG_LEVEL", "verbose")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
 # ------------------------------------------------------------------------------------ slow: real model
 
 NOISE = re.compile(r"DEBUG|bm25s|onnx_model|fusion_|Fused |Quantization parameters|get_tensor_type|INFO root|"
