@@ -54,7 +54,7 @@ def configure_logging(level: str) -> None:
         root.removeHandler(h)
     handler = _StderrHandler()
     handler._qa_handler = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_QuietLibraries(value))
     root.addHandler(handler)
     root.setLevel(value)
