@@ -132,7 +132,7 @@ def check_loopback(base_url: str) -> None:
 
 
 def _body(endpoint: str, text: str) -> dict:
-    return {"query": text, "top_k": 5} if endpoint == "/v1/search" else {"question": text}
+    return {"question": text, "top_k": 5} if endpoint == "/v1/search" else {"question": text}
 
 
 def process_cpu_seconds(pid: int) -> float | None:

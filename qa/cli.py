@@ -371,7 +371,7 @@ def search_cmd(query: Annotated[str, typer.Argument(metavar="QUERY", help="A que
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--filter") from exc
     if as_json:
-        _dump({"query": query, "hits": [h.to_dict() for h in hits]})
+        _dump({"question": query, "hits": [h.to_dict() for h in hits]})
         return
     for n, h in enumerate(hits, 1):
         c = h.chunk

@@ -85,7 +85,7 @@ class SearchHit:
             "line_start": c.line_start,
             "line_end": c.line_end,
             "issue": c.issue,
-            "document_number": c.doc_number,
+            "doc_number": c.doc_number,
             "document_title": c.doc_title,
             "doc_key": c.doc_key,
             "section_path": list(c.section_path),

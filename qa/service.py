@@ -226,6 +226,26 @@ class GazetteService:
         """doc_key -> corpus file, from the loaded index (documents of files no longer indexed are not served)."""
         return {c.doc_key: c.source_file for c in self.searcher.store.iter_chunks()}
 
+    @cached_property
+    def _doc_numbers(self) -> dict[str, list[str]]:
+        """doc_number -> the keys of the indexed documents bearing it (several when a number is shared)."""
+        keys: dict[str, set[str]] = {}
+        for c in self.searcher.store.iter_chunks():
+            if c.doc_number:
+                keys.setdefault(c.doc_number, set()).add(c.doc_key)
+        return {n: sorted(k) for n, k in keys.items()}
+
+    def documents_numbered(self, number: str) -> list[dict]:
+        """The documents with this number (文号) in any bracket form, as `qa corpus show` finds them: the exact
+        number when indexed, else the numbers it names (阳政办发[2022]34号, 政办发〔2022〕34号); [] when none."""
+        from qa.corpus.normalize import canonical_form, match_doc_numbers  # noqa: PLC0415
+
+        by_number = self._doc_numbers
+        wanted = canonical_form(number)
+        numbers = [n for n in by_number if canonical_form(n) == wanted] or match_doc_numbers(number, by_number)
+        keys = sorted({k for n in numbers for k in by_number[n]})
+        return [d for k in keys if (d := self.document(k)) is not None]
+
     def _source(self, rel: str) -> Issue | None:
         """The parsed corpus file (kept once parsed; OCR'd text comes from the extraction cache)."""
         with self._issues_lock:

@@ -85,7 +85,7 @@ def test_highlight_marks_sentence_across_pdf_line_breaks_and_escapes():
 
 def test_render_not_found_state_lists_related_passages():
     hit = {"score": 0.1, "chunk_id": "c1", "cite_text": "相关<段落>", "source_file": "2022-03.txt", "line_start": 3,
-           "line_end": 4, "issue": "2022-03", "document_number": "阳政办发〔2022〕1号", "document_title": "标题",
+           "line_end": 4, "issue": "2022-03", "doc_number": "阳政办发〔2022〕1号", "document_title": "标题",
            "doc_key": "2022-03#01", "section_path": ["一、总体要求"], "category": "政府文件", "chunk_type": "text"}
     result = {"question": "火星？", "answer": "公报中未找到。（原因）", "answered": False, "citations": [], "related": [hit],
               "notice": ""}
@@ -148,8 +148,8 @@ def test_ask_rejects_bad_input_with_clear_json(cold_client, body, status, needle
 
 def test_search_and_feedback_and_chat_reject_bad_input(cold_client):
     assert "unknown filter key" in assert_clean_error(
-        cold_client.post("/v1/search", json={"query": "x", "filters": {"nope": 1}}), 422)["detail"]
-    assert_clean_error(cold_client.post("/v1/search", json={"query": "x", "top_k": 99}), 422)
+        cold_client.post("/v1/search", json={"question": "x", "filters": {"nope": 1}}), 422)["detail"]
+    assert_clean_error(cold_client.post("/v1/search", json={"question": "x", "top_k": 99}), 422)
     assert_clean_error(cold_client.post("/v1/feedback", json={"question": "q", "answer_id": "a", "rating": "meh"}), 422)
     assert_clean_error(cold_client.post("/v1/feedback", json={"question": "q", "answer_id": "a", "rating": True}), 422)
     assert_clean_error(cold_client.post("/v1/feedback", json={"question": " ", "answer_id": "a", "rating": 1}), 422)
@@ -207,8 +207,8 @@ def test_ask_answers_with_cited_paragraphs(api_client):
     assert d["answered"] is True and d["answer_id"] and d["question"] == AGE_Q
     assert "[1]" in d["answer"] and d["citations"][0]["n"] == 1
     assert {f"[{c['n']}]" for c in d["citations"]} <= set(re.findall(r"\[\d+\]", d["answer"]))
-    cited = [c for c in d["citations"] if c["document_number"] == BIKE_DOC]
-    assert cited, [c["document_number"] for c in d["citations"]]
+    cited = [c for c in d["citations"] if c["doc_number"] == BIKE_DOC]
+    assert cited, [c["doc_number"] for c in d["citations"]]
     squash = lambda t: re.sub(r"\s+", "", t)  # noqa: E731
     for c in d["citations"]:
         assert c["sentence"] and squash(c["sentence"]) in squash(c["cite_text"]), c
@@ -222,7 +222,7 @@ def test_ask_answers_with_cited_paragraphs(api_client):
 @pytest.mark.slow
 def test_ask_english_question(api_client):
     d = api_client.post("/v1/ask", json={"question": f"What is document {BIKE_DOC} about?"}).json()
-    assert d["answered"] and any(c["document_number"] == BIKE_DOC for c in d["citations"])
+    assert d["answered"] and any(c["doc_number"] == BIKE_DOC for c in d["citations"])
 
 
 @pytest.mark.slow
@@ -250,13 +250,13 @@ def test_ask_stream_sends_pieces_then_citations_then_done(api_client):
 
 @pytest.mark.slow
 def test_search_top_k_and_filters(api_client):
-    hits = api_client.post("/v1/search", json={"query": "地质灾害防治", "top_k": 7}).json()["hits"]
+    hits = api_client.post("/v1/search", json={"question": "地质灾害防治", "top_k": 7}).json()["hits"]
     assert len(hits) == 7 and hits[0]["score"] >= hits[-1]["score"]
-    assert len(api_client.post("/v1/search", json={"query": "地质灾害防治", "top_k": 1}).json()["hits"]) == 1
+    assert len(api_client.post("/v1/search", json={"question": "地质灾害防治", "top_k": 1}).json()["hits"]) == 1
     for filters, check in [({"year": 2020}, lambda h: h["issue"].startswith("2020")),
                            ({"issue": "2022-03"}, lambda h: h["issue"] == "2022-03"),
-                           ({"doc_number": BIKE_DOC}, lambda h: h["document_number"] == BIKE_DOC)]:
-        got = api_client.post("/v1/search", json={"query": "地质灾害防治", "filters": filters}).json()["hits"]
+                           ({"doc_number": BIKE_DOC}, lambda h: h["doc_number"] == BIKE_DOC)]:
+        got = api_client.post("/v1/search", json={"question": "地质灾害防治", "filters": filters}).json()["hits"]
         assert got and all(check(h) for h in got), (filters, [h["issue"] for h in got])
 
 
@@ -310,8 +310,8 @@ def test_odd_but_valid_inputs_never_5xx(api_client):
     for body in ({"question": "\u0000 null byte"}, {"question": BIKE_Q, "mode": "generative"}):
         assert_clean_error(api_client.post("/v1/ask", json=body), 422)
     for query in ["", " "]:
-        assert_clean_error(api_client.post("/v1/search", json={"query": query}), 422)
-    assert api_client.post("/v1/search", json={"query": "🚲", "top_k": 50}).status_code == 200
+        assert_clean_error(api_client.post("/v1/search", json={"question": query}), 422)
+    assert api_client.post("/v1/search", json={"question": "🚲", "top_k": 50}).status_code == 200
 
 
 @pytest.mark.slow
@@ -334,13 +334,13 @@ def test_readyz_turns_200_once_the_service_is_loaded(gazette_service, tmp_path):
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 503
-        assert client.post("/v1/search", json={"query": "共享单车"}).status_code == 503
+        assert client.post("/v1/search", json={"question": "共享单车"}).status_code == 503
         gate.set()
         deadline = time.monotonic() + 30
         while client.get("/readyz").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert client.post("/v1/search", json={"query": "共享单车"}).json()["hits"]
+        assert client.post("/v1/search", json={"question": "共享单车"}).json()["hits"]
 
 
 @pytest.mark.slow
@@ -355,7 +355,7 @@ def test_openai_client_non_streaming_and_streaming(live_server):
     assert resp.choices[0].message.role == "assistant" and resp.choices[0].finish_reason == "stop"
     assert "[1]" in content
     citations = resp.model_extra["citations"]
-    assert citations and any(c["document_number"] == BIKE_DOC for c in citations)
+    assert citations and any(c["doc_number"] == BIKE_DOC for c in citations)
 
     chunks = list(client.chat.completions.create(model="gazette-qa", stream=True,
                                                  messages=[{"role": "user", "content": AGE_Q}]))
@@ -374,7 +374,7 @@ def test_api_key_guards_v1_and_the_ui(gazette_service, gazette_settings):
     with ThreadedServer(create_app(gazette_service, settings), free_port()) as srv:
         url = f"http://127.0.0.1:{srv.server.config.port}"
         wait_ready(url)  # health endpoints stay open
-        body = {"query": "共享单车"}
+        body = {"question": "共享单车"}
         assert_clean_error(httpx.post(f"{url}/v1/search", json=body), 401)
         assert_clean_error(httpx.post(f"{url}/v1/search", json=body, headers={"Authorization": "Bearer wrong"}), 401)
         assert httpx.post(f"{url}/v1/search", json=body, headers={"Authorization": "Bearer s3cret-key"}).status_code == 200

@@ -49,7 +49,7 @@ def _docx_bytes(tmp_path: Path) -> bytes:
 
 
 def _search_files(client, query: str, collection: str | None = None) -> list[str]:
-    body = {"query": query, "top_k": 5}
+    body = {"question": query, "top_k": 5}
     r = client.post("/v1/search", json=body)
     assert r.status_code == 200, r.text
     return [h["source_file"] for h in r.json()["hits"]]
@@ -132,7 +132,7 @@ def test_replace_is_refused_then_accepted_with_replace_true(client, small) -> No
     assert r.status_code == 201, r.text
     assert r.json()["replaced"] == [name]
     assert (Path(settings.corpus_dir) / name).read_text(encoding="utf-8") == v2
-    hits = client.post("/v1/search", json={"query": "公共自行车每日租用时间", "top_k": 5}).json()["hits"]
+    hits = client.post("/v1/search", json={"question": "公共自行车每日租用时间", "top_k": 5}).json()["hits"]
     texts = "\n".join(h["cite_text"] for h in hits if h["source_file"] == name)
     assert "五时半" in texts and "早上六时" not in texts
 
@@ -181,7 +181,7 @@ def test_bad_uploads_are_refused_with_a_clear_4xx_and_change_nothing(client, sma
         assert index_state(index) == index_before, case
         assert client.app.state.holder.get() is loaded, case
     assert "二十处" not in "\n".join(h["cite_text"] for h in client.post(
-        "/v1/search", json={"query": "农村集中供水工程", "top_k": 10}).json()["hits"])
+        "/v1/search", json={"question": "农村集中供水工程", "top_k": 10}).json()["hits"])
 
 
 def test_upload_while_the_index_is_busy_is_a_503_with_retry_after(client, small) -> None:

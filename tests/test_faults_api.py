@@ -54,7 +54,7 @@ CONTROL = [("NUL", "共享单车\x00", "U+0000"), ("ESC", "\x1b[31m共享单车"
 def test_control_characters_get_422_naming_the_character(cold, name, text, code):
     for path, body, field in [
         ("/v1/ask", {"question": text}, "question"),
-        ("/v1/search", {"query": text}, "query"),
+        ("/v1/search", {"question": text}, "question"),
         ("/v1/feedback", {"question": "ok", "answer_id": "a1", "rating": "up", "comment": text}, "comment"),
         ("/v1/feedback", {"question": text, "answer_id": "a1", "rating": "up"}, "question"),
         ("/v1/feedback", {"question": "ok", "answer_id": text, "rating": "up"}, "answer_id"),
@@ -122,20 +122,20 @@ def test_wrong_api_keys_are_throttled_per_client(tmp_path):
     async def run() -> None:
         async with _asgi_client(app, "10.0.0.1") as attacker, _asgi_client(app, "10.0.0.2") as other:
             for i in range(5):
-                r = await attacker.post("/v1/search", json={"query": "x"}, headers={"Authorization": f"Bearer guess{i}"})
+                r = await attacker.post("/v1/search", json={"question": "x"}, headers={"Authorization": f"Bearer guess{i}"})
                 assert r.status_code == 401
             t0 = time.perf_counter()
             for i in range(200):  # bounded: the guesser is refused without a key check
-                r = await attacker.post("/v1/search", json={"query": "x"}, headers={"Authorization": f"Bearer g{i}"})
+                r = await attacker.post("/v1/search", json={"question": "x"}, headers={"Authorization": f"Bearer g{i}"})
                 assert r.status_code == 429
             assert time.perf_counter() - t0 < 30
             body = _error(r, 429)
             assert body["error"] == "too_many_auth_failures" and 0 < int(r.headers["retry-after"]) <= 60
             # the right key is refused too while throttled (else a guesser would learn it found the key)
-            r = await attacker.post("/v1/search", json={"query": "x"}, headers={"Authorization": f"Bearer {KEY}"})
+            r = await attacker.post("/v1/search", json={"question": "x"}, headers={"Authorization": f"Bearer {KEY}"})
             assert r.status_code == 429
             # another client is not affected: its right key passes auth (503: the index is not loaded)
-            r = await other.post("/v1/search", json={"query": "x"}, headers={"Authorization": f"Bearer {KEY}"})
+            r = await other.post("/v1/search", json={"question": "x"}, headers={"Authorization": f"Bearer {KEY}"})
             assert r.status_code == 503
             assert (await attacker.get("/healthz")).status_code == 200  # health stays outside auth
 
@@ -156,7 +156,7 @@ def test_ui_login_failures_are_throttled(tmp_path):
                 assert r.status_code == 400, r.text[:200]
             r = await c.post("/ui/login", data={"username": "staff", "password": KEY})
             assert r.status_code == 429 and r.headers["retry-after"]
-            r = await c.post("/v1/search", json={"query": "x"}, headers={"Authorization": f"Bearer {KEY}"})
+            r = await c.post("/v1/search", json={"question": "x"}, headers={"Authorization": f"Bearer {KEY}"})
             assert r.status_code == 429  # one failure count for UI and API
         async with _asgi_client(app, "10.0.0.4") as c:
             r = await c.post("/ui/login", data={"username": "staff", "password": KEY})

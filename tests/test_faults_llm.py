@@ -330,7 +330,7 @@ def test_slow_llm_does_not_stall_search(generative_server, bad):
                     for _ in range(n_asks)]
             await asyncio.sleep(1.0)  # the asks are now waiting on the LLM
             t0 = time.perf_counter()
-            r = await client.post("/v1/search", json={"query": "共享单车 年满16周岁", "top_k": 5})
+            r = await client.post("/v1/search", json={"question": "共享单车 年满16周岁", "top_k": 5})
             search_s = time.perf_counter() - t0
             assert r.status_code == 200 and r.json()["hits"]
             pending = sum(not a.done() for a in asks)

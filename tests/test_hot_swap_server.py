@@ -126,7 +126,7 @@ def test_questions_during_an_upload_are_answered_then_the_new_document_is_found(
         finally:
             done.set()
 
-    before = httpx.post(f"{url}/v1/search", json={"query": RESERVOIR_Q}, timeout=60).json()["hits"]
+    before = httpx.post(f"{url}/v1/search", json={"question": RESERVOIR_Q}, timeout=60).json()["hits"]
     assert all(h["source_file"] != f"{COLLECTION}/安全度汛.md" for h in before)
     thread = threading.Thread(target=upload, daemon=True)
     thread.start()

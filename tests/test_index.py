@@ -533,7 +533,7 @@ def test_retriever_documents(shared: Path) -> None:
     d = docs[0]
     assert "电子围栏" in d.page_content
     assert d.metadata["source_file"] == "2022-03.txt" and d.metadata["line_start"] >= 2
-    assert d.metadata["document_number"] == "阳政办发〔2022〕34号"
+    assert d.metadata["doc_number"] == "阳政办发〔2022〕34号"
     assert d.metadata["cite_text"] == d.page_content and d.id == d.metadata["chunk_id"]
     filtered = r.invoke("通知", filters={"year": 2023}, k=4)
     assert len(filtered) == 4 and {x.metadata["issue"] for x in filtered} == {"2023-06"}

@@ -133,20 +133,20 @@ def test_index_stats_and_api_list_collections_and_documents(world):
     with TestClient(create_app(world["service"], world["settings"]), raise_server_exceptions=True) as client:
         got = client.get("/v1/collections").json()["collections"]
         assert {c["name"]: c["chunks"] for c in got} == {n: c["chunks"] for n, c in names.items()}
-        hits = client.post("/v1/search", json={"query": "图书馆开放时间", "filters": {"collection": "青岚市政府文件"}}).json()["hits"]
+        hits = client.post("/v1/search", json={"question": "图书馆开放时间", "filters": {"collection": "青岚市政府文件"}}).json()["hits"]
         assert hits and all(h["collection"] == "青岚市政府文件" for h in hits)
         key = next(h["doc_key"] for h in hits if h["source_file"].endswith(".docx"))
         doc = client.get(f"/v1/documents/{quote(key, safe='')}").json()
         assert doc["doc_number"] == "青文旅发〔2024〕5号" and doc["kind"] == "document" and doc["collection"] == "青岚市政府文件"
         assert [s["heading"] for s in doc["sections"]][:2] == ["第一章 总则", "第二章 开放时间"]
         assert client.get(f"/v1/documents/{key.replace('#', '-')}").json()["doc_key"] == key
-        pdf_hit = client.post("/v1/search", json={"query": "口袋公园", "filters": {"collection": "青岚市政府文件"}}).json()["hits"][0]
+        pdf_hit = client.post("/v1/search", json={"question": "口袋公园", "filters": {"collection": "青岚市政府文件"}}).json()["hits"][0]
         pdf_doc = client.get(f"/v1/documents/{quote(pdf_hit['doc_key'], safe='')}").json()
         assert {p["page"] for p in pdf_doc["paragraphs"]} == {1, 2}
         issues = client.get("/v1/issues").json()["issues"]
         assert sorted(i["source_file"] for i in issues) == ["2023-06.txt", "青岚市人民政府公报/2024-02.pdf"]
         assert client.get("/v1/ask", params={}).status_code in (404, 405)
-        bad = client.post("/v1/search", json={"query": "x", "filters": {"collection": 5}})
+        bad = client.post("/v1/search", json={"question": "x", "filters": {"collection": 5}})
         assert bad.status_code == 422
 
 

@@ -44,5 +44,5 @@ class AnswerResult:
             "related": [h.to_dict() for h in self.related],
             "mode": self.mode,
             "notice": self.notice,
-            "timings": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -70,15 +70,15 @@ def create_app(service: Service | ServiceFactory | type | None = None, settings:
         finally:
             holder.stop()
 
-    # /docs from the Swagger UI files fastapi-offline ships (served under /static-offline-docs), not from a CDN:
-    # the servers it runs on are often offline. No /redoc.
+    # /docs (Swagger UI) and /redoc (ReDoc, without Google Fonts) from the files fastapi-offline ships, served
+    # under /static-offline-docs, not from a CDN: the servers it runs on are often offline.
     app = FastAPIOffline(
         title="gazette-qa",
         version="0.1.0",
         description="Answers from the 阳泉市人民政府公报 (Yangquan municipal gazette) with cited source paragraphs.",
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
     )
     app.state.settings = settings
     app.state.holder = holder

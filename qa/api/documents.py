@@ -91,10 +91,13 @@ def build_documents_router() -> APIRouter:
         request: Request,
         w: Annotated[Worker, Depends(worker)],
         files: Annotated[list[UploadFile], File(description="One or more files: PDF (text or scanned), Word .docx, "
-                                                            "HTML, Markdown, text, PNG/JPEG; gazette issues too.")],
+                                                            "HTML, Markdown, text, PNG/JPEG; gazette issues too.",
+                                                            examples=[["通知.docx"]])],
         collection: Annotated[str | None, Form(max_length=64, description="e.g. 本单位文件; default: a gazette's "
-                                                                            "masthead, else the server's default")] = None,
-        replace: Annotated[bool, Form(description="Replace a file already in the corpus under the same name")] = False,
+                                                                            "masthead, else the server's default",
+                                                                            examples=["本单位文件"])] = None,
+        replace: Annotated[bool, Form(description="Replace a file already in the corpus under the same name",
+                                           examples=[False])] = False,
     ):
         """Add documents to the index; they are answerable as soon as this returns."""
         from qa.corpus.intake import IntakeError, check_collection  # noqa: PLC0415
@@ -142,7 +145,8 @@ def build_documents_router() -> APIRouter:
         request: Request,
         w: Annotated[Worker, Depends(worker)],
         doc_key: Annotated[str, Path(max_length=300, description="A corpus file (本单位文件/通知.docx, 2022-03.txt) "
-                                                                  "or the key of a document that is a file by itself")],
+                                                                  "or the key of a document that is a file by itself",
+                                                                  examples=["本单位文件/通知.docx"])],
     ):
         """Remove a file from the index (kept in corpus/removed/); a document inside a gazette issue is removed
         with its issue only (delete the issue's file)."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa.api.auth import require_api_key
 from qa.api.errors import APIError
-from qa.api.schemas import CitationOut, ErrorOut, Filters, TopK, check_text
+from qa.api.schemas import QUESTION_EXAMPLE, CitationOut, ErrorOut, F, Filters, TopK, check_text
 from qa.api.state import Worker, ask_pool
 from qa.api.streaming import OPENAI_EVENT_SCHEMA, SSE_HEADERS, pieces
 
@@ -26,14 +26,15 @@ MODEL_ID = "gazette-qa"
 
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
+    type: str = F(..., "Part type; only 'text' parts are read.", "text")
+    text: str | None = F(None, "The text of a 'text' part.", QUESTION_EXAMPLE)
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = None
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"] = F(
+        ..., "Who wrote the message; the last 'user' message is the question.", "user")
+    content: str | list[ContentPart] | None = F(None, "The text, or a list of content parts.", QUESTION_EXAMPLE)
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -44,14 +45,16 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     # OpenAI clients send many options (temperature, n, …); they are accepted and ignored.
     model_config = ConfigDict(extra="allow")
-    model: str = Field(MODEL_ID, max_length=200)
+    model: str = F(MODEL_ID, "Any name; echoed back.", MODEL_ID, max_length=200)
     messages: list[ChatMessage] = Field(
         ..., min_length=1, max_length=200, description="The last message with role 'user' is the question.",
-        json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}}, "required": ["role"]}})
-    stream: bool = False
-    top_k: TopK | None = Field(None, description="gazette-qa extension")
-    filters: Filters | None = Field(None, description="gazette-qa extension")
-    mode: Literal["extractive", "generative"] | None = Field(None, description="gazette-qa extension")
+        examples=[[{"role": "user", "content": QUESTION_EXAMPLE}]],
+        json_schema_extra={"contains": {"type": "object", "required": ["role"], "properties": {"role": {
+            "const": "user", "description": "At least one message is the user's.", "examples": ["user"]}}}})
+    stream: bool = F(False, "Stream chat.completion.chunk events, ending with [DONE].", False)
+    top_k: TopK | None = F(None, "gazette-qa extension: passages to retrieve (1–50).", 5)
+    filters: Filters | None = F(None, "gazette-qa extension: restrict retrieval.", {"year": 2022})
+    mode: Literal["extractive", "generative"] | None = F(None, "gazette-qa extension: answer mode.", "extractive")
 
     @field_validator("stream", mode="before")
     @classmethod
@@ -62,28 +65,47 @@ class ChatRequest(BaseModel):
 
 
 class ChatChoiceMessage(BaseModel):
-    role: str
-    content: str
+    model_config = ConfigDict(extra="forbid")
+    role: str = F(..., "Always 'assistant'.", "assistant")
+    content: str = F(..., "The answer with [n] citation markers.", "互联网租赁自行车用户须年满16周岁[1]。")
 
 
 class ChatChoice(BaseModel):
-    index: int
-    message: ChatChoiceMessage
-    finish_reason: str
+    model_config = ConfigDict(extra="forbid")
+    index: int = F(..., "Always 0 (one choice).", 0)
+    message: ChatChoiceMessage = F(..., "The assistant's message.", {"role": "assistant", "content": "…[1]。"})
+    finish_reason: str = F(..., "Always 'stop'.", "stop")
 
 
 class ChatResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str
-    object: str
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: dict[str, int]
-    citations: list[CitationOut]
+    model_config = ConfigDict(extra="forbid")
+    id: str = F(..., "chatcmpl- and the answer's id.", "chatcmpl-a3f9c2d1e8b74f60")
+    object: str = F(..., "Always 'chat.completion'.", "chat.completion")
+    created: int = F(..., "Unix time.", 1764558600)
+    model: str = F(..., "The model name sent (or gazette-qa).", MODEL_ID)
+    choices: list[ChatChoice] = F(..., "One choice.", [])
+    usage: dict[str, int] = F(..., "Characters (not tokens): prompt_tokens, completion_tokens, total_tokens.",
+                              {"prompt_tokens": 14, "completion_tokens": 20, "total_tokens": 34})
+    citations: list[CitationOut] = F(..., "gazette-qa extension: the cited passages, as /v1/ask gives them.", [])
+    answered: bool = F(..., "gazette-qa extension: false when the documents do not hold the answer.", True)
+    answer_id: str = F(..., "gazette-qa extension: the answer's id for POST /v1/feedback.", "a3f9c2d1e8b74f60")
     rewritten_question: str | None = Field(None, description="The standalone question a follow-up was answered as "
                                                             "(from the earlier messages); null when it stood alone.",
                                       examples=["2020年地质灾害防治领导小组组长是谁？"])
+
+
+class ModelOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = F(..., "The model's id.", MODEL_ID)
+    object: str = F(..., "Always 'model'.", "model")
+    created: int = F(..., "Always 0.", 0)
+    owned_by: str = F(..., "Always gazette-qa.", "gazette-qa")
+
+
+class ModelsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    object: str = F(..., "Always 'list'.", "list")
+    data: list[ModelOut] = F(..., "The one model this server offers.", [])
 
 
 def _question(req: ChatRequest, max_chars: int) -> str:
@@ -149,7 +171,7 @@ def build_openai_router() -> APIRouter:
                                   422: {"model": ErrorOut}, 429: {"model": ErrorOut},
                                   503: {"model": ErrorOut}})
 
-    @router.get("/models")
+    @router.get("/models", response_model=ModelsOut)
     async def models() -> dict:
         """The one model this server offers (for OpenAI clients that list models)."""
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "gazette-qa"}]}

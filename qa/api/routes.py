@@ -16,6 +16,7 @@ from qa.api.schemas import (
     AnswerOut,
     CollectionsOut,
     DocumentOut,
+    DocumentsOut,
     ErrorOut,
     FeedbackListOut,
     FeedbackOut,
@@ -118,22 +119,33 @@ def build_api_router(models: RequestModels) -> APIRouter:
         """Retrieve passages (hybrid dense + BM25 search), best first."""
         service = w.service()
         filters = body.filters.to_service() if body.filters else None
-        hits = await w.run(service.search, body.query, top_k=body.top_k, filters=filters)
+        hits = await w.run(service.search, body.question, top_k=body.top_k, filters=filters)
         return JSONResponse({"hits": [h.to_dict() for h in hits]})
 
-    @router.get("/documents/{doc_key}", tags=["documents"], response_model=DocumentOut,
-                responses={404: {"model": ErrorOut, "description": "No such document."}})
-    async def document(doc_key: Annotated[str, Path(max_length=64, description="e.g. 2022-03%2305 or 2022-03-05")],
+    @router.get("/documents/{doc_key}", tags=["documents"], response_model=DocumentOut | DocumentsOut,
+                responses={200: {"description": "The document; when several documents share the number asked for, "
+                                                "`{\"doc_number\", \"documents\": [...]}` (DocumentsOut)."},
+                           404: {"model": ErrorOut, "description": "No such document."}})
+    async def document(doc_key: Annotated[str, Path(max_length=64, description=(
+                           "A document key (2022-03%2305 or 2022-03-05) or a document number (文号) in any bracket "
+                           "form (阳政办发〔2022〕34号, 阳政办发[2022]34号), URL-encoded as any path segment"),
+                           examples=["2022-03-05", "阳政办发〔2022〕34号"])],
                        w: Annotated[Worker, Depends(worker)]):
-        """One document with its sections and paragraphs (with corpus line ranges)."""
+        """One document with its sections and paragraphs (with corpus line ranges), by key or by number (文号).
+        A number several documents share gives them all: `{"doc_number", "documents": [...]}`."""
         service = w.service()
         key = normalize_doc_key(doc_key)
         doc = await w.run(service.document, key)
-        if doc is None:
-            hint = (" (a bare issue: the '#' was probably not URL-encoded; use 2022-03%2305 or 2022-03-05)"
-                    if re.fullmatch(r"\d{4}-\d{2}", key) else "")
-            raise APIError(404, "not_found", f"no document {key!r}{hint}")
-        return JSONResponse(doc)
+        if doc is not None:
+            return JSONResponse(doc)
+        docs = await w.run(service.documents_numbered, doc_key.strip())
+        if len(docs) == 1:
+            return JSONResponse(docs[0])
+        if docs:
+            return JSONResponse({"doc_number": doc_key.strip(), "documents": docs})
+        hint = (" (a bare issue: the '#' was probably not URL-encoded; use 2022-03%2305 or 2022-03-05)"
+                if re.fullmatch(r"\d{4}-\d{2}", key) else "")
+        raise APIError(404, "not_found", f"no document {key!r}{hint}")
 
     @router.get("/collections", tags=["documents"], response_model=CollectionsOut)
     async def collections(w: Annotated[Worker, Depends(worker)]):
@@ -160,8 +172,10 @@ def build_api_router(models: RequestModels) -> APIRouter:
 
     @router.get("/feedback", tags=["feedback"], response_model=FeedbackListOut, responses=_FEEDBACK_ERRORS)
     async def list_feedback(store: Annotated[FeedbackStore, Depends(feedback_store)],
-                            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                            offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
+                            limit: Annotated[int, Query(ge=1, le=1000, description="Records per page.",
+                                                        examples=[100])] = 100,
+                            offset: Annotated[int, Query(ge=0, le=10**9, description="Records to skip (newest first).",
+                                                         examples=[0])] = 0):
         """Stored feedback, newest first."""
         from anyio import to_thread
 

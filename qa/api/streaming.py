@@ -15,10 +15,14 @@ _CLAUSE = re.compile(r"[^，。；：！？,;:!?\n]*[，。；：！？,;:!?\n]?
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # OpenAPI shape of one event (for docs and schema-driven clients/tests).
 ANSWER_EVENT_SCHEMA = {"type": "object", "required": ["event", "data"], "properties": {
-    "event": {"type": "string", "enum": ["answer", "citations", "done"]},
-    "data": {"type": "string", "description": "JSON: {delta} | {citations, related} | the rest of the answer"}}}
+    "event": {"type": "string", "enum": ["answer", "citations", "done"],
+              "description": "answer: a piece of the answer text; citations: the cited and related passages; "
+                             "done: the rest of the answer (answer_id, answered, mode, timings_ms…)",
+              "examples": ["answer"]},
+    "data": {"type": "string", "description": "JSON: {delta} | {citations, related} | the rest of the answer",
+             "examples": ['{"delta": "互联网租赁自行车用户须年满16周岁"}']}}}
 OPENAI_EVENT_SCHEMA = {"type": "object", "required": ["data"], "properties": {
-    "data": {"type": "string", "description": "a chat.completion.chunk as JSON, or [DONE]"}}}
+    "data": {"type": "string", "description": "a chat.completion.chunk as JSON, or [DONE]", "examples": ["[DONE]"]}}}
 
 
 def pieces(text: str, size: int = 16) -> Iterator[str]:

@@ -69,8 +69,8 @@ def _meta(hit: dict) -> str:
     parts = []
     if hit.get("collection"):
         parts.append(f"<span class='qa-collection'>{html.escape(hit['collection'])}</span>")
-    if hit.get("document_number"):
-        parts.append(f"<span class='qa-docno'>{html.escape(hit['document_number'])}</span>")
+    if hit.get("doc_number"):
+        parts.append(f"<span class='qa-docno'>{html.escape(hit['doc_number'])}</span>")
     if hit.get("issue"):
         parts.append(f"<span class='qa-issue'>{html.escape(issue_label(hit.get('issue', '')))}</span>")
     if hit.get("category"):
