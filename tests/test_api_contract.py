@@ -133,6 +133,9 @@ class _Refs(HTMLParser):
 def test_docs_pages_reference_only_local_assets_and_they_are_served(cold, page, assets):
     r = cold.get(page)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    # The page's policy keeps the browser on this server (ReDoc's bundle reaches for a logo on a CDN).
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "img-src 'self' data:" in csp and "frame-ancestors 'self'" in csp
     html = r.text
     assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", html, re.I), "an absolute URL in " + page
     parser = _Refs()

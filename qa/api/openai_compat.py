@@ -51,7 +51,8 @@ class ChatRequest(BaseModel):
         examples=[[{"role": "user", "content": QUESTION_EXAMPLE}]],
         json_schema_extra={"contains": {"type": "object", "required": ["role"], "properties": {"role": {
             "const": "user", "description": "At least one message is the user's.", "examples": ["user"]}}}})
-    stream: bool = F(False, "Stream chat.completion.chunk events, ending with [DONE].", False)
+    # Nullable as in OpenAI's own schema (null = false); the validator below refuses anything else.
+    stream: bool | None = F(False, "Stream chat.completion.chunk events, ending with [DONE]; null = false.", False)
     top_k: TopK | None = F(None, "gazette-qa extension: passages to retrieve (1–50).", 5)
     filters: Filters | None = F(None, "gazette-qa extension: restrict retrieval.", {"year": 2022})
     mode: Literal["extractive", "generative"] | None = F(None, "gazette-qa extension: answer mode.", "extractive")
