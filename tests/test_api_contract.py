@@ -233,3 +233,14 @@ def test_an_unknown_number_is_a_404(api_client):
     for missing in ("阳政发〔2099〕1号", "阳政办发〔2022〕9999号", "不是文号"):
         r = api_client.get(f"/v1/documents/{quote(missing, safe='')}")
         assert r.status_code == 404 and r.json()["error"] == "not_found", (missing, r.text[:300])
+
+
+def test_an_upload_form_boolean_is_true_or_false_only(cold):
+    """The schema says boolean: "0", "1", "yes" are refused, not guessed (the schema fuzz sent "0"); an empty
+    field is no value (the default), as for every form field."""
+    files = [("files", ("a.txt", "公告".encode(), "text/plain"))]
+    for value in ("0", "1", "yes"):
+        r = cold.post("/v1/documents", files=files, data={"replace": value})
+        assert r.status_code == 422 and "replace" in r.json()["detail"], (value, r.text)
+    for value in ("true", "False"):
+        assert cold.post("/v1/documents", files=files, data={"replace": value}).status_code == 503  # past validation

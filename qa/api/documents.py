@@ -16,6 +16,7 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from qa.api.auth import require_api_key
@@ -45,6 +46,16 @@ _ERRORS = {
     422: {"model": ErrorOut, "description": "Empty, encrypted or unreadable file, or a bad collection name."},
     503: {"model": ErrorOut, "description": "The index is loading, or another change is running (retry)."},
 }
+
+
+def form_bool(value: object) -> object:
+    """A form's true/false, strictly: the schema says boolean, so "0", "1", "yes" are refused (422) rather than
+    guessed, as JSON bodies refuse "5" for 5."""
+    if isinstance(value, str):
+        if value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ValueError(f"must be true or false, not {value[:20]!r}")
+    return value
 
 
 def upload_name(raw: str | None, n: int) -> str:
@@ -96,8 +107,9 @@ def build_documents_router() -> APIRouter:
         collection: Annotated[str | None, Form(max_length=64, description="e.g. 本单位文件; default: a gazette's "
                                                                             "masthead, else the server's default",
                                                                             examples=["本单位文件"])] = None,
-        replace: Annotated[bool, Form(description="Replace a file already in the corpus under the same name",
-                                           examples=[False])] = False,
+        replace: Annotated[bool, Form(description="Replace a file already in the corpus under the same name "
+                                                  "(true or false)", examples=[False]),
+                           BeforeValidator(form_bool)] = False,
     ):
         """Add documents to the index; they are answerable as soon as this returns."""
         from qa.corpus.intake import IntakeError, check_collection  # noqa: PLC0415
