@@ -189,7 +189,7 @@ def test_document_follow_up_answers_the_number_of_the_document_just_answered(gaz
     assert follow["question"] == "这个文件的文号是什么？"
     assert follow["rewritten_question"] == f"《{BIKE_TITLE}》的文号是什么？"
     assert follow["answered"] and "阳政办发〔2022〕34号" in follow["answer"]
-    assert follow["citations"][0]["document_number"] == "阳政办发〔2022〕34号"
+    assert follow["citations"][0]["doc_number"] == "阳政办发〔2022〕34号"
 
 
 @pytest.mark.slow
@@ -216,7 +216,7 @@ def test_person_follow_up_finds_the_later_appointment(gazette_service):
     assert "叶文鑫" in member["answer"]
     assert later["rewritten_question"] == "叶文鑫后来调任什么职务？"
     assert "财政局副局长" in later["answer"]
-    assert later["citations"][0]["document_number"] == "阳政任字〔2021〕35号"
+    assert later["citations"][0]["doc_number"] == "阳政任字〔2021〕35号"
 
 
 @pytest.mark.slow
