@@ -118,7 +118,8 @@ _STRICT_QUESTION = ConfigDict(strict=True, extra="forbid", json_schema_extra=QUE
 
 
 class HistoryCitation(BaseModel):
-    """A citation of an earlier answer, as /v1/ask returned it (only these keys are read; others are ignored)."""
+    """A citation of an earlier answer, as /v1/ask returned it (only these keys are read; others, the old
+    `document_number` among them, are ignored)."""
 
     model_config = ConfigDict(extra="ignore")
     document_title: str | None = Field(None, max_length=1000, description="The cited document's title.",
@@ -127,8 +128,6 @@ class HistoryCitation(BaseModel):
                                   examples=["阳泉市人民政府办公室关于规范互联网租赁自行车发展的实施意见"])
     doc_number: str | None = Field(None, max_length=200, description="The cited document's number (文号).",
                                    examples=["阳政办发〔2022〕34号"])
-    document_number: str | None = Field(None, max_length=200, description="Another name of doc_number.",
-                                        examples=["阳政办发〔2022〕34号"])
     issue: str | None = Field(None, max_length=64, description="The gazette issue it was published in.",
                               examples=["2022-03"])
 
