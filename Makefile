@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PIP     := $(BIN)/pip install -c constraints.txt
 
-.PHONY: run test test-fast setup browser eval bench clean-index
+.PHONY: run test test-fast setup browser screenshot eval bench clean-index
 
 setup: $(STAMP)
 
@@ -21,10 +21,13 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(BIN)/qa serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
-# Debian's chromium for the UI test (never a browser a tool downloads itself), and a CJK font for its screenshot.
+# Debian's chromium for the UI test (never a browser a tool downloads itself), a CJK font for its screenshots and
+# a colour emoji font for the UI's 👍/👎.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list 2>/dev/null | grep -qi wenquanyi || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list 2>/dev/null | grep -qi wenquanyi \
+	  && fc-list 2>/dev/null | grep -qi "noto color emoji" || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	   fonts-wqy-microhei fonts-noto-color-emoji >/dev/null)
 
 # The tests that need a real index share one, built (or brought up to date) here once per run.
 TEST_INDEX := $(CURDIR)/.cache/test-index
@@ -37,6 +40,14 @@ test: setup browser
 	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/qa index update --index $(TEST_INDEX)
 	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q -ra
 	$(BIN)/python tests/tree_check.py compare $(TREE_STATE)
+
+# The README's screenshots (docs/ui.png, docs/ui-admin.png), taken by the browser tests: the tests themselves
+# only write tests/artifacts/ (ignored), so `make test` leaves the work tree clean.
+screenshot: setup browser
+	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/qa index update --index $(TEST_INDEX)
+	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q tests/test_ui_browser.py -k "readme_screenshot or admin_tab"
+	cp tests/artifacts/ui.png docs/ui.png
+	cp tests/artifacts/ui-admin.png docs/ui-admin.png
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"

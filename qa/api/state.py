@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
@@ -58,6 +59,15 @@ class NotReady(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class LoadState:
+    """What loading is doing, for the UI's progress line."""
+
+    phase: str  # "ready", "building" (no index on disk: built from the corpus first), "loading" or "failed"
+    seconds: float  # since the server started loading
+    error: str | None = None
+
+
 _ABS_PATH = re.compile(r"(?:[A-Za-z]:\\|/)(?:[^/\\\s'\"]+[/\\])+([^/\\\s'\"]*)")
 
 
@@ -75,6 +85,7 @@ class ServiceHolder:
         self._service = service
         self._error: str | None = None
         self._started = time.monotonic()
+        self._building = False
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         if service is not None:
@@ -99,9 +110,21 @@ class ServiceHolder:
             return f"failed to load: {without_paths(self._error)}"
         return f"loading the index ({time.monotonic() - self._started:.0f} s)"
 
+    def load_state(self) -> LoadState:
+        seconds = time.monotonic() - self._started
+        if self.ready:
+            return LoadState("ready", seconds)
+        if self._error:
+            return LoadState("failed", seconds, without_paths(self._error))
+        return LoadState("building" if self._building else "loading", seconds)
+
     def start_loading(self) -> None:
         if self._service is not None or self._thread is not None or self._factory is None:
             return
+        from qa.index.store import manifest_generation  # noqa: PLC0415 - only a loading server needs it
+
+        # No local index yet: the factory builds one from the corpus first (minutes), which the UI says.
+        self._building = self.settings.store == "local" and manifest_generation(self.settings.index_dir) is None
         # A daemon thread: a shutdown during a long index build must not hang on it.
         self._thread = threading.Thread(target=self._load, name="qa-service-load", daemon=True)
         self._thread.start()

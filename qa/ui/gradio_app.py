@@ -19,7 +19,7 @@ from qa.api.schemas import control_character
 from qa.api.state import NotReady, ServiceHolder
 from qa.conversation import MAX_TURNS
 from qa.ui.admin import AdminUI
-from qa.ui.render import PANEL_HINT, answer_message, issue_label, sources_html
+from qa.ui.render import PANEL_HINT, answer_message, issue_label, loading_html, sources_html
 
 log = logging.getLogger("qa.ui")
 
@@ -30,9 +30,13 @@ EXAMPLES = [
     "共享单车用户需要满多少岁？",
     "阳政办发〔2022〕34号是什么文件？",
     "Who heads the geological disaster prevention group in 2022?",
-    "发现草地贪夜蛾虫情后，多长时间内要报告？",
+    "阳泉市草地贪夜蛾防控领导小组的组长和副组长分别是谁？",
     "龙华口调水工程总投资是多少亿元？",
 ]
+# The last example shows a refusal (the gazette gives no total); its button says so.
+EXAMPLE_LABELS = [*EXAMPLES[:-1], f"{EXAMPLES[-1]}（示例：公报中没有答案）"]
+WARNING = "提示"  # the toast's title (Gradio's own says "Warning")
+LOAD_POLL_S = 1.0
 _ASSETS = Path(__file__).parent / "assets"
 
 
@@ -73,13 +77,23 @@ class GazetteUI:
             f["category"] = category
         return f or None
 
+    def load_status(self):
+        """The filters and the status line when the page loads, then every LOAD_POLL_S while the index loads:
+        the page fills itself in when loading ends (the timer stops then)."""
+        state = self.holder.load_state()
+        if state.phase != "ready":
+            return (gr.update(), gr.update(), gr.update(), gr.update(), loading_html(state.phase, state.seconds, state.error),
+                    gr.Timer(active=state.phase != "failed"))
+        return (*self.filter_choices(), gr.Timer(active=False))
+
     def filter_choices(self):
-        """Dropdown choices from the loaded index (run when the page loads)."""
+        """Dropdown choices from the loaded index, and the status line."""
         try:
             issues = self.holder.get().issues()
             collections = [c["name"] or NO_COLLECTION for c in self.holder.get().collections()]
         except NotReady:
-            return gr.update(), gr.update(), gr.update(), gr.update(), "索引正在加载，请稍候刷新页面…"
+            state = self.holder.load_state()
+            return gr.update(), gr.update(), gr.update(), gr.update(), loading_html(state.phase, state.seconds, state.error)
         keys = sorted({i["issue"] for i in issues})
         years = sorted({k[:4] for k in keys})
         cats = sorted({d["category"] for i in issues for d in i["documents"] if d.get("category")})
@@ -92,15 +106,15 @@ class GazetteUI:
     def respond(self, question: str, history: list, turns: list, year, issue, category, collection=None):
         question = (question or "").strip()
         if not question:
-            gr.Warning("请输入问题。")
+            gr.Warning("请输入问题。", title=WARNING)
             yield gr.update(), history, turns, gr.update(), gr.update()
             return
         if len(question) > self.max_question_chars:
-            gr.Warning(f"问题太长（{len(question)} 字），上限 {self.max_question_chars} 字。")
+            gr.Warning(f"问题太长（{len(question)} 字），上限 {self.max_question_chars} 字。", title=WARNING)
             yield gr.update(), history, turns, gr.update(), gr.update()
             return
         if control_character(question):
-            gr.Warning(f"问题含有控制字符（{control_character(question)}），请删除后再试。")
+            gr.Warning(f"问题含有控制字符（{control_character(question)}），请删除后再试。", title=WARNING)
             yield gr.update(), history, turns, gr.update(), gr.update()
             return
         history = [*history, {"role": "user", "content": question}]
@@ -190,7 +204,8 @@ class GazetteUI:
             gr.HTML(f"<div class='qa-header'><h1>{TITLE}</h1>"
                     "<p>根据阳泉市人民政府公报回答问题，每个回答都注明出处（期号、文号、章节、原文）。"
                     "也可以用英文提问（English questions work too）。</p></div>")
-            status = gr.Markdown("", elem_id="qa-status")
+            status = gr.HTML("", elem_id="qa-status")
+            load_timer = gr.Timer(LOAD_POLL_S, active=False)
             with gr.Tabs(elem_id="qa-tabs"):
                 with gr.Tab("问答", id="chat", elem_id="qa-tab-chat"):
                     with gr.Row(equal_height=False):
@@ -208,7 +223,8 @@ class GazetteUI:
                                     year = gr.Dropdown([ALL], value=ALL, label="年份", elem_id="qa-year")
                                     issue = gr.Dropdown([ALL], value=ALL, label="期号", elem_id="qa-issue")
                                     category = gr.Dropdown([ALL], value=ALL, label="类别", elem_id="qa-category")
-                            gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题")
+                            gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题",
+                                        example_labels=EXAMPLE_LABELS, elem_id="qa-examples")
                             clear = gr.Button("清空对话", size="sm", variant="secondary")
                         with gr.Column(scale=4, min_width=320):
                             sources = gr.HTML(PANEL_HINT, label="出处", elem_id="qa-sources")
@@ -238,7 +254,9 @@ class GazetteUI:
             clear.click(lambda: ([], [], PANEL_HINT, None, ""), None, [chatbot, turns, sources, selected, feedback_status])
             # The chatbot's own 🗑 must reset the turns too, or message indexes would point at old answers.
             chatbot.clear(lambda: ([], PANEL_HINT, None, ""), None, [turns, sources, selected, feedback_status])
-            demo.load(self.filter_choices, None, [year, issue, category, collection, status])
+            loaded = [year, issue, category, collection, status, load_timer]
+            demo.load(self.load_status, None, loaded)
+            load_timer.tick(self.load_status, None, loaded)
             demo.load(self.admin.files_table, None, [admin_table])
             for event in corpus_changed:  # new collections, issues and categories show in the chat's filters
                 event.then(self.filter_choices, None, [year, issue, category, collection, status])

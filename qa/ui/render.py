@@ -8,10 +8,26 @@ import html
 from collections.abc import Callable
 
 from qa.models import issue_name
+from qa.ui.roster import roster_lines
 
 NOT_FOUND = "未找到"
 PANEL_HINT = "<div class='qa-empty'>提问后，这里显示回答所引用的公报原文。点击回答中的 [n] 可查看对应出处。</div>"
 MAX_SECTION_PARAGRAPHS = 40
+
+
+def loading_html(phase: str, seconds: float, error: str | None = None) -> str:
+    """The page's status line while the index loads (empty once it is ready)."""
+    if phase == "ready":
+        return ""
+    if phase == "failed":
+        return ("<div class='qa-loading qa-load-failed' role='alert'><b>索引加载失败</b>，问答暂不可用，请联系管理员。"
+                f"<div class='qa-muted'>{html.escape(error or '')}</div></div>")
+    doing = ("正在从公报文件建立索引（首次启动，需要几分钟）" if phase == "building"
+             else "正在载入索引和模型")
+    return (f"<div class='qa-loading' role='status' data-phase='{phase}'>"
+            f"<div class='qa-load-line'><b>{doing}…</b> 已用 {seconds:.0f} 秒</div>"
+            "<div class='qa-load-bar' role='progressbar' aria-label='加载进度' aria-busy='true'><span></span></div>"
+            "<div class='qa-muted'>加载完成后本页会自动更新，无需刷新。</div></div>")
 
 
 def issue_label(issue: str) -> str:
@@ -27,7 +43,7 @@ def answer_message(result: dict) -> str:
         text = (result.get("answer") or "").strip() or "公报中没有找到能回答这个问题的内容。"
         related = "\n\n右侧列出了相关段落，供参考。" if result.get("related") else ""
         return f"{NOT_FOUND}答案。\n{text}{related}{notice}"
-    return (result.get("answer") or "") + notice
+    return roster_lines(result.get("answer") or "") + notice
 
 
 def _squash_map(text: str) -> tuple[str, list[int]]:
@@ -106,7 +122,8 @@ def _section_html(doc: dict | None, hit: dict, sentence: str) -> str:
     rows = []
     for p in section_paragraphs(doc, hit):
         cited = p["line_start"] <= hit.get("line_end", -1) and p["line_end"] >= hit.get("line_start", 0)
-        body = highlight(p["text"], sentence) if cited else html.escape(p["text"])
+        text = roster_lines(p["text"])
+        body = highlight(text, sentence) if cited else html.escape(text)
         cls = "qa-para qa-cited" if cited else "qa-para"
         where = f"第{p['page']}页第{p['page_line']}行起" if p.get("page") else f"第{p['line_start']}–{p['line_end']}行"
         rows.append(f"<p class='{cls}' title='{where}'>{body}</p>")
@@ -123,9 +140,9 @@ def _source_card(hit: dict, n: int | None, selected: bool, doc: dict | None, sen
         f"<div class='qa-src-head'><span class='qa-src-n'>{label}</span> "
         f"<span class='qa-title'>{html.escape(hit.get('document_title', ''))}</span></div>"
         f"<div class='qa-meta'>{_meta(hit)}</div>{_section_path(hit)}"
-        f"<blockquote class='qa-cite'>{highlight(hit.get('cite_text', ''), sentence)}</blockquote>"
+        f"<blockquote class='qa-cite'>{highlight(roster_lines(hit.get('cite_text', '')), sentence)}</blockquote>"
         f"<details class='qa-section'><summary>展开整节原文</summary>"
-        f"{_section_html(doc, hit, sentence)}</details></div>"
+        f"<div class='qa-section-body'>{_section_html(doc, hit, sentence)}</div></details></div>"
     )
 
 

@@ -56,10 +56,51 @@
     box.dispatchEvent(new Event("input", { bubbles: true }));
   }, true);
 
+  // Gradio's own words (tooltips, the upload box, the footer) follow the browser's language; staff read
+  // Chinese whatever their browser is set to. Whole strings only, never inside answers or sources.
+  const ZH = {
+    "Use via API": "通过 API 使用", "Drop File Here": "拖放文件到此处", "- or -": "- 或 -", "Click to Upload": "点击上传",
+    "Copy message": "复制消息", "Copy": "复制", "Copied": "已复制", "Copied message": "已复制消息", "Like": "有帮助",
+    "Dislike": "没帮助", "Clear": "清空", "More tabs": "更多标签页", "chatbot conversation": "对话",
+    "Gradio footer navigation": "页脚导航", "Copy table data": "复制表格数据", "Fullscreen": "全屏",
+    "Exit fullscreen": "退出全屏", "Open cell menu": "单元格菜单", "Table actions": "表格操作", "File upload": "上传文件",
+    "Click to upload or drop files": "点击上传或拖放文件", "Warning": "提示", "Error": "错误", "Info": "提示",
+    "Close": "关闭", "Textbox": "文本框", "Clear file": "移除文件", "Remove": "移除", "Upload": "上传",
+  };
+  const ZH_PREFIX = [["user's message: ", "问题："], ["bot's message: ", "回答："]];
+  const ATTRS = ["title", "aria-label", "placeholder"];
+  const CONTENT = "#qa-chat .message-content, #qa-sources, #qa-examples, .qa-header";
+
+  function zh(value) {
+    if (Object.prototype.hasOwnProperty.call(ZH, value)) return ZH[value];
+    for (const [en, cn] of ZH_PREFIX) if (value.startsWith(en)) return cn + value.slice(en.length);
+    return null;
+  }
+
+  function localize() {
+    document.querySelectorAll("[title], [aria-label], [placeholder]").forEach((el) => {
+      for (const a of ATTRS) {
+        const v = el.getAttribute(a);
+        const t = v && zh(v);
+        if (t) el.setAttribute(a, t);
+      }
+    });
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const found = [];
+    while (walker.nextNode()) {
+      const n = walker.currentNode;
+      const t = n.nodeValue.trim();
+      if (t && t.length < 40 && zh(t) && !n.parentElement.closest(CONTENT + ", style, script")) found.push(n);
+    }
+    found.forEach((n) => { n.nodeValue = n.nodeValue.replace(n.nodeValue.trim(), zh(n.nodeValue.trim())); });
+  }
+
   let queued = false;
   new MutationObserver(() => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; enhance(); });
-  }).observe(document.body, { childList: true, subtree: true, characterData: true });
+    requestAnimationFrame(() => { queued = false; enhance(); localize(); });
+  }).observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true,
+               attributeFilter: ATTRS });
+  localize();
 }
