@@ -379,9 +379,9 @@ def test_thumbs_are_icons_and_the_page_speaks_chinese(browser, live_server):
     box = browser.find_element(By.CSS_SELECTOR, "#qa-question textarea")
     box.clear()
     browser.find_element(By.CSS_SELECTOR, "#qa-ask").click()
-    toast = _wait(browser, _css(".toast-body"), 30)[-1]
-    _wait(browser, lambda d: "请输入问题" in toast.text, 30)
-    assert "提示" in toast.text and "Warning" not in toast.text, toast.text
+    toasts = "return Array.from(document.querySelectorAll('.toast-body')).map(e => e.innerText)"
+    toast = _wait(browser, lambda d: next((t for t in d.execute_script(toasts) if "请输入问题" in t), False), 60)
+    assert "提示" in toast and "Warning" not in toast, toast
 
 
 def test_refusal_example_says_so_and_refuses(browser, live_server):
@@ -409,7 +409,7 @@ def loading_server(gazette_service, gazette_settings) -> Iterator[tuple[LiveServ
     release = threading.Event()
 
     def factory(_settings):
-        if not release.wait(WAIT_S):
+        if not release.wait(WAIT_S * 2):
             raise TimeoutError("the test never released loading")
         return gazette_service
 
@@ -427,11 +427,19 @@ def test_loading_shows_progress_then_the_page_updates_itself(browser, loading_se
 
     server, release = loading_server
     browser.get(f"{server.url}/ui/")
-    status = _wait(browser, _css("#qa-status .qa-loading"), 60)[0]
-    assert status.find_elements(By.CSS_SELECTOR, "[role=progressbar]")  # a progress indicator
-    assert "正在载入索引和模型" in status.text and "自动更新" in status.text, status.text
-    seconds = lambda d: int(re.search(r"已用 (\d+) 秒", d.find_element(By.CSS_SELECTOR, "#qa-status").text).group(1))  # noqa: E731
-    first = seconds(browser)
+    # Read from the live page each time: the timer re-renders the status line every second.
+    loading = lambda d: d.execute_script(  # noqa: E731
+        "const e = document.querySelector('#qa-status .qa-loading');"
+        " return e ? {text: e.innerText, bar: !!e.querySelector('[role=progressbar]')} : null;")
+    status = _wait(browser, loading, 60)
+    assert status["bar"]  # a progress indicator
+    assert "正在载入索引和模型" in status["text"] and "自动更新" in status["text"], status["text"]
+
+    def seconds(d) -> int:
+        found = re.search(r"已用 (\d+) 秒", (loading(d) or {}).get("text", ""))
+        return int(found.group(1)) if found else -1
+
+    first = _wait(browser, lambda d: seconds(d) + 1, 60) - 1  # (+1: a count of 0 s is a value, -1 none yet)
     _wait(browser, lambda d: seconds(d) > first, 60)  # it is live, not a static notice
     _screenshot(browser, "ui-loading.png")
 
