@@ -454,6 +454,9 @@ def test_loading_shows_progress_then_the_page_updates_itself(browser, loading_se
     assert any(re.fullmatch(r"20\d\d", o.get_attribute("aria-label") or "") for o in options)
     answer = _ask(browser, BIKE_Q)
     assert "[1]" in answer.text and not answer.text.startswith("未找到"), answer.text
+    # ... and so did the 文档管理 tab's list of the files in the index.
+    _tab(browser, "文档管理")
+    _wait(browser, lambda d: "2022-03.txt" in d.find_element(By.CSS_SELECTOR, "#qa-admin-table").text, 30)
 
 
 # ---- 文档管理: upload a file in the admin tab, then ask about it in 问答 (own server on a small index) ----

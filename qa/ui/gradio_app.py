@@ -2,7 +2,8 @@
 
 It calls the same loaded service as the API (through the app's ServiceHolder) and stores 👍/👎 in
 the same feedback store. [n] markers in answers are made clickable in the browser (ASSETS_JS); a
-click selects that answer and source in the sources panel through a hidden textbox.
+click selects that answer and source in the sources panel through a hidden textbox. While the index
+loads, a timer polls the holder's load state and the page fills itself in when it is ready.
 """
 from __future__ import annotations
 
@@ -78,13 +79,13 @@ class GazetteUI:
         return f or None
 
     def load_status(self):
-        """The filters and the status line when the page loads, then every LOAD_POLL_S while the index loads:
-        the page fills itself in when loading ends (the timer stops then)."""
+        """The filters, the status line and the files table when the page loads, then every LOAD_POLL_S while
+        the index loads: the page fills itself in when loading ends (the timer stops then)."""
         state = self.holder.load_state()
         if state.phase != "ready":
             return (gr.update(), gr.update(), gr.update(), gr.update(), loading_html(state.phase, state.seconds, state.error),
-                    gr.Timer(active=state.phase != "failed"))
-        return (*self.filter_choices(), gr.Timer(active=False))
+                    gr.update(), gr.Timer(active=state.phase != "failed"))
+        return (*self.filter_choices(), self.admin.files_table(), gr.Timer(active=False))
 
     def filter_choices(self):
         """Dropdown choices from the loaded index, and the status line."""
@@ -254,10 +255,9 @@ class GazetteUI:
             clear.click(lambda: ([], [], PANEL_HINT, None, ""), None, [chatbot, turns, sources, selected, feedback_status])
             # The chatbot's own 🗑 must reset the turns too, or message indexes would point at old answers.
             chatbot.clear(lambda: ([], PANEL_HINT, None, ""), None, [turns, sources, selected, feedback_status])
-            loaded = [year, issue, category, collection, status, load_timer]
+            loaded = [year, issue, category, collection, status, admin_table, load_timer]
             demo.load(self.load_status, None, loaded)
             load_timer.tick(self.load_status, None, loaded)
-            demo.load(self.admin.files_table, None, [admin_table])
             for event in corpus_changed:  # new collections, issues and categories show in the chat's filters
                 event.then(self.filter_choices, None, [year, issue, category, collection, status])
         demo.queue(default_concurrency_limit=4)
