@@ -55,6 +55,7 @@ def test_roster_rows_in_the_answer_and_the_panel(roster_paragraph):
     "| 成 员：王秀明 | 市中级人民法院审判委员会专职委员 |",  # a table's cells stay together
     "组 长: 任仔苏\t市农业农村局二级调研员",  # a name starting with a title character (任)
     "共享单车用户须年满 16 周岁，并实名注册和使用。",
+    "The head is 雷健坤: 「组 长：雷健坤 市长」[1]",  # an English frame quoting one row
 ])
 def test_text_that_is_no_run_on_roster_is_left_as_it_is(text):
     assert roster_lines(text) == text

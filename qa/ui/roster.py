@@ -11,8 +11,8 @@ import re
 
 _ROLE = r"(?:常务副组长|副\s*组\s*长|组\s*长|组\s*员|副总指挥|总指挥|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:]"
 # A role label that starts a new roster row: not 副组长's tail (组长：), not 办公室主任：, not right after
-# a group name's colon (阳泉市…领导小组：组长：… is one row).
-_ROW_START = re.compile(rf"(?<!^)(?<!办公室)(?<![副务总：:\s\-—·•])\s*(?={_ROLE})")
+# a group name's colon (阳泉市…领导小组：组长：… is one row), not inside a quotation (「组长：雷健坤 市长」).
+_ROW_START = re.compile(rf"(?<!^)(?<!办公室)(?<![副务总：:\s\-—·•「『“‘（(\[])\s*(?={_ROLE})")
 _ROSTER_LINE = re.compile(rf"^\s*(?:[-—·•]\s*)?(?:[^：:，,。\s]{{0,30}}[：:])?\s*(?:办公室)?{_ROLE}")
 _CJK = r"[\u4e00-\u9fff]"
 # The end of one member's post (…副部长, …调研员, …主任, …负责人) running into the next member's name (2–3 characters,
