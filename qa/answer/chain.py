@@ -294,10 +294,11 @@ def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceS
             part = refuse(part_info, hits)  # the second hop answers about that person or not at all
         if state.hops and not persons and part.answered and names is not None:
             persons = _holder(part, part_info, names)
-        label = f"{year}年" if by_year and year else ""
+        zh = part_info.lang == "zh"
+        label = (f"{year}年" if zh else str(year)) if by_year and year else ""
         if not part.answered:
-            answers.append(f"{label}：公报中未找到。" if label and part_info.lang == "zh" else f"{label}: not found in the gazette."
-                           if label else NOT_FOUND_ZH if part_info.lang == "zh" else NOT_FOUND_EN)
+            answers.append(f"{label}：公报中未找到。" if label and zh else f"{label}: not found in the gazette."
+                           if label else NOT_FOUND_ZH if zh else NOT_FOUND_EN)
             related.extend(part.related)
             continue
         answered = True
@@ -315,7 +316,7 @@ def _answer_parts(state: _State, params: ExtractiveParams, similarity: SentenceS
             c.n = renumbered[c.n]
         text = _MARKER.sub(lambda m: f"[{renumbered.get(int(m.group(1)), int(m.group(1)))}]", part.answer)
         related.extend(part.related)
-        answers.append(f"{label}：{text}" if label else text)
+        answers.append((f"{label}：{text}" if zh else f"{label}: {text}") if label else text)
     if not answered:
         return refuse(state.info, state.hits)
     seen = {c.hit.chunk.chunk_id for c in citations}

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
+from qa.answer.form import final_form
 from qa.answer.grounding import CHECKS, ungrounded
-from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asked_figures, asks_list, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
@@ -257,18 +258,6 @@ def _card_of(hits: list[SearchHit], hit_index: int) -> int:
     the passage itself."""
     key = hits[hit_index].chunk.doc_key
     return next((i for i, h in enumerate(hits) if h.chunk.chunk_type == "card" and h.chunk.doc_key == key), hit_index)
-
-
-def _english(info: QuestionInfo, sentence: str) -> str:
-    """English answers: a templated value where one can be read off, plus the Chinese source quoted."""
-    value = ""
-    if "date" in info.cues:
-        m = _DATE.search(sentence)
-        value = m.group(0) if m else ""
-    if not value and "number" in info.cues:
-        value = english_value(info, [m.group(0) for m in _NUMBER.finditer(sentence)])
-    quote = f"「{sentence}」"
-    return f"{value} — the gazette says: {quote}" if value else f"The gazette says: {quote}"
 
 
 def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams, doc_route: bool,
@@ -519,14 +508,11 @@ def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, 
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
-    for hit_index, sentence in picks:
-        if hit_index not in numbers:
-            numbers[hit_index] = len(numbers) + 1
-            citations.append(Citation(numbers[hit_index], hits[hit_index], sentence))
-        text = sentence.rstrip("；;")
-        if info.lang == "en" and not text.startswith(hits[hit_index].chunk.doc_number):
-            text = _english(info, sentence)
-        parts.append(f"{text}[{numbers[hit_index]}]")
+    for shown in final_form(info, hits, picks):  # the answer's form: latest year first, sentence bounds, English
+        if shown.hit_index not in numbers:
+            numbers[shown.hit_index] = len(numbers) + 1
+            citations.append(Citation(numbers[shown.hit_index], hits[shown.hit_index], shown.sentence))
+        parts.append(f"{shown.text}[{numbers[shown.hit_index]}]")
     related = [h for i, h in enumerate(hits) if i not in numbers]
     return AnswerResult(info.text, " ".join(parts), True, citations, related)
 
