@@ -61,8 +61,9 @@ def test_the_piece_asked_about_is_shown_and_a_tail_comes_with_its_sentence():
 
 
 def test_an_ellipsis_only_where_the_source_is_cut():
-    cut = "深入贯彻落实《法治政府建设实施纲要（"
+    cut = "深入贯彻落实《法治政府建设实施纲要（2015-2020年）》的各项要求"
     assert trim(cut, set(), f"第一句。{cut}") == cut + ELLIPSIS  # the passage stops inside the sentence
+    assert trim(cut, set(), f"第一句。{cut}", prose=False) == cut  # a row of a table or roster ends unpunctuated
     whole = "本规定自2022年7月1日起施行。"
     assert trim(whole, set(), f"{whole}第二十三条 其他。") == whole
     row = "组长：雷健坤 市长"  # a roster row ends without punctuation, and the passage goes on
@@ -112,6 +113,15 @@ def test_value_frames_read_the_value_off_the_sentence():
     # nothing of the asked kind in the sentence: no frame, the quote says it
     assert value_frame(info, bikes, "并实名注册和使用。") is None
     assert english_answer(bikes, "并实名注册和使用。", None).startswith("The gazette (2022 issue 3, 阳政办发〔2022〕34号) says: 「")
+
+
+def test_the_sentence_stating_the_asked_value_leads_an_english_answer():
+    roster = _chunk("副组长：李文兵 市政府副市长\n组 长：雷健坤 市长", chunk_type="table", doc_title="草地贪夜蛾防控领导小组")
+    hits = [SearchHit(roster, 1.0, 1)]
+    shown = final_form(analyse("Who heads the fall armyworm group?"), hits, [(0, "副组长：李文兵 市政府副市长"), (0, "组 长：雷健坤 市长")])
+    assert [s.text for s in shown] == ["The leader (组长) is 雷健坤 (2022 issue 3, 阳政办发〔2022〕34号). 「组 长：雷健坤 市长」",
+                                       "Also: 「副组长：李文兵 市政府副市长」"]
+    assert shown[0].sentence == "组 长：雷健坤 市长"
 
 
 def test_a_card_answers_the_document_number_asked():
@@ -169,6 +179,8 @@ def _check_markers(result) -> None:
      "It takes effect from 1 July 2022 (2022 issue 3, ", "2022年7月1日起施行"),
     ("Who was appointed principal of Yangquan No. 6 Middle School?",
      "崔戎辉 was appointed 阳泉市第六中学校校长 (2021 issue 4, ", "崔戎辉为"),
+    ("Who heads the group for preventing fall armyworm (草地贪夜蛾)?",
+     "The leader (组长) is 雷健坤 (2020 issue 2, 阳政办发〔2020〕34号). 「", "雷健坤"),
     ("What is the document number of the notice on the 2020 work safety?",
      "The document number is 阳政发〔2020〕1号: 《阳泉市人民政府关于做好2020年安全生产工作的通知》", ""),
 ])

@@ -49,7 +49,9 @@ def boundary_text(info: QuestionInfo, chunk: Chunk, sentence: str, sentences: li
         return sentence
     body = passage_body(chunk)
     if sentence in body:
-        return trim(sentence, question_words(info.text, info.terms), body, shown)
+        # (a list item, roster row or table row ends unpunctuated: no ellipsis for it)
+        prose = chunk.chunk_type == "text" and not any(s.text == sentence and (s.item or s.caption) for s in sentences)
+        return trim(sentence, question_words(info.text, info.terms), body, shown, prose)
     items = _listed(sentences, sentence)
     if items and list_cut(sentence, items) and not sentence.endswith(ELLIPSIS):
         return sentence.rstrip("；;，, ") + ELLIPSIS
@@ -58,23 +60,35 @@ def boundary_text(info: QuestionInfo, chunk: Chunk, sentence: str, sentences: li
 
 def final_form(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, str]]) -> list[Shown]:
     """The chosen (passage index, sentence) picks as the answer shows them, in the order it shows them."""
-    out: list[Shown] = []
-    framed = False  # an English answer states the asked value once, with the first sentence that says it
-    for k, pick in enumerate(latest_first(info, hits, [Pick(i, s) for i, s in picks])):
+    rows: list[tuple[Pick, Chunk, str, str | None]] = []  # pick, its passage, its text, its English frame
+    shown: list[str] = []
+    for pick in latest_first(info, hits, [Pick(i, s) for i, s in picks]):
         chunk = hits[pick.hit_index].chunk
         sentences = passage_sentences(chunk) if chunk.chunk_type != "card" else []
-        text = boundary_text(info, chunk, pick.sentence, sentences, tuple(s.sentence for s in out))
+        text = boundary_text(info, chunk, pick.sentence, sentences, tuple(shown))
+        shown.append(pick.sentence)
         text = text if text.endswith(ELLIPSIS) else text.rstrip("；;")
-        if info.lang == "en":
-            if chunk.doc_number and text.startswith(chunk.doc_number):
-                if chunk.chunk_type == "card":  # the answerer's card statement, in the form the question asks
-                    dated = _CARD_DATED.search(text)
-                    text = card_statement(info, chunk, dated.group(1) if dated else "")
-            else:
-                lead = next((s.lead for s in sentences if s.text == pick.sentence), "")
-                frame = None if framed else value_frame(info, chunk, text, lead)
-                framed = framed or frame is not None
-                text = english_answer(chunk, text, frame, first=k == 0)
-        # (an English answer names its source's year in its frame: no label before it)
-        out.append(Shown(pick.hit_index, text if info.lang == "en" else f"{pick.label}{text}", pick.sentence))
+        frame = None
+        if info.lang == "en" and not (chunk.doc_number and text.startswith(chunk.doc_number)):
+            frame = value_frame(info, chunk, text, next((s.lead for s in sentences if s.text == pick.sentence), ""))
+        rows.append((pick, chunk, text, frame))
+    if info.lang == "zh":
+        return [Shown(p.hit_index, f"{p.label}{text}", p.sentence) for p, _, text, _ in rows]
+    # An English answer states the asked value once, first: the first sentence a frame says it of leads
+    # (组长：雷健坤 before the 副组长 row read as close), unless a document's card leads the answer.
+    framed = next((k for k, row in enumerate(rows) if row[3]), None)
+    if framed and not any(c.chunk_type == "card" for _, c, _, _ in rows):
+        rows.insert(0, rows.pop(framed))
+        framed = 0
+    out: list[Shown] = []
+    for k, (pick, chunk, text, frame) in enumerate(rows):
+        if chunk.doc_number and text.startswith(chunk.doc_number):
+            if chunk.chunk_type == "card":  # the answerer's card statement, in the form the question asks
+                dated = _CARD_DATED.search(text)
+                text = card_statement(info, chunk, dated.group(1) if dated else "")
+        else:
+            # (the source's year is in the frame: no recency label before it)
+            same = k > 0 and rows[k - 1][1].doc_key == chunk.doc_key
+            text = english_answer(chunk, text, frame if k == framed else None, first=k == 0, same_source=same)
+        out.append(Shown(pick.hit_index, text, pick.sentence))
     return out

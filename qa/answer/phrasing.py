@@ -237,11 +237,15 @@ def card_statement(info: QuestionInfo, chunk: Chunk, dated: str = "") -> str:
     return f"{chunk.doc_number} is 《{chunk.doc_title}》 ({source}{when})."
 
 
-def english_answer(chunk: Chunk, sentence: str, frame: str | None = None, first: bool = True) -> str:
+def english_answer(chunk: Chunk, sentence: str, frame: str | None = None, first: bool = True,
+                   same_source: bool = False) -> str:
     """An English answer sentence: the value's frame with its source, then the Chinese sentence quoted; with
-    no frame, the quote with its source (a later sentence of the answer: "Also (…): 「…」")."""
+    no frame, the quote with its source (a later sentence of the answer: "Also (…): 「…」", its source
+    left out when the sentence before it has the same)."""
     quote = f"「{sentence.strip()}」"
     source = source_label(chunk)
     if frame:
         return f"{frame} ({source}). {quote}"
-    return f"The gazette ({source}) says: {quote}" if first else f"Also ({source}): {quote}"
+    if first:
+        return f"The gazette ({source}) says: {quote}"
+    return f"Also: {quote}" if same_source else f"Also ({source}): {quote}"

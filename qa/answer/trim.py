@@ -20,6 +20,7 @@ _CLOSED = re.compile(r"[。；;！？!?：:）)”」》]\s*$")
 # Characters no sentence starts with: the rest of one cut before them.
 _NO_START = "，,、；;：:）)”」》。.．"
 ELLIPSIS = "……"
+_PROSE_MIN_CHARS = 16  # a shorter unpunctuated last line is a heading or a label, not a cut sentence
 
 
 def _flat(text: str) -> str:
@@ -51,11 +52,11 @@ def _sentence_before(before: str) -> str:
     return text[max(start, line + 1):].strip()
 
 
-def trim(sentence: str, words: set[str], passage: str = "", shown: tuple[str, ...] = ()) -> str:
+def trim(sentence: str, words: set[str], passage: str = "", shown: tuple[str, ...] = (), prose: bool = True) -> str:
     """The sentence as an answer shows it: the piece holding most of the question's `words` (on a tie the
     first new item, or the previous item's tail when the sentence it closes is `shown` already in the
-    answer), no leading punctuation, and an ellipsis when the passage text stops inside the sentence. A tail
-    shown alone comes with the sentence it closes."""
+    answer), no leading punctuation, and an ellipsis when the passage text stops inside a `prose` sentence (a
+    roster row or a table row ends unpunctuated). A tail shown alone comes with the sentence it closes."""
     parts = pieces(sentence)
     if not parts:
         return sentence
@@ -72,7 +73,8 @@ def trim(sentence: str, words: set[str], passage: str = "", shown: tuple[str, ..
         text = parts[0]
     text = text.lstrip(_NO_START + " ")
     # the passage stops where the sentence does, mid-sentence: the source goes on, the answer says so
-    if at >= 0 and not _CLOSED.search(text) and not passage[at + len(sentence):].strip() and text.endswith(parts[-1]):
+    if prose and at >= 0 and len(text) >= _PROSE_MIN_CHARS and not _CLOSED.search(text) \
+            and not passage[at + len(sentence):].strip() and text.endswith(parts[-1]):
         text += ELLIPSIS
     return text or sentence
 
