@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from qa.answer.form import final_form
-from qa.answer.phrasing import card_statement, english_answer, english_figure, source_label, value_frame
+from qa.answer.phrasing import card_statement, english_answer, english_date, english_figure, source_label, value_frame
 from qa.answer.recency import Pick, latest_first, likeness, same_kind
 from qa.answer.sentences import passage_sentences
 from qa.answer.trim import ELLIPSIS, list_cut, pieces, question_words, trim
@@ -86,6 +86,20 @@ def test_figures_in_english():
     assert english_figure("1000", "", "元", "/人/年") == "1,000 yuan per person per year"
     assert english_figure("34", "", "%") == "34%"
     assert english_figure("5", "", "个") == "5个"  # no English word: kept as written
+
+
+def test_the_value_asked_among_several():
+    two = "2020年12月31日山西省自然资源厅批复同意实施，经研究，决定于2021年2月1日起正式实施。"
+    assert english_date(two, "起") == "from 1 February 2021" and english_date(two) == "31 December 2020"
+    assert english_date("确保于 8 月底前启动。") == "before the end of August"
+    assert english_date("在15个工作日内办结。") == "within 15 working days"
+    mines = _chunk("资源储量原则上达到中型（熔剂用灰岩1000-5000万吨）以上，生产规模不小于50万吨/年，年产值达到2000万元以上。")
+    # a range is no single figure; an annual figure answers an annual question
+    assert value_frame(analyse("What minimum annual output must the mines reach?"), mines, mines.text) == \
+        "The minimum annual output is 500,000 tonnes per year"
+    # a post held by a unit's head, no named person: no name to state
+    held = _chunk("各小组组长由牵头部门负责人兼任。")
+    assert value_frame(analyse("Who leads the supervision subgroup?"), held, held.text) is None
 
 
 def test_value_frames_read_the_value_off_the_sentence():

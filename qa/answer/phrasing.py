@@ -15,7 +15,7 @@ from qa.models import Chunk
 from qa.question import QuestionInfo
 
 # (kept local and small: qa/vocabulary.py, where roles and question kinds are to live, is not on main yet)
-_NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?\s*(%|％|元|亩|人|名|个月|个|项|家|天|日|小时|周岁|岁|公里|千米|平方米|米|吨|户|所|座|辆|处"
+_NUMBER = re.compile(r"(?<![\d.\-—～~至])(\d+(?:\.\d+)?)(?!\s*(?:万|亿)?\s*[\-—～~至]\s*\d)\s*(万|亿)?\s*(?:余|多)?\s*(%|％|元|亩|人|名|个月|个|项|家|天|日|小时|周岁|岁|公里|千米|平方米|米|吨|户|所|座|辆|处"
                      r"|次|条|件|倍|分钟|千瓦时|kW|千瓦|兆瓦|月|年)?((?:/[人年月天日户次])*)")
 _DATE_FULL = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _DATE_MONTH_DAY = re.compile(r"(?<![\d年])(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -97,39 +97,43 @@ def english_figure(number: str, scale: str = "", unit: str = "", per: str = "") 
     return f"{_humane(value)} {word}".strip() + pers
 
 
-def _english_date(text: str, rest: str) -> str | None:
-    """A date as written (2022年7月1日起, 8月底前, 每月3日前, 两个月内) in English, or None."""
-    m = _DATE_FULL.search(text)
-    if m:
+def _dates(text: str) -> list[tuple[int, str, str]]:
+    """The dates a sentence says (position, English, what follows: 起 / 前 / …), in order."""
+    out: list[tuple[int, str, str]] = []
+    taken: list[range] = []
+
+    def add(m: re.Match, said: str | None) -> None:
+        if said and not any(m.start() in r for r in taken):
+            taken.append(range(m.start(), m.end()))
+            out.append((m.start(), said, text[m.end():m.end() + 3]))
+    for m in _DATE_FULL.finditer(text):
         y, mo, d = (int(g) for g in m.groups())
-        said = f"{d} {_MONTHS[mo - 1]} {y}" if 1 <= mo <= 12 else None
-        after = rest[m.end():]
-    else:
-        m = _MONTH_END.search(text)
-        if m:
-            mo = int(m.group(2))
-            if not 1 <= mo <= 12:
-                return None
-            said = f"the end of {_MONTHS[mo - 1]}{' ' + m.group(1) if m.group(1) else ''}"
-            after = rest[m.end():]
-        else:
-            m = _YEAR_MONTH.search(text) or _DATE_MONTH_DAY.search(text)
-            if not m:
-                w = _DAYS_WITHIN.search(text)
-                if not w:
-                    return None
-                unit = {"工作日": "working days", "日": "days", "天": "days", "小时": "hours", "个月": "months",
-                        "月": "months", "年": "years"}[w.group(2)]
-                return f"within {w.group(1)} {unit}"
-            if m.re is _YEAR_MONTH:
-                y, mo = int(m.group(1)), int(m.group(2))
-                said = f"{_MONTHS[mo - 1]} {y}" if 1 <= mo <= 12 else None
-            else:
-                mo, d = int(m.group(1)), int(m.group(2))
-                said = f"{d} {_MONTHS[mo - 1]}" if 1 <= mo <= 12 else None
-            after = rest[m.end():]
-    if said is None:
-        return None
+        add(m, f"{d} {_MONTHS[mo - 1]} {y}" if 1 <= mo <= 12 else None)
+    for m in _MONTH_END.finditer(text):
+        mo = int(m.group(2))
+        add(m, f"the end of {_MONTHS[mo - 1]}{' ' + m.group(1) if m.group(1) else ''}" if 1 <= mo <= 12 else None)
+    for m in _YEAR_MONTH.finditer(text):
+        y, mo = int(m.group(1)), int(m.group(2))
+        add(m, f"{_MONTHS[mo - 1]} {y}" if 1 <= mo <= 12 else None)
+    for m in _DATE_MONTH_DAY.finditer(text):
+        mo, d = int(m.group(1)), int(m.group(2))
+        add(m, f"{d} {_MONTHS[mo - 1]}" if 1 <= mo <= 12 else None)
+    return sorted(out)
+
+
+_WITHIN_UNITS = {"工作日": "working days", "日": "days", "天": "days", "小时": "hours", "个月": "months", "月": "months",
+                 "年": "years"}
+
+
+def english_date(text: str, wants: str = "") -> str | None:
+    """The date a sentence says (2022年7月1日起, 8月底前, 3月10日前, 15个工作日内) in English, or None. `wants`
+    起 (a start: takes effect) or 前 (a deadline) picks the date said with it, when the sentence says several
+    (批复于2020年12月31日…决定于2021年2月1日起实施)."""
+    dates = _dates(text)
+    if not dates:
+        w = _DAYS_WITHIN.search(text)
+        return f"within {w.group(1)} {_WITHIN_UNITS[w.group(2)]}" if w else None
+    _, said, after = next((d for d in dates if wants and (m := _AFTER.match(d[2])) and wants in m.group(1)), dates[0])
     tail = _AFTER.match(after)
     if tail and tail.group(1) == "起":
         return f"from {said}"
@@ -154,7 +158,10 @@ def _figures(info: QuestionInfo, sentence: str) -> list[tuple[str, str | None, s
         kind = [f for f in found if f[2] == "元"]
     else:
         kind = []
-    return kind + [f for f in found if f not in kind]
+    rest = kind + [f for f in found if f not in kind]
+    per = next((p for w, p in (("annual|yearly|per year|a year|each year", "年"), ("daily|per day|a day|each day", "天"),
+                               ("monthly|per month|a month|each month", "月")) if re.search(rf"\b(?:{w})\b", info.text, re.I)), "")
+    return sorted(rest, key=lambda f: per not in (f[3] or "").replace("日", "天")) if per else rest
 
 
 def _subject(question: str, default: str) -> str:
@@ -184,7 +191,7 @@ def _person_frame(info: QuestionInfo, chunk: Chunk, sentence: str, lead: str = "
         name = name.replace(" ", "")
         return f"The {_ROLE_NAMES[said]} ({said}) is {name}"
     held = _HELD_BY.search(text)
-    if held:
+    if held and held.group(3) in {p.replace(" ", "") for p in chunk.persons}:  # (not 由牵头部门负责人兼任)
         return f"The {_ROLE_NAMES.get(held.group(1), 'post holder')} ({held.group(1)}) is {held.group(3)}"
     removal = _RELIEVED.search(text)
     if removal and (chunk.chunk_type == "personnel" or "免去" in text or "免去" in lead):
@@ -201,7 +208,7 @@ def value_frame(info: QuestionInfo, chunk: Chunk, sentence: str, lead: str = "")
     source), or None when no template says it."""
     q = info.text
     if "date" in info.cues or _HOW_LONG_Q.search(q):
-        said = _english_date(sentence, sentence)
+        said = english_date(sentence, "起" if _TAKES_EFFECT.search(q) else "前" if _DEADLINE_Q.search(q) else "")
         if said:
             if _TAKES_EFFECT.search(q):
                 return f"It takes effect {said if said.startswith(('from', 'within')) else 'on ' + said}"
