@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from qa.answer.form import final_form
-from qa.answer.phrasing import card_statement, english_answer, english_date, english_figure, source_label, value_frame
+from qa.answer.phrasing import (card_statement, english_answer, english_date, english_figure, record_statement,
+                                source_label, value_frame)
 from qa.answer.recency import Pick, latest_first, likeness, same_kind
 from qa.answer.sentences import passage_sentences
 from qa.answer.trim import ELLIPSIS, list_cut, pieces, question_words, trim
@@ -97,6 +98,8 @@ def test_the_value_asked_among_several():
     # a range is no single figure; an annual figure answers an annual question
     assert value_frame(analyse("What minimum annual output must the mines reach?"), mines, mines.text) == \
         "The minimum annual output is 500,000 tonnes per year"
+    rate = _chunk("全市居民健康素养水平提升至20%，或较上一年度增长不少于3个百分点。")
+    assert value_frame(analyse("What share of residents should have health literacy?"), rate, rate.text) == "The share is 20%"
     # a post held by a unit's head, no named person: no name to state
     held = _chunk("各小组组长由牵头部门负责人兼任。")
     assert value_frame(analyse("Who leads the supervision subgroup?"), held, held.text) is None
@@ -136,6 +139,13 @@ def test_the_sentence_stating_the_asked_value_leads_an_english_answer():
     assert [s.text for s in shown] == ["The leader (组长) is 雷健坤 (2022 issue 3, 阳政办发〔2022〕34号). 「组 长：雷健坤 市长」",
                                        "Also: 「副组长：李文兵 市政府副市长」"]
     assert shown[0].sentence == "组 长：雷健坤 市长"
+
+
+def test_a_persons_record_in_english():
+    record = _chunk("免去武雪的阳泉市科技局局长职务。", chunk_type="personnel", issue="2020-02", year=2020,
+                    doc_number="阳政任字〔2020〕6号", persons=("武雪",))
+    assert record_statement(analyse("Which post did Wu Xue give up?"), record, record.text) == (
+        "武雪 was relieved of the post of 阳泉市科技局局长 (2020 issue 2, 阳政任字〔2020〕6号). 「免去武雪的阳泉市科技局局长职务。」")
 
 
 def test_a_card_answers_the_document_number_asked():

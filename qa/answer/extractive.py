@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.form import final_form
+from qa.answer.phrasing import record_statement
 from qa.answer.grounding import CHECKS, ungrounded
 from qa.answer.selection import asked_figures, asks_list, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
@@ -547,6 +548,6 @@ def person_timeline(info: QuestionInfo, persons: list[str], hits: list[SearchHit
     for issue, i, sentence in rows[:6]:
         c = hits[i].chunk
         label = f"{issue_name(issue) or c.collection or c.source_file}（{c.doc_number}）"
-        picks.append((i, f"{label}：{sentence.rstrip('；;。')}。" if info.lang == "zh" else f"{issue} ({c.doc_number}): 「{sentence}」"))
+        picks.append((i, f"{label}：{sentence.rstrip('；;。')}。" if info.lang == "zh" else record_statement(info, c, sentence)))
     result = _assemble(QuestionInfo(info.text, info.normalized, "zh", info.cues), hits, picks)
     return result

@@ -15,7 +15,7 @@ from qa.models import Chunk
 from qa.question import QuestionInfo
 
 # (kept local and small: qa/vocabulary.py, where roles and question kinds are to live, is not on main yet)
-_NUMBER = re.compile(r"(?<![\d.\-—～~至])(\d+(?:\.\d+)?)(?!\s*(?:万|亿)?\s*[\-—～~至]\s*\d)\s*(万|亿)?\s*(?:余|多)?\s*(%|％|元|亩|人|名|个月|个|项|家|天|日|小时|周岁|岁|公里|千米|平方米|米|吨|户|所|座|辆|处"
+_NUMBER = re.compile(r"(?<![\d.])(?<!\d[\-—～~至])(\d+(?:\.\d+)?)(?!\s*(?:万|亿)?\s*[\-—～~至]\s*\d)\s*(万|亿)?\s*(?:余|多)?\s*(%|％|元|亩|人|名|个月|个|项|家|天|日|小时|周岁|岁|公里|千米|平方米|米|吨|户|所|座|辆|处"
                      r"|次|条|件|倍|分钟|千瓦时|kW|千瓦|兆瓦|月|年)?((?:/[人年月天日户次])*)")
 _DATE_FULL = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _DATE_MONTH_DAY = re.compile(r"(?<![\d年])(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -256,3 +256,9 @@ def english_answer(chunk: Chunk, sentence: str, frame: str | None = None, first:
     if first:
         return f"The gazette ({source}) says: {quote}"
     return f"Also: {quote}" if same_source else f"Also ({source}): {quote}"
+
+
+def record_statement(info: QuestionInfo, chunk: Chunk, sentence: str) -> str:
+    """One line of a person's record in English: who was appointed or relieved of what, with its source,
+    then the record quoted."""
+    return english_answer(chunk, sentence, _person_frame(info, chunk, sentence))
