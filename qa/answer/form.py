@@ -75,9 +75,10 @@ def final_form(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int,
     if info.lang == "zh":
         return [Shown(p.hit_index, f"{p.label}{text}", p.sentence) for p, _, text, _ in rows]
     # An English answer states the asked value once, first: the first sentence a frame says it of leads
-    # (组长：雷健坤 before the 副组长 row read as close), unless a document's card leads the answer.
+    # (组长：雷健坤 before the 副组长 row read as close), unless a document's card or the latest year's
+    # statement of a rule leads the answer.
     framed = next((k for k, row in enumerate(rows) if row[3]), None)
-    if framed and not any(c.chunk_type == "card" for _, c, _, _ in rows):
+    if framed and not any(c.chunk_type == "card" or p.label for p, c, _, _ in rows):  # (nor before a later year's)
         rows.insert(0, rows.pop(framed))
         framed = 0
     out: list[Shown] = []
