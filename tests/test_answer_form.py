@@ -172,6 +172,21 @@ def test_the_same_rule_in_two_years_is_said_latest_first_with_both_years(chunks_
     assert latest_first(analyse("2020年全市地质灾害隐患点共多少处？"), hits, [Pick(0, lead)]) == [Pick(0, lead)]
 
 
+def test_a_roster_row_is_the_same_rule_only_for_the_same_role():
+    title = "阳泉市人民政府办公室关于调整治理非法超限超载工作领导小组及组成人员的通知"
+    old = _chunk("我市治理非法超限超载工作领导小组：组长：李文兵（副市长）", chunk_type="table", issue="2021-01", year=2021,
+                 doc_key="2021-01#17", doc_number="阳政办函〔2021〕17号", doc_title=title)
+    members = _chunk("我市治理非法超限超载车辆工作领导小组：成员：郝文彤（市委宣传部新闻科科长）", chunk_type="table",
+                     doc_key="2022-03#95", doc_number="阳政办函〔2022〕95号", doc_title=title)
+    leader = replace(members, text="我市治理非法超限超载车辆工作领导小组：组长：郭建文（市委常委、常务副市长）")
+    leader = replace(leader, embed_text=leader.text)
+    info = analyse("治理非法超限超载工作领导小组组长是谁？")
+    lead = [Pick(0, old.text)]
+    assert latest_first(info, [SearchHit(old, 1.0, 1), SearchHit(members, 0.9, 2)], lead) == lead
+    both = latest_first(info, [SearchHit(old, 1.0, 1), SearchHit(leader, 0.9, 2)], lead)
+    assert [p.label for p in both] == ["2022年（阳政办函〔2022〕95号）：", "2021年（阳政办函〔2021〕17号）："]
+
+
 def test_the_same_words_in_two_years_are_said_once_from_the_latest(chunks_2020, chunks_2022):
     old = _passage(chunks_2020, "地质灾害隐患点共309处")
     new = replace(old, chunk_id="n", doc_key="2022-03#09", issue="2022-03", year=2022, doc_number="阳政办发〔2022〕42号",

@@ -19,7 +19,9 @@ from qa.question import QuestionInfo
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _TITLE_NOISE = re.compile(r"\d+|[（(〔〕）)—\-～~年度第号]")
 SAME_TITLE = 0.85  # titles alike but for years and numbers (关于做好2020年/2021年…的通知)
-SAME_RULE = 0.6  # sentences alike once their figures are masked (each year's own figure or name differs)
+SAME_RULE = 0.75  # sentences alike once their figures are masked (each year's own figure or name differs)
+# The role a roster row gives (组长：李文兵 / 成员：郝文彤): rows of other roles state no same rule, however alike.
+_ROLE = re.compile(r"(常务副组长|副组长|组长|副指挥长|指挥长|办公室副主任|办公室主任|副主任|主任|成员)[：:]")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,10 @@ def _counterpart(hits: list[SearchHit], lead: Pick) -> Pick | None:
         other = hit.chunk
         if other.chunk_type in ("card", "personnel") or not same_kind(chunk, other):
             continue
+        roles = _ROLE.findall(_flat(lead.sentence))
         for s in passage_sentences(other):
+            if _ROLE.findall(_flat(s.text)) != roles:
+                continue
             score = likeness(lead.sentence, s.text)
             if score >= SAME_RULE and (best is None or (other.year, score) > (best[1], best[0])):
                 best = (score, other.year, i, s.text)
