@@ -89,6 +89,9 @@ class Settings(BaseSettings):
 
     # Answering
     answer_mode: Literal["extractive", "generative"] = "extractive"
+    answer_decision: Literal["rules", "trained"] = Field(
+        "rules", description="Who picks the answering sentence and decides to answer or refuse: the hand-set rules, "
+        "or the trained decision shipped in qa/answer/decision_model.json (`qa train`). Compared by `qa eval --cv issue`.")
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None

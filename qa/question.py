@@ -3,6 +3,8 @@ retrieval (year diversity, document questions) and by the answerer."""
 from __future__ import annotations
 
 import re
+
+from qa.vocabulary import QUESTION_KINDS
 from dataclasses import dataclass, field
 
 from qa.corpus.normalize import normalize_for_search
@@ -17,13 +19,7 @@ _UNIT_ALIASES = {"度": ("度", "℃"), "%": ("%", "％"), "个百分点": ("个
 # Places: an answer about one district must not be taken from a passage about others.
 PLACE = re.compile(r"(城区|矿区|郊区|平定县|盂县|孟县|高新区|开发区|经济技术开发区|北京|上海|天津|太原|晋中|深圳|广州)")
 
-CUES: dict[str, re.Pattern[str]] = {
-    "number": re.compile(r"多少|多大|年龄|几岁|岁数|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|how old|what age|what percentage|what share|(?<!document )number of|amount", re.I),
-    "date": re.compile(r"何时|什么时候|哪天|哪一天|日期|期限|截止|多久|时限|几月|哪年|什么时间|when|what date|deadline|by what|how long|which year", re.I),
-    "person": re.compile(r"谁|哪位|何人|由谁|担任|任命|免去|组长|任职|\bwho\b|whom|appointed|heads?\b|leader|chair", re.I),
-    "document": re.compile(r"哪个文件|什么文件|哪份文件|哪一份|文号|发文字号|哪个通知|(?:文件|通知)是哪[个份一]"
-                           r"|(?:which|what) (?:\d{4} )?(?:document|notice|file)s?\b|document number", re.I),
-}
+CUES: dict[str, re.Pattern[str]] = QUESTION_KINDS
 _STOP = re.compile(
     r"请问|一下|能不能|会不会|是不是|有没有|可不可以|要不要|的是|是什么|是多少|多少|什么|哪些|哪个|哪里|哪|如何|怎么|怎样|吗|呢|吧|呀|啊|？|\?|，|。|、|：|；|！|《|》|“|”"
     r"|阳泉市|人民政府|市政府|公报|文件里|文件中|规定|要求|根据|关于"

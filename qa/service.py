@@ -68,7 +68,7 @@ def build_index(settings: Settings, encoder=None, show_progress: bool = True, in
 
 
 class GazetteService:
-    def __init__(self, settings: Settings, encoder, searcher) -> None:
+    def __init__(self, settings: Settings, encoder, searcher, params: ExtractiveParams | None = None) -> None:
         self.settings = settings
         self.encoder = encoder
         self.searcher = searcher
@@ -80,8 +80,13 @@ class GazetteService:
 
             generative = GenerativeAnswerer(settings, terms=self._english_terms)
         similarity = self._similarity if hasattr(encoder, "similarity") else None
+        self.chain_params = params or ExtractiveParams(decision=settings.answer_decision)
         self.chain = build_answer_chain(self.search, lambda q: self.searcher.routes(q),
-                                        ExtractiveParams(), similarity, generative, self._english_terms)
+                                        self.chain_params, similarity, generative, self._english_terms)
+
+    def with_params(self, params: ExtractiveParams) -> "GazetteService":
+        """The same index and encoder answering with other parameters (e.g. a fold's trained decision)."""
+        return type(self)(self.settings, self.encoder, self.searcher, params)
 
     @classmethod
     def load(cls, settings: Settings | None = None, build_if_missing: bool = True) -> "GazetteService":

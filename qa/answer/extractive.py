@@ -1,9 +1,17 @@
 """The default answerer, no LLM needed: pick the sentences of the retrieved passages that answer
 the question and compose a short answer with a [n] marker after each sentence.
 
-Sentences are scored by lexical overlap with the question (character bigrams of the normalised
-text), the passage's retrieval rank, and answer-type cues (多少 -> numbers, 何时 -> dates, 谁 ->
-names, 哪个文件 -> documents). Document questions are answered from the document cards.
+Which sentence answers, and whether to answer at all, is one of two decisions (ExtractiveParams.decision,
+setting QA_ANSWER_DECISION):
+- "rules": the hand-set scores — lexical overlap with the question (character bigrams of the normalised
+  text), the passage's retrieval rank, answer-type cues (多少 -> numbers, 何时 -> dates, 谁 -> names),
+  shape bonuses and refusal thresholds;
+- "trained": the trained decision (qa/answer/decision.py) scores each sentence's features
+  (qa/answer/features.py) with the probability that it answers; the best answers when it reaches the
+  model's threshold.
+Both give candidates best first (`score_sentences`) and a threshold (`answer_threshold`); the rest of the
+composition is shared. The answer leads with what was asked (a figure, a date, the holder of the asked
+role), then the cited sentence. Document questions are answered from the document cards.
 """
 from __future__ import annotations
 
@@ -11,16 +19,20 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.form import final_form
 from qa.answer.phrasing import record_statement
 from qa.answer.grounding import CHECKS, ungrounded
-from qa.answer.selection import asked_figures, asks_list, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
+from qa.answer.selection import asked_figures, asks_list, english_value, flat, holds, plain_overlap, question_terms, role_holders, shape_bonus, term_weights, weighted_overlap
 from qa.answer.sentences import Sentence, continuation, introduction, passage_body, passage_sentences, split_sentences
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
+from qa.answer.decision import Decision, shipped_decision
+from qa.answer.features import Row, add_relative, add_semantic, base_features, role_agreement
 from qa.models import SearchHit, issue_name, source_name
+from qa.vocabulary import POSTS as _POSTS, ROLES as _ROLES, ROW_ROLE as _ROW_ROLE, asked_role
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
@@ -32,8 +44,18 @@ NOT_FOUND_ZH = "公报中未找到能回答该问题的内容。"
 NOT_FOUND_EN = "The gazette does not contain an answer to this question."
 
 
+DECISIONS = ("rules", "trained")
+
+
 @dataclass(frozen=True)
 class ExtractiveParams:
+    """How the answer is chosen and composed. `decision` names who picks the answering sentence and
+    decides whether to answer: "rules" (the hand-set scores and thresholds below) or "trained" (`model`,
+    None: the model shipped with the package; a fold's model under cross-validation)."""
+
+    decision: str = "rules"
+    model_override: Decision | None = None
+    trained_candidates: int = 10  # trained: sentences embedded (the pre-selection model's best)
     max_passages: int = 3  # sentences are taken from the top passages only
     max_sentences: int = 2
     second_ratio: float = 0.9  # a second sentence joins when it scores this close to the best
@@ -57,6 +79,14 @@ class ExtractiveParams:
     semantic_candidates_en: int = 8
     selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
 
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValueError(f"unknown answer decision {self.decision!r} (one of {', '.join(DECISIONS)})")
+
+    @property
+    def model(self) -> Decision:
+        return self.model_override or shipped_decision()
+
 
 SentenceSimilarity = Callable[[str, list[str]], list[float]]  # question, sentences -> cosine per sentence
 
@@ -72,11 +102,7 @@ class _Candidate:
     gate: bool = True  # in the pool the gate reads
     held: dict[int, float] | None = None  # the question terms the sentence itself holds: index -> weight
     covered: frozenset[int] = frozenset()  # ... and those its context (lead, heading, title) holds too
-
-
-# A compound role (办公室主任) is one role: asked, it is not the 主任 in a member's title.
-_ROLES = ("常务副组长", "副组长", "组长", "副指挥长", "指挥长", "办公室副主任", "办公室主任", "副主任", "主任", "副局长", "局长", "成员")
-_POSTS = ("副主任", "主任", "副局长", "局长")  # posts of an office, not only roles in a group
+    features: dict[str, float] | None = None  # trained: the decision's inputs
 
 
 def _role_bonus(question: str, sentence: str, block: str = "") -> float:
@@ -113,11 +139,16 @@ def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit, block: str = "
     return bonus
 
 
+@lru_cache(maxsize=16384)
+def _text_bigrams(text: str) -> frozenset[str]:
+    return frozenset(bigrams(normalize_for_search(text)))
+
+
 def _overlap(q: set[str], sentence: str, context: str) -> float:
     if not q:
         return 0.0
-    s = bigrams(normalize_for_search(sentence))
-    c = bigrams(normalize_for_search(context))
+    s = _text_bigrams(sentence)
+    c = _text_bigrams(context) if context else frozenset()
     # The sentence's own words count fully; its section heading and title count half.
     return (len(q & s) + 0.5 * len((q - s) & c)) / len(q)
 
@@ -138,7 +169,31 @@ class _Row:
 def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
                     similarity: SentenceSimilarity | None = None,
                     keep: Callable[[str, SearchHit, float], bool] | None = None) -> list[_Candidate]:
-    """Candidates best first by selection score (`rank`); each also carries the gate's evidence `score`.
+    """Candidates best first (`rank`), each with the `score` the answer-or-refuse gate compares with
+    `answer_threshold`: the hand-set rules' or the trained decision's (`params.decision`)."""
+    if params.decision == "trained":
+        return trained_scores(info, hits, params, similarity)
+    return rules_scores(info, hits, params, similarity, keep)
+
+
+def answer_threshold(info: QuestionInfo, params: ExtractiveParams) -> float:
+    """The best candidate's score at which the answer is given rather than refused."""
+    if params.decision == "trained":
+        return params.model.threshold
+    return params.min_score_en if info.lang == "en" else params.min_score
+
+
+def _role_ok(info: QuestionInfo, sentence: str, params: ExtractiveParams) -> bool:
+    """The sentence assigns no other role than the one asked."""
+    if params.decision == "trained":
+        return role_agreement(info.normalized, sentence) >= 0
+    return _role_bonus(info.normalized, sentence) >= 0
+
+
+def rules_scores(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
+                 similarity: SentenceSimilarity | None = None,
+                 keep: Callable[[str, SearchHit, float], bool] | None = None) -> list[_Candidate]:
+    """The hand-set rules: candidates best first by selection score (`rank`); each also carries the gate's evidence `score`.
     `keep(sentence, hit, lexical)` drops sentences before the costly embedding step."""
     q = bigrams(info.content)
     groups = question_terms(info) if info.lang == "en" else []
@@ -208,6 +263,75 @@ def score_sentences(info: QuestionInfo, hits: list[SearchHit], params: Extractiv
     return out
 
 
+def candidate_rows(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams) -> list[Row]:
+    """Every sentence of the retrieved passages with the features known before embedding."""
+    q = bigrams(info.content)
+    groups = question_terms(info) if info.lang == "en" else []
+    terms = question_terms(info)
+    rows: list[Row] = []
+    contexts: list[str] = []
+    lexicals: list[tuple[float, float]] = []
+    for i, hit in enumerate(hits[: max(params.max_passages, params.selection_passages)]):
+        c = hit.chunk
+        context = f"{c.doc_title} {' '.join(c.section_path)}"
+        for s in passage_sentences(c):
+            # A list item or roster row reads with the sentence introducing it (组 长：雷健坤 市长).
+            item_context = f"{s.lead} {context}"
+            # English: the share of the question's words whose Chinese terms the sentence holds.
+            if groups:
+                lexical = plain_overlap(groups, flat(s.text), flat(item_context))
+                alone = plain_overlap(groups, flat(s.text), "")
+            else:
+                lexical, alone = _overlap(q, s.text, item_context), _overlap(q, s.text, "")
+            rows.append(Row(i, s))
+            contexts.append(flat(item_context))
+            lexicals.append((lexical, alone))
+    if not rows:
+        return []
+    weights = term_weights(terms, [flat(r.sentence.text) + " " + ctx for r, ctx in zip(rows, contexts)])
+    for r, ctx, (lexical, alone) in zip(rows, contexts, lexicals):
+        # An item means what its introduction says plus itself (草地贪夜蛾防控领导小组 + 组 长：雷健坤).
+        own = flat(f"{r.sentence.lead}{r.sentence.text}" if r.sentence.item else r.sentence.text)
+        hit = hits[r.hit_index]
+        r.held = {k: w for k, ((alts, _), w) in enumerate(zip(terms, weights)) if w and any(holds(own, a) for a in alts)}
+        r.covered = frozenset(r.held) | {k for k, ((alts, _), w) in enumerate(zip(terms, weights))
+                                         if w and any(holds(ctx, a) for a in alts)}
+        r.features = base_features(info, r.sentence, hit, r.hit_index, lexical, alone,
+                                   weighted_overlap(terms, weights, own, ctx),
+                                   r.hit_index < params.max_passages and _other_year(info, r.sentence.text, hit))
+    add_relative(rows, "selective", "selective_best_gap")
+    add_relative(rows, "lexical", "lexical_best_gap")
+    return rows
+
+
+def embed_rows(info: QuestionInfo, rows: list[Row], params: ExtractiveParams, pre: list[float] | None,
+               similarity: SentenceSimilarity | None) -> list[Row]:
+    """The rows worth embedding (the pre-selection model's best), with their semantic features added.
+    Without a similarity function the semantic features stay missing (the trees route them as trained)."""
+    if pre is not None:
+        order = sorted(range(len(rows)), key=lambda k: (-pre[k], k))[: params.trained_candidates]
+        rows = [rows[k] for k in order]
+    if similarity and rows:
+        add_semantic(rows, similarity(info.text, [_embedded(r.sentence)[: params.selection_max_chars] for r in rows]))
+    return rows
+
+
+def trained_scores(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
+                   similarity: SentenceSimilarity | None = None) -> list[_Candidate]:
+    """Candidates best first by the trained decision's probability that they answer."""
+    rows = candidate_rows(info, hits, params)
+    if not rows:
+        return []
+    model = params.model
+    pre = model.pre_scores([r.features for r in rows]).tolist()
+    rows = embed_rows(info, rows, params, pre, similarity)
+    probs = model.scores([r.features for r in rows]).tolist()
+    out = [_Candidate(r.hit_index, r.sentence.text, p, r.features.get("lexical", 0.0), p, r.sentence, True,
+                      r.held, r.covered, r.features) for r, p in zip(rows, probs)]
+    out.sort(key=lambda c: -c.rank)
+    return out
+
+
 _ALL_BUT_YEARS = frozenset(CHECKS) - {"years"}
 
 
@@ -261,6 +385,59 @@ def _card_of(hits: list[SearchHit], hit_index: int) -> int:
     return next((i for i, h in enumerate(hits) if h.chunk.chunk_type == "card" and h.chunk.doc_key == key), hit_index)
 
 
+def role_holder(role: str, sentence: str, persons: tuple[str, ...] | list[str] = ()) -> str:
+    """The person a roster row or appointment names in `role` (组长：韩加政（副市长） -> 韩加政), or ""."""
+    text = flat(sentence)
+    m = re.search(rf"(?<![副务]){role}[：:]", text)
+    if m:
+        after = text[m.end():]
+        known = [p.replace(" ", "") for p in persons if after.startswith(p.replace(" ", ""))]
+        if known:
+            return max(known, key=len)
+        n = re.match(r"[\u4e00-\u9fff]{2,3}?(?=[（(，,；;。]|$|市|副|同志)", after)
+        return n.group(0) if n else ""
+    m = re.search(rf"由(?:[^，。；]{{0,20}}?(?:员|长|任|记|师))?([\u4e00-\u9fff]{{2,4}}?)(?:同志)?(?:兼任|担任)", text)
+    if m and role in text[: m.start()]:
+        return m.group(1)
+    return ""
+
+
+def asked_value(info: QuestionInfo, sentence: str, hit: SearchHit) -> str:
+    """What the question asks for, read off the answering sentence: the holder of the asked role (组长 韩加政),
+    a figure of the asked kind, a date; "" when the sentence gives none plainly."""
+    if "person" in info.cues:
+        role = asked_role(info.normalized if info.lang == "zh" else info.text)
+        name = role_holder(role, sentence, hit.chunk.persons) if role else ""
+        if name:
+            return f"{role} {name}"
+    if "date" in info.cues and "number" not in info.cues:
+        m = _DATE.search(sentence)
+        if m:
+            return m.group(0).replace(" ", "")
+    if "number" in info.cues:
+        value = english_value(info, [m.group(0) for m in _NUMBER.finditer(sentence)])
+        return value.replace(" ", "")
+    return ""
+
+
+def _lead_value(info: QuestionInfo, text: str, hit: SearchHit) -> str:
+    """What a Chinese answer leads with (组长 韩加政 before 组长：韩加政…): the asked value read off the answering
+    sentence, or "" when there is none or the sentence already starts with it."""
+    if info.lang != "zh":
+        return ""
+    value = asked_value(info, text, hit)
+    if not value or flat(text).startswith(flat(value)):
+        return ""
+    return value
+
+
+def _leading_with(result: AnswerResult, value: str) -> AnswerResult:
+    """The answer text led by the asked value (the citations keep the cited sentence as it stands)."""
+    if value and result.answered and not flat(result.answer).startswith(flat(value)):
+        result.answer = f"{value}。{result.answer}"
+    return result
+
+
 def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams, doc_route: bool,
             similarity: SentenceSimilarity | None = None, split_clauses: bool = True) -> AnswerResult:
     """Pick and order the answering sentences; cite only the passages they come from. A question
@@ -268,7 +445,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if not hits:
         return refuse(info, hits)
     picks: list[tuple[int, str]] = []
-    threshold = params.min_score_en if info.lang == "en" else params.min_score
+    threshold = answer_threshold(info, params)
     if doc_route and hits[0].chunk.chunk_type == "card" and asks_about_document(info.text):
         # the question names a document number and asks what that document is; what it says
         # (免去了谁, 有效期多久) is answered from its sentences, which the route put next to the card
@@ -280,8 +457,9 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         if answered == len(parts):  # every part answered from its own sentence
             return _assemble(info, hits, list(dict.fromkeys(picks)))
     evidence = _evidence(candidates)
+    value = ""
     if not picks and evidence < threshold:
-        return refuse(info, hits)
+        return refuse(info, hits, missing(info))
     if candidates and evidence >= threshold:
         best = _leading(info, hits, candidates, params)
         wants_document = asks_document(info.text) and not {"date", "person"} & info.cues
@@ -290,7 +468,9 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
             lead = [(_card_of(hits, d), _card_answer(info, hits[d]))]
         else:
             lead = []
-        lead.append((best.hit_index, _shown(info, best, hits)))
+        shown = _shown(info, best, hits)
+        value = "" if wants_document else _lead_value(info, shown, hits[best.hit_index])
+        lead.append((best.hit_index, shown))
         for cand in candidates:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
                 break
@@ -300,14 +480,14 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
             if cand.rank >= params.second_ratio * best.rank:
                 if cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds):
                     lead.append((cand.hit_index, _shown(info, cand, hits)))
-            elif cand.hit_index == best.hit_index and _role_bonus(info.normalized, cand.sentence) >= 0 \
+            elif cand.hit_index == best.hit_index and _role_ok(info, cand.sentence, params) \
                     and _values(info, cand.sentence, hits[cand.hit_index]) - _values(info, best.sentence, hits[best.hit_index]):
                 # The rest of a figure-asking answer in the best sentence's own passage (不低于55%… / 不低于70%):
                 # a further value of the asked kind, at no cost to the citations (not a roster row of
                 # another role than the one asked).
                 lead.append((cand.hit_index, _shown(info, cand, hits)))
         picks = list(dict.fromkeys([*lead, *picks]))
-    return _assemble(info, hits, picks)
+    return _leading_with(_assemble(info, hits, picks), value)
 
 
 def _leading(info: QuestionInfo, hits: list[SearchHit], candidates: list[_Candidate], params: ExtractiveParams) -> _Candidate:
@@ -390,6 +570,9 @@ def _answering(info: QuestionInfo, hits: list[SearchHit], params: ExtractivePara
     def admissible(sentence: str, hit: SearchHit, lexical: float) -> bool:
         return _answers_the_type(info, sentence, hit) and (info.lang == "en" or lexical >= params.min_lexical)
 
+    if params.decision == "trained":  # the grounding checks are the model's inputs, not a filter
+        return _unqualified_first(info, hits, score_sentences(info, hits, params, similarity))
+
     return _unqualified_first(info, hits, score_sentences(info, hits, params, similarity, admissible))
 
 
@@ -459,7 +642,7 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
             i = candidates[0].hit_index if candidates else 0
             picks.append((_card_of(hits, i), _card_answer(info, hits[i])))
             answered += 1
-        elif candidates and _evidence(candidates) >= params.min_score:
+        elif candidates and _evidence(candidates) >= answer_threshold(part_info, params):
             best = _leading(part_info, hits, candidates, params)
             # A later clause asks about the first one's subject: a sentence reading as close from a
             # passage an earlier part already cites answers it at no further citation (组长是谁？办公室
@@ -489,9 +672,6 @@ def _clause_picks(info: QuestionInfo, parts: list[tuple[str, str]], hits: list[S
     return list(dict.fromkeys(picks)), answered
 
 
-_ROW_ROLE = re.compile(r"(常务副组长|副组长|组长|副指挥长|指挥长|副主任|主任|成员)[：:]")
-
-
 def _fellow_holders(info: QuestionInfo, best: _Candidate, candidates: list[_Candidate], params: ExtractiveParams,
                     limit: int = 2) -> list[_Candidate]:
     """A role asked (副组长是谁) and the best row names one of its holders: the other rows of the same roster
@@ -516,6 +696,25 @@ def _assemble(info: QuestionInfo, hits: list[SearchHit], picks: list[tuple[int, 
         parts.append(f"{shown.text}[{numbers[shown.hit_index]}]")
     related = [h for i, h in enumerate(hits) if i not in numbers]
     return AnswerResult(info.text, " ".join(parts), True, citations, related)
+
+
+# What a question asks, once its asking words are gone: 阳泉市人民医院的床位有多少张？ -> 阳泉市人民医院的床位.
+_ASKING_TAIL = re.compile(r"(?:一共|总共|共|大概|大约|分别|具体)?(?:有|是|为|要|需要|能|可以|应该|应当|得|在)?"
+                          r"(?:多少[\u4e00-\u9fff]?|几[\u4e00-\u9fff]?|什么[\u4e00-\u9fff]{0,2}|哪[\u4e00-\u9fff]{0,2}|谁|何时|怎么[\u4e00-\u9fff]{0,2}|如何)"
+                          r"(?:呢|吗|啊|呀)?[？?。！!]*$")
+_MISSING_KIND = (("person", "是谁"), ("date", "的时间"), ("number", "的具体数字"))
+
+
+def missing(info: QuestionInfo) -> str:
+    """What the refusal says is missing (（公报中没有写明“阳泉市人民医院的床位”的具体数字）), or "" when the
+    question's subject cannot be told apart from its asking words."""
+    if info.lang != "zh":
+        return ""
+    subject = _ASKING_TAIL.sub("", info.text.strip()).rstrip("的，, ")
+    if not 2 <= len(subject) <= 40 or subject == info.text.strip():
+        return ""
+    kind = next((what for cue, what in _MISSING_KIND if cue in info.cues), "")
+    return f"（公报中没有写明“{subject}”{kind}）"
 
 
 def refuse(info: QuestionInfo, hits: list[SearchHit], reason: str = "") -> AnswerResult:

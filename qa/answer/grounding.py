@@ -17,6 +17,7 @@ from functools import lru_cache
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
 from qa.question import QuestionInfo, unit_forms
+from qa.vocabulary import ASKS_NAMES as _ASKS_NAMES, ASKS_PEOPLE as _ASKS_PEOPLE, NAME_EVIDENCE as _NAME_EVIDENCE, PERSON_EVIDENCE as _PERSON_EVIDENCE
 
 _CN_NUM = "一二三四五六七八九十百千万两零〇"
 # A number: digits, or Chinese numerals (三个工作日, 一个月, 两座).
@@ -55,11 +56,7 @@ _WHICH_ONES = re.compile(r"哪几|哪些|哪一些")
 _ASKS_YEAR = re.compile(r"哪一?年|\b(?:what|which)\s+year\b", re.I)
 # Asked for people (not for the unit that bears a cost: 由谁承担, 谁出); a list of people (专家组成员有哪些人)
 # is answered by names or role rows, not by a sentence saying who is responsible.
-_ASKS_PEOPLE = re.compile(r"(?:是|为)谁|由谁担任|谁担任|哪位|何人|\bwho\s+(?:is|was|were|are)\b|\bwhom\b", re.I)
-_ASKS_NAMES = re.compile(r"哪些人|什么人|哪几位|哪几个人|成员(?:是|有)(?:谁|哪些)")
-_NAME_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|成员|召集人|总指挥|委员)\s*[：:]")
 # A who-question is answered by a name, a post holder (组长：市卫健委主任) or a lead unit (市纪委监委牵头).
-_PERSON_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|局长|市长|书记|成员|负责人|召集人|总指挥)\s*[：:]|[\u4e00-\u9fff]{2,4}为|牵头|担任|兼任|任命|负责")
 
 # An actual figure asked (实际保留了多少座): a plan states targets, not outcomes; a report states outcomes.
 _ASKS_OUTCOME = re.compile(r"实际|最终|\bactual(?:ly)?\b", re.I)
@@ -305,6 +302,15 @@ CHECKS: dict[str, Callable[[_Candidate], str]] = {
     "years": _check_years, "places": _check_places, "organisations": _check_organisations,
     "pointers": _check_pointers, "value": _check_value, "people": _check_people,
 }
+
+
+def check_failures(info: QuestionInfo, sentence: str, hit: SearchHit) -> dict[str, bool]:
+    """Each check's verdict on `sentence`: True where it finds something asked missing (the trained
+    decision's inputs: role/year/place/organisation agreement, the asked kind of value)."""
+    c = hit.chunk
+    x = _Candidate(asked(info), info, hit, _flat(sentence), _flat(_sentence_scope(sentence, hit)),
+                   _flat(c.doc_title) + _flat(" ".join(c.section_path)) + _flat(c.text))
+    return {name: bool(check(x)) for name, check in CHECKS.items()}
 
 
 def ungrounded(info: QuestionInfo, sentence: str, hit: SearchHit, skip: frozenset[str] = frozenset()) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 from qa.answer.grounding import asked
 from qa.answer.sentences import Sentence
@@ -18,6 +19,7 @@ from qa.corpus.tables import extreme_row
 from qa.corpus.normalize import normalize_for_search
 from qa.models import Chunk
 from qa.question import PLACE, QuestionInfo, bigrams
+from qa.vocabulary import BLOCK_ROLE as _BLOCK_ROLE, NAMES_PERSON as _NAMES_PERSON, ROLE_Q as _ROLE_Q
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 # A number with what it counts (7月, 20日, 16周岁): matched as one term, so 7月 does not match 97.7%.
@@ -30,13 +32,6 @@ _WHICH_PLACE_Q = re.compile(r"哪个(?:县|区)|哪些(?:县|区)|哪[几两]个
 # A question about who took a post (who became / was appointed): the appointment records answer it.
 _APPOINT_Q = re.compile(r"任命|新任|出任|接任|\b(?:became|become|appointed|named)\b", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
-# 组长：雷健坤市长 / 办公室主任由梁庆兼任 / 李武为阳泉市公安局西城分局局长
-# (由市民政局二级调研员耿胜兼任: the name comes after the post's title)
-_NAMES_PERSON = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:][\u4e00-\u9fff]{2,3}"
-                           r"|由(?:[^，。；]{0,20}?(?:员|长|任|记|师))?[\u4e00-\u9fff]{2,4}(?:同志)?(?:兼任|担任)|^[\u4e00-\u9fff]{2,3}为")
-# A roster block's label, ending the lead its unlabelled rows read with (… 副组长:).
-_BLOCK_ROLE = re.compile(r"(?:组长|指挥长|总指挥|主任|成员|局长)[：:]$")
-_ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支队长|书记|董事长|成员|\b(?:heads?|leads?|leader|director|chief|chair|principal)\b", re.I)
 # Money asked for without a unit (每人每年救助多少钱): an amount in 元 answers it.
 _MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
 _MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
@@ -62,7 +57,9 @@ _DATE_RANGE = re.compile(r"(?:\d{1,2}月(?:\d{1,2}日)?|\d{4}年)(?:至|到|—|
 _TABLE_Q = re.compile(r"(?:计划|统计|一览|明细|安排|分工|汇总|进度|任务|责任|情况)表|表格|附表|\btable\b", re.I)
 
 
+@lru_cache(maxsize=16384)
 def flat(text: str) -> str:
+    """Normalised, without spaces (memoised: the same passages' sentences come back question after question)."""
     return normalize_for_search(text).replace(" ", "")
 
 
@@ -158,7 +155,8 @@ def english_value(info: QuestionInfo, values: list[str]) -> str:
 
 
 def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
-    """How a sentence's shape fits being an answer."""
+    """How a sentence's shape fits being an answer: the hand-set rules' bonus (the trained decision reads
+    the same signals apart, `shape_features`)."""
     bonus = 0.0
     text = flat(s.text)
     if s.intro:
@@ -206,3 +204,50 @@ def shape_bonus(info: QuestionInfo, s: Sentence, chunk: Chunk) -> float:
         if row and (f"：{row}，" in s.text or s.text.startswith(f"{row}，")):
             bonus += 0.2  # the row holding the highest (lowest) value the question asks for
     return bonus
+
+
+def shape_features(info: QuestionInfo, s: Sentence, chunk: Chunk) -> dict[str, float]:
+    """How a sentence's shape fits being an answer, one signal each (+1 fits, -1 does not, 0 says nothing):
+    inputs of the trained decision (qa/answer/decision.py), which weighs them."""
+    f: dict[str, float] = {}
+    text = flat(s.text)
+    # Announces a list: the answer to "which ones" (composition appends the items), else no answer.
+    f["shape_intro"] = (1.0 if asks_list(info) else -1.0) if s.intro else 0.0
+    f["shape_caption"] = -1.0 if s.caption else 0.0
+    title = flat(chunk.doc_title)
+    heading = title and (text in title or title in text) or any(text == flat(h) for h in chunk.section_path) \
+        or _HEADING.match(text) and len(text) <= 16
+    f["shape_heading"] = -1.0 if heading else 0.0  # a heading or the title line
+    f["shape_named"] = 0.0
+    if "person" in info.cues:
+        # (an unlabelled row of a roster block, - 王立武 …, under 副组长: names a holder of that role too)
+        named = _NAMES_PERSON.search(text) or any(p.replace(" ", "") in text for p in chunk.persons) \
+            or s.item and _BLOCK_ROLE.search(flat(s.lead))
+        # who: a row or clause naming someone in a role; who holds a post: a sentence naming nobody does not say
+        f["shape_named"] = 1.0 if named else -1.0 if _ROLE_Q.search(info.text) else 0.0
+    f["shape_money"] = 1.0 if _MONEY_Q.search(info.text) and _MONEY.search(text) else 0.0
+    f["shape_rate"] = 1.0 if "number" in info.cues and _RATE_Q.search(info.text) and _RATE.search(text) else 0.0
+    # a question naming no district asks the city-wide figure, not a district section's
+    f["shape_district_section"] = -1.0 if not asked(info).places and not _WHICH_PLACE_Q.search(info.text) \
+        and PLACE.search(flat(" ".join(chunk.section_path))) else 0.0
+    f["shape_range"] = 1.0 if _RANGE_Q.search(info.text) and _DATE_RANGE.search(text) else 0.0
+    f["shape_table"] = 1.0 if _TABLE_Q.search(info.text) and chunk.chunk_type == "table" else 0.0
+    f["shape_other_unit"] = 0.0
+    if chunk.chunk_type == "personnel" and s.item:
+        # 市教育局副局长 asked: an appointment to another unit's post (审计局副局长) is not it
+        units = _UNIT_Q.findall(flat(info.text))
+        f["shape_other_unit"] = -1.0 if units and not any(u in text for u in units) else 0.0
+    removal = _REMOVAL.search(text) or "免去" in s.lead
+    f["shape_removal"] = 0.0
+    if _REMOVAL_Q.search(info.text) and chunk.chunk_type == "personnel":
+        f["shape_removal"] = 1.0 if removal else -1.0 if s.item else 0.0
+    elif _APPOINT_Q.search(info.text) and chunk.chunk_type == "personnel" and s.item:
+        f["shape_removal"] = -1.0 if removal else 0.0
+    f["shape_located"] = 1.0 if _WHERE_Q.search(info.text) and _LOCATED.search(text) else 0.0
+    asked_text = f"{info.text} {info.topic}"
+    f["shape_extreme_row"] = 0.0
+    if chunk.chunk_type == "table" and (_MOST_Q.search(asked_text) or _LEAST_Q.search(asked_text)):
+        row = extreme_row(chunk.text, flat(asked_text), highest=bool(_MOST_Q.search(asked_text)))
+        if row and (f"：{row}，" in s.text or s.text.startswith(f"{row}，")):
+            f["shape_extreme_row"] = 1.0  # the row holding the highest (lowest) value the question asks for
+    return f

@@ -9,11 +9,9 @@ import re
 from dataclasses import dataclass, replace
 
 from qa.models import Chunk
+from qa.vocabulary import ROLE_LABEL as _ROLE_LABEL, ROSTER_ROW as _ROSTER_ROW
 
 _SENTENCES = re.compile(r"[^。；！？!?;\n]+[。；！？!?;]?")
-# Roster rows that lost their line breaks in the source (组 长：雷健坤 市长副组长：李文兵 …) split at each role label.
-_ROSTER_ROW = re.compile(r"(?<!办公室)(?<![副务：:])(?=(?:常务副组长|副组长|组\s*长|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:])")
-_ROLE_LABEL = re.compile(r"^(?:[^：:，,。]{0,30}[：:])?\s*(?:常务副组长|副\s*组\s*长|组\s*长|副指挥长|指挥长|总指挥|副总指挥|成\s*员|副主任|主\s*任)\s*[：:]")
 _LIST_MARK = re.compile(r"^(?:[-—·•]\s*|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}\s*[.、．](?!\d)|[①-⑳])")
 _INTRO_END = re.compile(r"[：:]\s*$")
 _CLOSED = re.compile(r"[。；;！？!?：:]\s*$")

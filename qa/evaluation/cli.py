@@ -10,6 +10,8 @@ import typer
 from qa.config import PROJECT_ROOT
 
 DEFAULT_QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
+# Template questions generated from the parsed structure: training only, never in the eval figures.
+DEFAULT_TRAINING = PROJECT_ROOT / "eval" / "training_questions.jsonl"
 BASELINES = ("langchain",)
 
 
@@ -34,6 +36,17 @@ def eval_command(
                                                   show_default="QA_INDEX_DIR, else index/default")] = None,
     reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", metavar="DIR", help="Where reports go.",
                                                         show_default="eval/reports")] = None,
+    cv: Annotated[Optional[str], typer.Option("--cv", metavar="KIND", show_default="none",
+                                              help="Cross-validate: 'issue' = leave one gazette issue out; every fitted "
+                                                   "part (the trained answer decision) is refitted without the held-out issue.")] = None,
+    decision: Annotated[Optional[str], typer.Option("--decision", metavar="LIST", show_default="QA_ANSWER_DECISION",
+                                                    help="The answer decision(s) to score: rules, trained, or both as "
+                                                         "'rules,trained' (one run, one report). With --cv the trained one "
+                                                         "is refitted per fold.")] = None,
+    save_model: Annotated[Optional[Path], typer.Option("--save-model", dir_okay=False, metavar="FILE", show_default="none",
+                                                       help="With --cv: write the trained decision fitted on all questions "
+                                                            "(the in-sample one, as `qa train` would) here, with GBM and "
+                                                            "logistic compared leave-one-issue-out.")] = None,
 ) -> None:
     """Score retrieval (hit@k, MRR, nDCG) and answers (accuracy, citations, refusals, latency) on the question set."""
     from qa.config import get_settings  # noqa: PLC0415
@@ -45,6 +58,11 @@ def eval_command(
     from qa.evaluation.systems import ServiceSystem  # noqa: PLC0415
     from qa.service import GazetteService  # noqa: PLC0415
 
+    decisions = [d.strip() for d in (decision or "").split(",") if d.strip()]
+    if any(d not in ("rules", "trained") for d in decisions) or len(set(decisions)) != len(decisions):
+        raise typer.BadParameter(f"unknown --decision {decision!r}; known: rules, trained, rules,trained", param_hint="--decision")
+    if cv is not None and cv != "issue":
+        raise typer.BadParameter(f"unknown --cv {cv!r}; known: issue", param_hint="--cv")
     if baseline is not None and baseline not in BASELINES:
         raise typer.BadParameter(f"unknown baseline {baseline!r}; known: {', '.join(BASELINES)}", param_hint="--baseline")
     previous = None
@@ -60,17 +78,95 @@ def eval_command(
         raise typer.Exit(1)
 
     settings = get_settings(**({"index_dir": index} if index else {}))
-    runs = [evaluate(ServiceSystem(GazetteService.load(settings)), items)]
-    if baseline == "langchain":
-        from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
-
-        runs.append(evaluate(LangChainBaseline.load(settings), items))
+    service = GazetteService.load(settings)
+    decisions = decisions or [settings.answer_decision]
     selection = {"types": type_list or None, "limit": limit, **({"sample": "stratified by type and language",
-                                                                 "seed": seed} if limit else {})}
-    report = build_report(out, runs, questions, selection)
+                                                                 "seed": seed} if limit else {}), "cv": cv, "decisions": decisions}
+    # one decision: the system is gazette-qa; both: gazette-qa-rules and gazette-qa-trained
+    names = {d: ("gazette-qa" if len(decisions) == 1 else f"gazette-qa-{d}") for d in decisions}
+    if cv is None:
+        from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+
+        runs = [evaluate(ServiceSystem(service.with_params(ExtractiveParams(decision=d)), names[d]), items) for d in decisions]
+        if baseline == "langchain":
+            from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
+
+            runs.append(evaluate(LangChainBaseline.load(settings), items))
+        report = build_report(out, runs, questions, selection)
+    else:
+        from qa.evaluation.folds import is_original  # noqa: PLC0415
+        from qa.evaluation.runner import evaluate_cv  # noqa: PLC0415
+        from qa.evaluation.systems import decision_factory, rules_factory  # noqa: PLC0415
+
+        cv_runs, factory, trained_run = [], None, None
+        for d in decisions:
+            if d == "rules":
+                rules, fitted = rules_factory(service, names[d])
+                cv_runs.append(evaluate_cv(rules, items, fitted))
+            else:
+                factory, fitted = decision_factory(service, questions, DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None,
+                                                   name=names[d])
+                trained_run = evaluate_cv(factory, items, fitted)
+                cv_runs.append(trained_run)
+        if baseline == "langchain":
+            from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
+
+            lc = LangChainBaseline.load(settings)
+            cv_runs.append(evaluate_cv(lambda _train: lc, items, fitted=False))
+        report = build_report(out, [r.pooled for r in cv_runs], questions, selection)
+        report["cv"] = {r.system: r.figures(is_original) for r in cv_runs}
+        fitted_decision = getattr(trained_run.in_sample_system, "decision", None) if trained_run else None
+        if save_model is not None and fitted_decision is not None:
+            from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+            from qa.evaluation import train as tr  # noqa: PLC0415
+
+            decision = fitted_decision
+            decision.meta["comparison"] = tr.compare_methods(factory.data(), factory.similarity, ExtractiveParams(),
+                                                             factory.target, inner_cv=False)
+            report["decision_comparison"] = decision.meta["comparison"]
+            typer.echo(f"wrote model: {tr.write_model(decision, save_model)}")
     paths = write_report(report, reports_dir or REPORTS_DIR, out)
     typer.echo(headline_text(report))
     for kind, p in paths.items():
         typer.echo(f"wrote {kind}: {p}")
     if previous is not None:
         typer.echo(format_compare(diff(report, previous), str(compare), selection_note(report, previous)))
+
+
+def train_command(
+    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, help="Labelled questions (JSONL).")] = DEFAULT_QUESTIONS,
+    extra: Annotated[Optional[Path], typer.Option("--extra", dir_okay=False, help="Template training questions (JSONL; default eval/training_questions.jsonl when present).")] = None,
+    method: Annotated[str, typer.Option("--method", help="gbm (gradient-boosted trees) or logistic.")] = "gbm",
+    threshold_rule: Annotated[str, typer.Option("--threshold-rule", help="accuracy: the threshold maximising right answers + right refusals on out-of-fold scores of the eval questions; precision: the lowest reaching --target-precision.")] = "accuracy",
+    target_precision: Annotated[float, typer.Option("--target-precision", min=0.5, max=1.0, help="With --threshold-rule precision: share of answered questions that must be right at the threshold (on out-of-fold scores).")] = 0.95,
+    compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also score every method leave-one-issue-out and record the comparison in the model file.")] = True,
+    out: Annotated[Optional[Path], typer.Option("--out", dir_okay=False, help="Model file (default: the one shipped in the package, qa/answer/decision_model.json).")] = None,
+    index: Annotated[Optional[Path], typer.Option("--index", help="Index directory (default: settings index_dir).")] = None,
+) -> None:
+    """Fit the answer-or-refuse decision on the labelled questions and write the model file (deterministic)."""
+    from qa.answer.decision import MODEL_PATH  # noqa: PLC0415
+    from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+    from qa.config import get_settings  # noqa: PLC0415
+    from qa.evaluation import train as tr  # noqa: PLC0415
+    from qa.evaluation.items import load_items  # noqa: PLC0415
+    from qa.service import GazetteService  # noqa: PLC0415
+
+    if method not in tr.METHODS:
+        raise typer.BadParameter(f"unknown method {method!r}; known: {', '.join(tr.METHODS)}", param_hint="--method")
+    tr.single_thread()
+    items = load_items(questions)
+    extra = extra or (DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None)
+    if extra is not None:
+        items += load_items(extra)
+    settings = get_settings(**({"index_dir": index} if index else {}))
+    service = GazetteService.load(settings, build_if_missing=False)
+    similarity = service.encoder.similarity
+    data = tr.extract(service, items)
+    if threshold_rule not in tr.THRESHOLD_RULES:
+        raise typer.BadParameter(f"unknown rule {threshold_rule!r}; known: {', '.join(tr.THRESHOLD_RULES)}", param_hint="--threshold-rule")
+    decision = tr.fit(data, method, similarity, ExtractiveParams(), target_precision, rule=threshold_rule)
+    if compare:
+        decision.meta["comparison"] = tr.compare_methods(data, similarity, ExtractiveParams(), target_precision)
+    path = tr.write_model(decision, out or MODEL_PATH)
+    typer.echo(json.dumps({"model": str(path), **decision.describe(), **{k: decision.meta[k] for k in ("threshold_rule", "at_threshold")},
+                           "comparison": decision.meta.get("comparison")}, ensure_ascii=False, indent=1))

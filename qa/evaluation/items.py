@@ -19,6 +19,7 @@ class EvalItem:
     source_files: tuple[str, ...]
     doc_number: str
     evidence: tuple[str, ...]
+    issues: tuple[str, ...] = ()  # the gazette issues the item is about (folds); empty: from source_files
 
     @property
     def answerable(self) -> bool:
@@ -32,6 +33,7 @@ class EvalItem:
             must_contain=tuple(d.get("must_contain") or ()), type=d["type"], lang=d.get("lang", "zh"),
             source_files=tuple(src) if isinstance(src, list) else (src,),
             doc_number=d.get("doc_number") or "", evidence=tuple(d.get("evidence") or ()),
+            issues=tuple(d.get("issues") or ()),
         )
 
 

@@ -171,6 +171,8 @@ def summarise(records: Sequence[ItemRecord]) -> dict:
     out["accuracy"] = _mean(r.accuracy for r in records)
     out["accuracy_answerable"] = _mean(r.accuracy for r in ans)
     answered = [r for r in ans if r.answered]
+    # Of the answers given, the share holding every key string: what a user who gets an answer can trust.
+    out["correct_among_answered"] = _mean(r.accuracy for r in answered)
     out["citation_precision"] = _mean(r.citation_precision for r in answered)
     out["citation_recall"] = _mean(r.citation_recall for r in answered)
     out["answered_rate"] = _mean(1.0 if r.answered else 0.0 for r in ans)

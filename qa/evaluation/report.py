@@ -9,7 +9,7 @@ from qa.config import PROJECT_ROOT
 
 REPORTS_DIR = PROJECT_ROOT / "eval" / "reports"
 HEADLINE = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "accuracy", "accuracy_answerable",
-            "citation_precision", "citation_recall", "answered_rate", "refusal_rate")
+            "citation_precision", "citation_recall", "correct_among_answered", "answered_rate", "refusal_rate")
 CHART_METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "accuracy")
 BREAKDOWN_METRICS = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "accuracy", "citation_precision", "answered_rate")
 MAX_MD_FAILURES = 150
@@ -99,6 +99,8 @@ def markdown(report: dict) -> str:
         rows = [[g, figs[0][key][g]["n"], *[_cell([f[key].get(g, {}).get(m) for f in figs]) for m in BREAKDOWN_METRICS]]
                 for g in groups]
         out += _table([key[3:], "n", *BREAKDOWN_METRICS], rows)
+    if report.get("cv"):
+        out += cv_markdown(report["cv"])
     main = systems[0]
     fails = figs[0]["failures"]
     out += ["", f"## Failures of {main} ({len(fails)})", ""]
@@ -112,6 +114,47 @@ def markdown(report: dict) -> str:
     if len(fails) > MAX_MD_FAILURES:
         out.append(f"- … {len(fails) - MAX_MD_FAILURES} more in {report['name']}.json")
     return "\n".join(out) + "\n"
+
+
+CV_METRICS = ("refusal_rate", "answered_rate", "correct_among_answered", "citation_precision", "citation_recall",
+              "hit@5", "mrr@10", "accuracy", "answer_chars_p50")
+
+
+def cv_markdown(cv: dict) -> list[str]:
+    """Leave-one-issue-out: per fold, pooled, in-sample and the gap, for each system."""
+    out = ["", "## Leave-one-issue-out (`--cv issue`)", "",
+           "Each fold's questions are answered by the system fitted without that issue's questions (for a system "
+           "that fits nothing, such as today's hand-set rules or the baseline, cross-validated = in-sample). "
+           "The overall figures above are the pooled cross-validated ones. A gap (in-sample minus cross-validated) "
+           "over 0.03 is flagged as overfitting."]
+    for system, c in cv.items():
+        folds = list(c["folds"])
+        out += ["", f"### {system}" + ("" if c["fitted"] else " (nothing fitted)"), ""]
+        rows = []
+        for m in CV_METRICS:
+            gap = c["gap"].get(m)
+            flag = " ⚠ overfit" if m in c["overfit"] else ""
+            rows.append([m, *[c["folds"][f].get(m) for f in folds], c["pooled"].get(m), c["in_sample"].get(m),
+                         ("–" if gap is None else f"{gap:+.3f}") + flag])
+        rows.append(["n", *[c["folds"][f]["n"] for f in folds], c["pooled"]["n"], c["in_sample"]["n"], ""])
+        rows.append(["answer p95 ms", *[c["folds"][f]["latency_ms"].get("answer", {}).get("p95") for f in folds], "", "", ""])
+        out += _table(["metric", *folds, "pooled (CV)", "in-sample", "gap"], rows)
+        if c["overfit"]:
+            out += ["", f"**Overfitting**: in-sample exceeds cross-validated by more than 0.03 on {', '.join(c['overfit'])}."]
+        orig, new = c.get("original") or {}, c.get("new") or {}
+        if orig.get("pooled") or new.get("pooled"):
+            out += ["", "The 354 original questions (ids a***/b***, the ones the hand-set rules were tuned on: in-sample "
+                    "for the rules) and the new ones (the rest: held out for the rules too), apart:", ""]
+            rows = []
+            for m in CV_METRICS:
+                cells = []
+                for part in (orig, new):
+                    cv_, ins = (part.get("pooled") or {}).get(m), (part.get("in_sample") or {}).get(m)
+                    cells += [cv_, ins, "–" if cv_ is None or ins is None or m == "answer_chars_p50" else f"{ins - cv_:+.3f}"]
+                rows.append([m, *cells])
+            rows.append(["n", (orig.get("pooled") or {}).get("n"), "", "", (new.get("pooled") or {}).get("n"), "", ""])
+            out += _table(["metric", "original: CV", "original: in-sample", "gap", "new: CV", "new: in-sample", "gap"], rows)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ chart
@@ -148,7 +191,7 @@ def plot(report: dict, path: Path) -> None:
          "hit@5 by question type (n/a: unanswerable)")
     bars(axes[2], types, [[f["by_type"].get(t, {}).get("accuracy") for t in types] for f in figs],
          "accuracy by question type")
-    fig.suptitle(f"gazette-qa eval `{report['name']}` @ {(report.get('git') or {}).get('commit', '')[:10]}")
+    fig.suptitle(f"gazette-qa eval `{report['name']}` @ {((report.get('git') or {}).get('commit') or '')[:10]}")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)

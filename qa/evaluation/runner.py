@@ -9,7 +9,7 @@ import logging
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,3 +129,79 @@ def build_report(name: str, runs: Sequence[SystemRun], questions: Path | str, se
         "python": platform.python_version(),
         "systems": {run.system: run.figures() for run in runs},
     }
+
+
+# ------------------------------------------------------------------------------------ cross-validation
+
+# The figures the in-sample vs cross-validated gap is judged on (issue 12: a gap > 0.03 is overfitting).
+GAP_METRICS = ("refusal_rate", "answered_rate", "correct_among_answered", "citation_precision", "citation_recall",
+               "hit@5", "mrr@10", "accuracy")
+OVERFIT_GAP = 0.03
+
+SystemFactory = Callable[[Sequence[EvalItem]], EvalSystem]  # a system fitted on the given training items
+
+
+@dataclass
+class CvRun:
+    """Leave-one-issue-out: each fold's items scored by the system fitted without that issue, and the
+    same items scored in-sample (fitted on all)."""
+
+    system: str
+    folds: dict[str, list[ItemRecord]]  # held-out issue -> its items' records
+    in_sample: SystemRun
+    fitted: bool  # False: nothing is fitted to the items, so cross-validated = in-sample
+    fold_config: dict[str, dict]
+    in_sample_system: EvalSystem | None = None  # the system fitted on all items
+
+    @property
+    def pooled(self) -> SystemRun:
+        records = [r for recs in self.folds.values() for r in recs]
+        order = {r.id: k for k, r in enumerate(self.in_sample.records)}
+        records.sort(key=lambda r: order.get(r.id, len(order)))
+        return SystemRun(self.system, records, self.in_sample.config, self.in_sample.seconds)
+
+    def figures(self, original: Callable[[str], bool]) -> dict:
+        pooled = summarise(self.pooled.records)
+        ins = summarise(self.in_sample.records)
+        gap = {m: (None if ins.get(m) is None or pooled.get(m) is None else round(ins[m] - pooled[m], 4))
+               for m in GAP_METRICS}
+        orig_cv = [r for r in self.pooled.records if original(r.id)]
+        orig_in = [r for r in self.in_sample.records if original(r.id)]
+        new_cv = [r for r in self.pooled.records if not original(r.id)]
+        new_in = [r for r in self.in_sample.records if not original(r.id)]
+        return {
+            "fitted": self.fitted,
+            "folds": {issue: {**summarise(recs), "latency_ms": latency(recs), "config": self.fold_config.get(issue, {})}
+                      for issue, recs in self.folds.items()},
+            "pooled": pooled,
+            "in_sample": ins,
+            "gap": gap,
+            "overfit": [m for m, g in gap.items() if g is not None and g > OVERFIT_GAP],
+            "original": {"pooled": summarise(orig_cv) if orig_cv else None,
+                         "in_sample": summarise(orig_in) if orig_in else None},
+            "new": {"pooled": summarise(new_cv) if new_cv else None,
+                    "in_sample": summarise(new_in) if new_in else None},
+        }
+
+
+def evaluate_cv(factory: SystemFactory, items: Sequence[EvalItem], fitted: bool, progress: bool = True) -> CvRun:
+    """Score `items` leave-one-issue-out. `fitted` False (today's hand-set rules, the baseline): one run,
+    split by fold."""
+    from qa.evaluation.folds import issue_folds  # noqa: PLC0415
+
+    folds = issue_folds(items)
+    whole = factory(items)
+    in_sample = evaluate(whole, items, progress)
+    by_id = {r.id: r for r in in_sample.records}
+    out: dict[str, list[ItemRecord]] = {}
+    config: dict[str, dict] = {}
+    for fold in folds:
+        if not fold.test:
+            continue
+        if not fitted:
+            out[fold.issue] = [by_id[it.id] for it in fold.test]
+            continue
+        system = factory(fold.train)
+        out[fold.issue] = evaluate(system, fold.test, progress).records
+        config[fold.issue] = system.describe().get("decision", {})
+    return CvRun(in_sample.system, out, in_sample, fitted, config, whole)

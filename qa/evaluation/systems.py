@@ -63,8 +63,10 @@ class ServiceSystem:
 
     name = PROJECT
 
-    def __init__(self, service: "GazetteService") -> None:
+    def __init__(self, service: "GazetteService", name: str | None = None) -> None:
         self.service = service
+        self.name = name or PROJECT
+        self.decision_info: dict = {}
 
     def search(self, question: str, top_k: int) -> list[Passage]:
         return [passage_of_hit(h) for h in self.service.search(question, top_k=top_k)]
@@ -93,4 +95,76 @@ class ServiceSystem:
             "top_k": s.top_k,
             "answer_mode": s.answer_mode,
             "reranker_model": s.reranker_model,
+            "decision": self.decision_info or self._decision(),
         }
+
+    def _decision(self) -> dict:
+        from qa.answer.decision import shipped_decision  # noqa: PLC0415
+
+        params = self.service.chain_params
+        if params.decision == "rules":
+            return {"decision": "rules"}
+        try:
+            return {"decision": "trained", **(params.model_override or shipped_decision()).describe()}
+        except ValueError:
+            return {"decision": "trained"}
+
+
+def rules_factory(service: "GazetteService", name: str = PROJECT) -> tuple:
+    """(factory, fitted) for cross-validation of the hand-set rules: nothing is fitted (CV = in-sample)."""
+    from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+
+    system = ServiceSystem(service.with_params(ExtractiveParams(decision="rules")), name)
+    return (lambda _train: system), False
+
+
+def decision_factory(service: "GazetteService", questions, extra=None, method: str | None = None,
+                     target_precision: float | None = None, rule: str | None = None, name: str = PROJECT) -> tuple:
+    """(factory, fitted) for cross-validation: the factory gives gazette-qa with its answer decision fitted
+    on the given training items only (plus the template questions `extra` of the same issues). The
+    features of every question are extracted once."""
+    from qa.answer.decision import shipped_decision  # noqa: PLC0415
+    from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+    from qa.evaluation.items import load_items  # noqa: PLC0415
+    from qa.evaluation import train as tr  # noqa: PLC0415
+
+    try:
+        shipped = shipped_decision().meta
+    except ValueError:  # no model trained yet: the defaults of `qa train`
+        shipped = {}
+    method = method or shipped.get("method", "gbm")
+    rule = rule or shipped.get("threshold_rule") or tr.THRESHOLD_RULE
+    target = target_precision or shipped.get("target_precision") or tr.TARGET_PRECISION
+    cache: dict[str, tr.QuestionRows] = {}
+    extra_items = load_items(extra) if extra else []
+    similarity = service.encoder.similarity if hasattr(service.encoder, "similarity") else None
+
+    def rows_of(items) -> list:
+        missing = [i for i in items if i.id not in cache]
+        if missing:
+            for q in tr.extract(service, missing):
+                cache[q.item.id] = q
+        return [cache[i.id] for i in sorted(items, key=lambda i: i.id)]
+
+    def factory(train_items) -> ServiceSystem:
+        tr.single_thread()
+        if extra_items:
+            from qa.evaluation.folds import corpus_issues, item_issues  # noqa: PLC0415
+
+            issues = corpus_issues(list(train_items))
+            allowed = set(issues)
+            usable = [e for e in extra_items if set(item_issues(e, issues)) <= allowed]
+        else:
+            usable = []
+        data = rows_of([*train_items, *usable])
+        decision = tr.fit(data, method, similarity, ExtractiveParams(), target, rule=rule)
+        system = ServiceSystem(service.with_params(ExtractiveParams(decision="trained", model_override=decision)), name)
+        system.decision_info = decision.describe()
+        system.decision = decision
+        return system
+
+    factory.data = lambda: list(cache.values())  # the extracted rows (for comparing methods on them)
+    factory.similarity = similarity
+    factory.rule, factory.target = rule, target
+
+    return factory, True

@@ -1,0 +1,350 @@
+"""`qa train`: fit the answer decision (qa/answer/decision.py) on the labelled questions.
+
+Each question is retrieved as the chain retrieves it; every sentence of its passages becomes a row of
+features (qa/answer/features.py) labelled 1 when it holds the question's evidence (or all its key
+strings), 0 otherwise (every row of an unanswerable question is 0). A pre-selection model is fitted on
+the features known before embedding; its best sentences per question are embedded and the main model
+is fitted on all features.
+
+The answer threshold (rule fixed before any cross-validated run of this version, 2026-12-01 03:15 UTC):
+read from out-of-fold scores (leave one issue out within the training questions, so it is not set on
+scores the model has already fitted), over the eval questions of the training issues only (the template
+questions are all answerable and would bias it towards answering), it is the best candidate's probability
+that maximises the decision's accuracy on them: an answerable question counts right when its best
+candidate reaches the threshold and is right, an unanswerable one when its best candidate stays below it.
+Ties go to the higher threshold (a refusal costs staff less trust than a wrong answer). `--threshold-rule
+precision` keeps the older rule (the lowest threshold reaching a target precision).
+
+Deterministic: questions sorted by id, rows in passage order, fixed seeds, single-threaded fitting.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer.decision import Decision, Scorer, FORMAT_VERSION
+from qa.answer.extractive import ExtractiveParams, candidate_rows, embed_rows
+from qa.answer.features import BASE_FEATURES, FEATURES, Row
+from qa.corpus.normalize import squash
+from qa.evaluation.folds import corpus_issues, item_issues
+from qa.evaluation.items import EvalItem
+
+METHODS = ("gbm", "logistic")
+THRESHOLD_RULES = ("accuracy", "precision")
+THRESHOLD_RULE = "accuracy"
+TARGET_PRECISION = 0.95  # (the "precision" rule only)
+TRAIN_CANDIDATES = 16  # sentences per question the main model is fitted on (more than the 10 embedded at answer time)
+SEED = 0
+
+
+@dataclass
+class QuestionRows:
+    item: EvalItem
+    issue: str  # the issue its fold is (its first)
+    rows: list[Row]
+    labels: list[int]
+    question: str = ""
+
+
+def label_row(item: EvalItem, row: Row, passage_text: str) -> int:
+    """1 when the sentence holds the evidence the passage holds for this question, or all its key strings."""
+    if not item.answerable:
+        return 0
+    passage = squash(passage_text)
+    evidence = [e for e in (squash(x) for x in item.evidence) if e and e in passage]
+    if not evidence:
+        return 0
+    sent = squash(row.sentence.text)
+    if any(e in sent or len(sent) >= 6 and sent in e for e in evidence):
+        return 1
+    keys = [squash(m) for m in item.must_contain if squash(m)]
+    whole = squash(row.sentence.lead + row.sentence.text) if row.sentence.item else sent
+    return int(bool(keys) and all(k in whole for k in keys) and any(k in sent for k in keys))
+
+
+def extract(service, items: Sequence[EvalItem], params: ExtractiveParams = ExtractiveParams(),
+            progress: bool = True) -> list[QuestionRows]:
+    """Rows (features before embedding) and labels for every question, sorted by id."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from qa.question import analyse  # noqa: PLC0415
+
+    issues = corpus_issues(items)
+    out = []
+    for item in tqdm(sorted(items, key=lambda i: i.id), desc="features", unit="q", disable=not progress):
+        info = analyse(item.question)
+        if info.lang == "en":
+            info.terms = service._english_terms(item.question)
+        hits = service.search(item.question, top_k=max(service.settings.top_k, params.max_passages))
+        rows = candidate_rows(info, hits, params)
+        labels = [label_row(item, r, hits[r.hit_index].chunk.text) for r in rows]
+        out.append(QuestionRows(item, item_issues(item, issues)[0] if issues else "", rows, labels, item.question))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- fitting
+
+
+def _fit_scorer(method: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Scorer:
+    if y.min() == y.max():
+        raise ValueError("training rows of one class only: need answerable questions whose evidence is retrieved")
+    if method == "gbm":
+        from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
+
+        clf = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.06, max_leaf_nodes=15, min_samples_leaf=20,
+                                             l2_regularization=1.0, early_stopping=False, random_state=SEED)
+        clf.fit(x, y)
+        trees = []
+        for (pred,) in clf._predictors:  # binary: one tree per iteration
+            n = pred.nodes
+            trees.append({"feature": n["feature_idx"].astype(int).tolist(),
+                          "threshold": [float(t) for t in n["num_threshold"]],  # exact: thresholds are data values
+                          "left": n["left"].astype(int).tolist(), "right": n["right"].astype(int).tolist(),
+                          "missing_left": n["missing_go_to_left"].astype(bool).tolist(),
+                          "leaf": n["is_leaf"].astype(bool).tolist(),
+                          "value": [float(v) for v in n["value"]]})
+        return Scorer("trees", names, {"baseline": float(np.ravel(clf._baseline_prediction)[0]), "trees": trees})
+    if method == "logistic":
+        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+        x = np.nan_to_num(x, nan=0.0)
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1.0
+        clf = LogisticRegression(C=1.0, max_iter=5000)
+        clf.fit((x - mean) / scale, y)
+        return Scorer("linear", names, {"mean": [float(v) for v in mean], "scale": [float(v) for v in scale],
+                                        "coef": [float(v) for v in clf.coef_[0]], "intercept": float(clf.intercept_[0])})
+    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+
+
+def _matrix(rows: Sequence[dict[str, float]], names: tuple[str, ...]) -> np.ndarray:
+    return np.array([[float(r.get(n, np.nan)) for n in names] for r in rows], dtype=np.float64)
+
+
+def _pre_orders(data: Sequence[QuestionRows], pre: Scorer, k: int) -> list[list[int]]:
+    """Per question, its best `k` rows by the pre-selection model (all rows scored in one batch)."""
+    allp = pre.proba(_matrix([r.features for q in data for r in q.rows], pre.features)) if any(q.rows for q in data) else []
+    out, at = [], 0
+    for q in data:
+        p = allp[at: at + len(q.rows)]
+        at += len(q.rows)
+        out.append(sorted(range(len(q.rows)), key=lambda i: (-p[i], i))[:k])
+    return out
+
+
+def _with_semantic(q: QuestionRows, order: list[int], params: ExtractiveParams, similarity) -> list[dict[str, float]]:
+    """The rows `order` of a question with semantic features relative to that set (cosines are cached)."""
+    from qa.answer.extractive import _embedded as embedded_text  # noqa: PLC0415
+    from qa.answer.features import add_semantic  # noqa: PLC0415
+
+    rows = [Row(q.rows[k].hit_index, q.rows[k].sentence, dict(q.rows[k].features)) for k in order]
+    if similarity and rows:
+        add_semantic(rows, similarity(q.question, [embedded_text(r.sentence)[: params.selection_max_chars] for r in rows]))
+    return [r.features for r in rows]
+
+
+def fit(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams = ExtractiveParams(),
+        target_precision: float = TARGET_PRECISION, inner_cv: bool = True, rule: str = THRESHOLD_RULE,
+        threshold_on: Callable[[QuestionRows], bool] | None = None) -> Decision:
+    """Fit pre-selection and main models on `data`; choose the threshold on out-of-fold scores of the
+    questions `threshold_on` accepts (default: all but the template questions, ids t…)."""
+    threshold_on = threshold_on or is_eval_question
+    pre, main, _ = _fit_pair(data, method, similarity, params)
+    if inner_cv:
+        tops = _out_of_fold_tops(data, method, similarity, params)
+    else:
+        tops = _tops(data, pre, main, similarity, params)
+    keep = [k for k, q in enumerate(data) if threshold_on(q)] or list(range(len(data)))
+    picked = [tops[k] for k in keep]
+    if rule == "accuracy":
+        threshold, achieved = choose_threshold_accuracy(picked, [data[k].item.answerable for k in keep])
+    elif rule == "precision":
+        threshold, achieved = choose_threshold(picked, target_precision)
+    else:
+        raise ValueError(f"unknown threshold rule {rule!r}; known: {', '.join(THRESHOLD_RULES)}")
+    answerable = [data[k].item.answerable for k in keep]
+    at = question_figures(picked, threshold, answerable)
+    issues = sorted({q.issue for q in data})
+    digest = hashlib.sha256("\n".join(f"{q.item.id}\t{q.question}\t{sum(q.labels)}" for q in data).encode()).hexdigest()[:16]
+    meta = {"method": method, "threshold_rule": rule, "target_precision": target_precision if rule == "precision" else None,
+            "precision_at_threshold": at["right_among_answered"], "accuracy_at_threshold": round(achieved, 4) if rule == "accuracy" else None,
+            "threshold_questions": len(keep), "at_threshold": at,
+            "trained_on": {"questions": len(data), "issues": issues, "rows": sum(len(q.rows) for q in data),
+                           "positive_rows": sum(sum(q.labels) for q in data), "data_sha256": digest},
+            "features": list(FEATURES)}
+    return Decision(pre, main, threshold, meta)
+
+
+def _fit_pair(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams):
+    base_rows = [r.features for q in data for r in q.rows]
+    base_y = np.array([lab for q in data for lab in q.labels])
+    pre = _fit_scorer(method, _matrix(base_rows, BASE_FEATURES), base_y, BASE_FEATURES)
+    main_rows, main_y = [], []
+    for q, order in zip(data, _pre_orders(data, pre, TRAIN_CANDIDATES)):
+        main_rows += _with_semantic(q, order, params, similarity)
+        main_y += [q.labels[k] for k in order]
+    main = _fit_scorer(method, _matrix(main_rows, FEATURES), np.array(main_y), FEATURES)
+    return pre, main, len(main_rows)
+
+
+def _tops(data: Sequence[QuestionRows], pre: Scorer, main: Scorer, similarity, params: ExtractiveParams) -> list[tuple[float, int]]:
+    """Per question: the best candidate's probability and whether it is right, as the answerer picks it
+    (the pre-selection's best `semantic_candidates`, then the main model; all scored in one batch)."""
+    orders = _pre_orders(data, pre, params.trained_candidates)
+    feats = [_with_semantic(q, order, params, similarity) for q, order in zip(data, orders)]
+    flat_rows = [f for fs in feats for f in fs]
+    allp = main.proba(_matrix(flat_rows, main.features)) if flat_rows else []
+    out, at = [], 0
+    for q, order in zip(data, orders):
+        p = allp[at: at + len(order)]
+        at += len(order)
+        if not len(order):
+            out.append((0.0, 0))
+            continue
+        best = int(np.argmax(p))
+        out.append((float(p[best]), q.labels[order[best]]))
+    return out
+
+
+def _out_of_fold_tops(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams) -> list[tuple[float, int]]:
+    issues = sorted({q.issue for q in data})
+    if len(issues) < 2:
+        pre, main, _ = _fit_pair(data, method, similarity, params)
+        return _tops(data, pre, main, similarity, params)
+    out = []
+    for issue in issues:
+        train = [q for q in data if q.issue != issue]
+        test = [q for q in data if q.issue == issue]
+        pre, main, _ = _fit_pair(train, method, similarity, params)
+        out.extend(_tops(test, pre, main, similarity, params))
+    return out
+
+
+def is_eval_question(q: QuestionRows) -> bool:
+    """An eval question (not a template question generated for training: ids t0001…)."""
+    return not (q.item.id.startswith("t") and q.item.id[1:].isdigit())
+
+
+def choose_threshold_accuracy(tops: Sequence[tuple[float, int]], answerable: Sequence[bool]) -> tuple[float, float]:
+    """The threshold on the best candidate's probability that maximises accuracy: answerable questions right
+    when answered (p >= threshold) by a right candidate, unanswerable ones when refused. Ties: the higher
+    threshold. Returns (threshold, accuracy)."""
+    if not tops:
+        return 0.5, 0.0
+    n = len(tops)
+    # candidate thresholds: each distinct probability (answer it and all above), or above every one (refuse all)
+    ranked = sorted(zip(tops, answerable), key=lambda t: -t[0][0])
+    refused_right = sum(1 for _, a in ranked if not a)  # threshold above every score: all refused
+    best_acc, best_t = refused_right / n, 1.0
+    right = refused_right
+    for k, ((p, ok), a) in enumerate(ranked):
+        right += (1 if ok else 0) if a else -1  # answering it: right if answerable and right; an unanswerable one is lost
+        if k + 1 < n and ranked[k + 1][0][0] == p:
+            continue  # ties answer together
+        if right / n > best_acc:
+            best_acc, best_t = right / n, p
+    return math.floor(float(best_t) * 1e6) / 1e6, float(best_acc)
+
+
+def choose_threshold(tops: Sequence[tuple[float, int]], target: float) -> tuple[float, float]:
+    """The lowest threshold at which the questions answered (best probability >= it) are right at least
+    `target` of the time; if none reaches it, the one of highest precision. Returns (threshold, precision)."""
+    ranked = sorted(tops, key=lambda t: -t[0])
+    best_t, best_p = 1.0, 0.0
+    right = 0
+    chosen = None
+    for n, (p, ok) in enumerate(ranked, 1):
+        right += ok
+        prec = right / n
+        if n < len(ranked) and ranked[n][0] == p:
+            continue  # ties answer together
+        if prec >= target:
+            chosen = (p, prec)
+        if prec > best_p:
+            best_t, best_p = p, prec
+    if chosen is None:
+        chosen = (best_t, best_p)
+    return math.floor(float(chosen[0]) * 1e6) / 1e6, float(chosen[1])  # (rounded down: the question at it still answers)
+
+
+# -------------------------------------------------------------------------------------- comparison
+
+
+def question_figures(tops: Sequence[tuple[float, int]], threshold: float, answerable: Sequence[bool]) -> dict:
+    """Decision-level figures: answered (answerable), refused (unanswerable), right among answered."""
+    ans = [(p, ok) for (p, ok), a in zip(tops, answerable) if a]
+    unans = [(p, ok) for (p, ok), a in zip(tops, answerable) if not a]
+    answered = [(p, ok) for p, ok in tops if p >= threshold]
+    return {"answered": round(sum(p >= threshold for p, _ in ans) / max(1, len(ans)), 4),
+            "refused": round(sum(p < threshold for p, _ in unans) / max(1, len(unans)), 4),
+            "right_among_answered": round(sum(ok for _, ok in answered) / max(1, len(answered)), 4),
+            "top1_right_answerable": round(sum(ok for _, ok in ans) / max(1, len(ans)), 4)}
+
+
+def compare_methods(data: Sequence[QuestionRows], similarity, params: ExtractiveParams = ExtractiveParams(),
+                    target_precision: float = TARGET_PRECISION, methods: Sequence[str] = METHODS,
+                    inner_cv: bool = True) -> dict:
+    """Leave-one-issue-out at the decision level for each method: each fold's model and threshold fitted on
+    the other issues (the threshold on inner out-of-fold scores, or with inner_cv False on the training
+    issues' own scores, the cheaper), scored on the held-out issue."""
+    issues = sorted({q.issue for q in data})
+    result = {}
+    for method in methods:
+        tops, flags, per_fold = [], [], {}
+        for issue in issues:
+            train = [q for q in data if q.issue != issue]
+            test = [q for q in data if q.issue == issue]
+            d = fit(train, method, similarity, params, target_precision, inner_cv=inner_cv)
+            t = _tops(test, d.pre, d.main, similarity, params)
+            per_fold[issue] = {**question_figures(t, d.threshold, [q.item.answerable for q in test]),
+                               "threshold": d.threshold}
+            tops += t
+            flags += [q.item.answerable for q in test]
+        # pooled over questions: each held-out question judged by its own fold's threshold
+        judged = []
+        k = 0
+        for issue in issues:
+            n = sum(1 for q in data if q.issue == issue)
+            th = per_fold[issue]["threshold"]
+            judged += [(p >= th, ok, a) for (p, ok), a in zip(tops[k:k + n], flags[k:k + n])]
+            k += n
+        ans = [j for j in judged if j[2]]
+        unans = [j for j in judged if not j[2]]
+        given = [j for j in judged if j[0]]
+        pooled = {"answered": round(sum(j[0] for j in ans) / max(1, len(ans)), 4),
+                  "refused": round(sum(not j[0] for j in unans) / max(1, len(unans)), 4),
+                  "right_among_answered": round(sum(j[1] for j in given) / max(1, len(given)), 4),
+                  "top1_right_answerable": round(sum(j[1] for j in ans) / max(1, len(ans)), 4)}
+        result[method] = {"pooled": pooled, "folds": per_fold, "threshold_on": "inner out-of-fold" if inner_cv else "training issues"}
+    return result
+
+
+def write_model(decision: Decision, path: Path | str) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def single_thread() -> None:
+    """Fitting on one thread: the histogram sums then add up in one order (a bit-identical model)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        threadpool_limits(1)
+    except ImportError:
+        pass
+
+
+__all__ = ["FORMAT_VERSION", "METHODS", "QuestionRows", "choose_threshold", "compare_methods", "extract", "fit",
+           "label_row", "write_model"]
