@@ -15,7 +15,7 @@ from qa.answer.decision import Decision, Scorer, load_decision, shipped_decision
 from qa.answer.features import BASE_FEATURES, FEATURES, role_agreement
 from qa.evaluation.folds import is_original, issue_folds, item_issues
 from qa.evaluation.items import EvalItem, load_items
-from qa.evaluation.train import _fit_scorer, choose_threshold, label_row
+from qa.evaluation.train import _fit_scorer, choose_threshold, choose_threshold_accuracy, label_row
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -66,11 +66,25 @@ def test_threshold_is_the_lowest_reaching_the_target_precision():
     assert choose_threshold([(0.9, 0), (0.5, 1)], 0.99)[0] == 0.5
 
 
+def test_threshold_maximises_accuracy_on_answerable_and_unanswerable():
+    # (probability of the best candidate, it is right), answerable?
+    tops = [(0.9, 1), (0.8, 1), (0.7, 0), (0.6, 1), (0.3, 0), (0.2, 0)]
+    answerable = [True, True, False, True, False, True]
+    # answer >= 0.8: 2 right answers + 2 right refusals (0.7, 0.3) = 4/6; >= 0.6 also 4/6 (3 right answers, the
+    # unanswerable 0.7 answered): the tie goes to the higher threshold
+    assert choose_threshold_accuracy(tops, answerable) == (0.8, 4 / 6)
+    # all unanswerable: refuse everything (threshold above every score)
+    assert choose_threshold_accuracy([(0.9, 0), (0.4, 0)], [False, False]) == (1.0, 1.0)
+    # a tie in accuracy goes to the higher threshold (refusing rather than answering wrong)
+    t, acc = choose_threshold_accuracy([(0.9, 1), (0.5, 1), (0.4, 0)], [True, True, False])
+    assert (t, acc) == (0.5, 1.0)
+
+
 def test_shipped_model_reads_and_names_its_features():
     d = shipped_decision()
     assert d.main.features == FEATURES and d.pre.features == BASE_FEATURES
     assert 0.0 < d.threshold < 1.0
-    assert d.meta["method"] in ("gbm", "logistic") and d.meta["target_precision"]
+    assert d.meta["method"] in ("gbm", "logistic") and d.meta["threshold_rule"] in ("accuracy", "precision")
     assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))).threshold == d.threshold
 
 
@@ -199,7 +213,7 @@ def test_fresh_training_reproduces_the_shipped_model(service):
     tr.single_thread()
     data = tr.extract(service, items, progress=False)
     fresh = tr.fit(data, shipped.meta["method"], service.encoder.similarity, ExtractiveParams(),
-                   shipped.meta["target_precision"])
+                   shipped.meta.get("target_precision") or tr.TARGET_PRECISION, rule=shipped.meta["threshold_rule"])
     assert fresh.meta["trained_on"] == shipped.meta["trained_on"]
     assert abs(fresh.threshold - shipped.threshold) <= 1e-6
     rows = [r.features for q in data for r in q.rows]
