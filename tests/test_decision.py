@@ -133,13 +133,26 @@ def test_folds_hold_out_one_issue_each():
 
 @pytest.fixture(scope="module")
 def service():
+    """The service answering with the trained decision (QA_ANSWER_DECISION=trained), on the shared index."""
     from qa.config import Settings
     from qa.service import GazetteService
 
     reuse = os.environ.get("QA_TEST_INDEX_DIR")
     if not reuse:
         pytest.skip("needs a built index: QA_TEST_INDEX_DIR")
-    return GazetteService.load(Settings(index_dir=Path(reuse)), build_if_missing=False)
+    return GazetteService.load(Settings(index_dir=Path(reuse), answer_decision="trained"), build_if_missing=False)
+
+
+def test_the_setting_chooses_the_decision():
+    from qa.answer.extractive import ExtractiveParams
+    from qa.config import Settings
+
+    assert Settings().answer_decision == "rules"
+    assert Settings(answer_decision="trained").answer_decision == "trained"
+    with pytest.raises(ValueError):
+        Settings(answer_decision="learned")
+    with pytest.raises(ValueError):
+        ExtractiveParams(decision="learned")
 
 
 @pytest.mark.slow
