@@ -131,22 +131,53 @@ def test_folds_hold_out_one_issue_each():
 # ----------------------------------------------------------------------------------- slow: real index
 
 
-@pytest.fixture(scope="module")
-def service():
-    """The service answering with the trained decision (QA_ANSWER_DECISION=trained), on the shared index."""
+_SERVICES: dict[str, object] = {}
+
+
+def _service(decision: str):
+    """The service answering with `decision` on the shared index (one per decision for the module)."""
     from qa.config import Settings
     from qa.service import GazetteService
 
     reuse = os.environ.get("QA_TEST_INDEX_DIR")
     if not reuse:
         pytest.skip("needs a built index: QA_TEST_INDEX_DIR")
-    return GazetteService.load(Settings(index_dir=Path(reuse), answer_decision="trained"), build_if_missing=False)
+    if decision not in _SERVICES:
+        base = _SERVICES.get("rules") or _SERVICES.get("trained")
+        if base is not None:  # the same index and encoder, the other decision
+            from qa.answer.extractive import ExtractiveParams
+
+            _SERVICES[decision] = base.with_params(ExtractiveParams(decision=decision))
+        else:
+            _SERVICES[decision] = GazetteService.load(Settings(index_dir=Path(reuse), answer_decision=decision),
+                                                      build_if_missing=False)
+    return _SERVICES[decision]
 
 
-def test_the_setting_chooses_the_decision():
+@pytest.fixture(scope="module")
+def service():
+    """The service answering with the trained decision, on the shared index."""
+    return _service("trained")
+
+
+# Known failures of the opt-in trained decision (measured; strict: they fail the suite once they pass).
+_TRAINED_KNOWN = {
+    "english_roster": "the trained decision refuses the English roster question (best candidate below the "
+                      "shipped threshold 0.217)",
+    "english_near_miss": "the trained decision answers the mayor's e-mail question with an office's e-mail row",
+}
+
+
+# The hand-set rules (the default) answer three of the five near-miss kinds: the measured state of issue 12
+# (they refuse 0.411 of the 647 new questions' unanswerable ones under leave-one-issue-out).
+_RULES_KNOWN = "the hand-set rules answer this near miss with an unrelated sentence (issue 12)"
+
+
+def test_the_setting_chooses_the_decision(monkeypatch):
     from qa.answer.extractive import ExtractiveParams
     from qa.config import Settings
 
+    monkeypatch.delenv("QA_ANSWER_DECISION", raising=False)
     assert Settings().answer_decision == "rules"
     assert Settings(answer_decision="trained").answer_decision == "trained"
     with pytest.raises(ValueError):
@@ -173,11 +204,16 @@ def test_features_on_real_passages(service):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="shipped model (target precision 0.95 on the strict sentence label) ranks 组长：韩加政 "
-                   "first (p 0.535) but its threshold 0.776 refuses it: retrain with a lower target (see the note)")
-def test_roster_answer_names_the_holder_of_the_asked_role(service):
-    for q in ("Who heads the geological disaster prevention group in 2022?", "2022年地质灾害防治领导小组组长是谁？"):
-        r = service.ask(q)
+@pytest.mark.parametrize("decision,q", [
+    ("rules", "2022年地质灾害防治领导小组组长是谁？"),
+    ("rules", "Who heads the geological disaster prevention group in 2022?"),
+    ("trained", "2022年地质灾害防治领导小组组长是谁？"),
+    pytest.param("trained", "Who heads the geological disaster prevention group in 2022?",
+                 marks=pytest.mark.xfail(strict=True, reason=_TRAINED_KNOWN["english_roster"])),
+])
+def test_roster_answer_names_the_holder_of_the_asked_role(decision, q):
+    for q in (q,):
+        r = _service(decision).ask(q)
         assert r.answered, q
         assert "韩加政" in r.answer and "组长" in r.answer, r.answer
         assert r.answer.index("韩加政") < 30, r.answer  # led by the holder, not by a 副组长 row
@@ -193,9 +229,14 @@ NEAR_MISSES = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(NEAR_MISSES))
-def test_near_misses_are_refused_with_related_passages(service, kind):
-    r = service.ask(NEAR_MISSES[kind])
+@pytest.mark.parametrize("decision,kind", [
+    *[pytest.param("rules", k, marks=pytest.mark.xfail(strict=True, reason=_RULES_KNOWN))
+      if k in ("attribute not stated", "person or post not named", "english") else ("rules", k) for k in NEAR_MISSES],
+    *[pytest.param("trained", k, marks=pytest.mark.xfail(strict=True, reason=_TRAINED_KNOWN["english_near_miss"]))
+      if k == "english" else ("trained", k) for k in NEAR_MISSES],
+])
+def test_near_misses_are_refused_with_related_passages(decision, kind):
+    r = _service(decision).ask(NEAR_MISSES[kind])
     assert not r.answered, (kind, r.answer)
     assert not r.citations and r.related
 
