@@ -282,6 +282,11 @@ def test_answer_leads_with_the_holder_of_the_asked_role():
     assert role_holder("副组长", row) == ""
     assert role_holder("组长", "年度地质灾害防治领导小组：副组长：杜平华（市规划和自然资源局局长）") == ""
     assert role_holder("主任", "办公室主任由市民政局二级调研员耿胜兼任") == "耿胜"
+    # the role right before 由 within one clause: 局长 here is nobody's post filled, 副主任 is 任仔苏's
+    office = "办公室设在市农业农村局，办公室主任由安海润兼任，副主任由任仔苏兼任。"
+    assert role_holder("局长", office) == ""
+    assert role_holder("主任", office) == "安海润"
+    assert role_holder("副主任", office) == "任仔苏"
 
 
 def test_refusal_names_what_was_asked():

@@ -396,8 +396,10 @@ def role_holder(role: str, sentence: str, persons: tuple[str, ...] | list[str] =
             return max(known, key=len)
         n = re.match(r"[\u4e00-\u9fff]{2,3}?(?=[（(，,；;。]|$|市|副|同志)", after)
         return n.group(0) if n else ""
-    m = re.search(rf"由(?:[^，。；]{{0,20}}?(?:员|长|任|记|师))?([\u4e00-\u9fff]{{2,4}}?)(?:同志)?(?:兼任|担任)", text)
-    if m and role in text[: m.start()]:
+    # a post filled (办公室主任由…耿胜兼任): the role right before 由, the name within one clause (flat text has
+    # half-width punctuation: 由安海润兼任,副主任由任仔苏兼任 must not read 由任仔苏 as a 局长)
+    m = re.search(rf"(?<![副务]){role}由(?:[^，。；,;]{{1,20}}?(?:员|长|任|记|师))?([\u4e00-\u9fff]{{2,4}}?)(?:同志)?(?:兼任|担任)", text)
+    if m:
         return m.group(1)
     return ""
 
