@@ -134,7 +134,8 @@ def eval_command(
 
 
 def train_command(
-    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, help="Labelled questions (JSONL).")] = DEFAULT_QUESTIONS,
+    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, metavar="FILE", help="Labelled questions (JSONL).",
+                                            show_default="eval/questions.jsonl")] = DEFAULT_QUESTIONS,
     extra: Annotated[Optional[Path], typer.Option("--extra", dir_okay=False, help="Template training questions (JSONL; default eval/training_questions.jsonl when present).")] = None,
     method: Annotated[str, typer.Option("--method", help="gbm (gradient-boosted trees) or logistic.")] = "gbm",
     threshold_rule: Annotated[str, typer.Option("--threshold-rule", help="accuracy: the threshold maximising right answers + right refusals on out-of-fold scores of the eval questions; precision: the lowest reaching --target-precision.")] = "accuracy",
