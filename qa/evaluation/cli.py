@@ -81,7 +81,8 @@ def eval_command(
     service = GazetteService.load(settings)
     decisions = decisions or [settings.answer_decision]
     selection = {"types": type_list or None, "limit": limit, **({"sample": "stratified by type and language",
-                                                                 "seed": seed} if limit else {}), "cv": cv, "decisions": decisions}
+                                                                 "seed": seed} if limit else {}),
+                 **({"cv": cv} if cv else {}), **({"decisions": decisions} if decision else {})}
     # one decision: the system is gazette-qa; both: gazette-qa-rules and gazette-qa-trained
     names = {d: ("gazette-qa" if len(decisions) == 1 else f"gazette-qa-{d}") for d in decisions}
     if cv is None:
@@ -136,7 +137,8 @@ def eval_command(
 def train_command(
     questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, metavar="FILE", help="Labelled questions (JSONL).",
                                             show_default="eval/questions.jsonl")] = DEFAULT_QUESTIONS,
-    extra: Annotated[Optional[Path], typer.Option("--extra", dir_okay=False, help="Template training questions (JSONL; default eval/training_questions.jsonl when present).")] = None,
+    extra: Annotated[Optional[Path], typer.Option("--extra", dir_okay=False, metavar="FILE", help="Template training questions (JSONL).",
+                                                  show_default="eval/training_questions.jsonl when present")] = None,
     method: Annotated[str, typer.Option("--method", help="gbm (gradient-boosted trees) or logistic.")] = "gbm",
     threshold_rule: Annotated[str, typer.Option("--threshold-rule", help="accuracy: the threshold maximising right answers + right refusals on out-of-fold scores of the eval questions; precision: the lowest reaching --target-precision.")] = "accuracy",
     target_precision: Annotated[float, typer.Option("--target-precision", min=0.5, max=1.0, help="With --threshold-rule precision: share of answered questions that must be right at the threshold (on out-of-fold scores).")] = 0.95,
