@@ -489,7 +489,10 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
                 # another role than the one asked).
                 lead.append((cand.hit_index, _shown(info, cand, hits)))
         picks = list(dict.fromkeys([*lead, *picks]))
-    return _leading_with(_assemble(info, hits, picks), value)
+    result = _assemble(info, hits, picks)
+    if value and result.citations:  # read off the sentence shown first: final_form may put a later year's first
+        value = _lead_value(info, result.citations[0].sentence, result.citations[0].hit)
+    return _leading_with(result, value)
 
 
 def _leading(info: QuestionInfo, hits: list[SearchHit], candidates: list[_Candidate], params: ExtractiveParams) -> _Candidate:
