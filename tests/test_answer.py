@@ -718,3 +718,14 @@ def test_an_age_asked_is_answered_with_an_age_or_not_at_all(gazette_service):
     check_markers(result)
     result = gazette_service.ask("骑共享单车在阳泉有年龄门槛吗？")
     assert not result.answered or "周岁" in result.answer, result.answer
+
+
+def test_a_figure_asked_is_never_led_by_a_piece_of_a_calendar_date(chunks_2022):
+    """A number question's lead value is a figure of the sentence, not the 12月 of 2023年12月21日 nor a bare year;
+    with none left the answer leads with no value rather than a wrong one (seen on 阳泉市2024年的GDP是多少？)."""
+    from qa.answer.extractive import asked_value
+
+    hit = hits_for(chunks_2022, "互联网租赁自行车")[0]
+    dated = "决定于 2023 年 12 月 21 日至 2024 年 3 月 31 日开展新建项目前期手续办理“百日攻坚”行动，全力加快 2024 年全市项目建设。"
+    assert asked_value(analyse("阳泉市2024年的GDP是多少？"), dated, hit) == ""
+    assert asked_value(analyse("要新建多少个充电桩？"), "到2025年新增充电桩4354个，于2023年12月底前启动。", hit) == "4354个"

@@ -37,6 +37,7 @@ from qa.vocabulary import POSTS as _POSTS, ROLES as _ROLES, ROW_ROLE as _ROW_ROL
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
 # A start point said without a date (自印发之日起施行 / 试用期从原任职时间算起) answers 从什么时候 too.
+_CALENDAR = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _DATE_RELATIVE = re.compile(r"之日起|时间算起|时起算|日起算|起计算")
 _NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
 
@@ -417,8 +418,12 @@ def asked_value(info: QuestionInfo, sentence: str, hit: SearchHit) -> str:
         if m:
             return m.group(0).replace(" ", "")
     if "number" in info.cues:
-        value = english_value(info, [m.group(0) for m in _NUMBER.finditer(sentence)])
-        return value.replace(" ", "")
+        # a figure, not a piece of a calendar date nor a bare year (于 2023 年 12 月 21 日 gives no "12月" to lead
+        # with); none left: no lead rather than a wrong one
+        dates = [m.span() for m in _CALENDAR.finditer(sentence)]
+        figures = [m.group(0) for m in _NUMBER.finditer(sentence)
+                   if not any(a <= m.start() < b for a, b in dates) and not re.fullmatch(r"\d{4}\s*年", m.group(0))]
+        return english_value(info, figures).replace(" ", "")
     return ""
 
 
