@@ -15,7 +15,7 @@ from qa.answer.decision import Decision, Scorer, load_decision, shipped_decision
 from qa.answer.features import BASE_FEATURES, FEATURES, role_agreement
 from qa.evaluation.folds import is_original, issue_folds, item_issues
 from qa.evaluation.items import EvalItem, load_items
-from qa.evaluation.train import _fit_scorer, choose_threshold, choose_threshold_accuracy, choose_threshold_calibrated, label_row
+from qa.evaluation.train import _fit_scorer, choose_threshold, choose_threshold_accuracy, label_row
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -80,33 +80,11 @@ def test_threshold_maximises_accuracy_on_answerable_and_unanswerable():
     assert (t, acc) == (0.5, 1.0)
 
 
-def test_calibrated_threshold_is_where_a_right_answer_is_as_likely_as_an_unanswerable_question():
-    # right answers score high, unanswerable questions low, wrong best candidates in between: the calibrated
-    # P(right | p) and P(unanswerable | p) cross between the two groups, and the accuracy there is reported
-    rng = np.random.default_rng(0)
-    tops, answerable = [], []
-    for _ in range(300):
-        kind = rng.integers(3)  # 0 right, 1 wrong, 2 unanswerable
-        centre = {0: 0.8, 1: 0.5, 2: 0.2}[int(kind)]
-        tops.append((float(np.clip(centre + rng.normal(0, 0.1), 0.01, 0.99)), int(kind == 0)))
-        answerable.append(kind != 2)
-    t, acc, cal = choose_threshold_calibrated(tops, answerable)
-    assert 0.3 < t < 0.7 and cal["classes"] == ["right", "wrong", "unanswerable"]
-    z = np.log(t / (1 - t))
-    c, b = np.array(cal["coef"]), np.array(cal["intercept"])
-    assert abs((b[0] + c[0] * z) - (b[2] + c[2] * z)) < 1e-3  # the two outcomes equally likely at the threshold
-    right = sum((ok if a else 0) if p >= t else (not a) for (p, ok), a in zip(tops, answerable))
-    assert acc == right / len(tops)
-    assert choose_threshold_calibrated(tops, answerable) == (t, acc, cal)  # deterministic
-    # one outcome missing: the accuracy rule, no calibration
-    assert choose_threshold_calibrated([(0.9, 1), (0.2, 0)], [True, True])[2] is None
-
-
 def test_shipped_model_reads_and_names_its_features():
     d = shipped_decision()
     assert d.main.features == FEATURES and d.pre.features == BASE_FEATURES
     assert 0.0 < d.threshold < 1.0
-    assert d.meta["method"] in ("gbm", "logistic") and d.meta["threshold_rule"] in ("calibrated", "accuracy", "precision")
+    assert d.meta["method"] in ("gbm", "logistic") and d.meta["threshold_rule"] in ("accuracy", "precision")
     assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))).threshold == d.threshold
 
 

@@ -12,13 +12,8 @@ scores the model has already fitted), over the eval questions of the training is
 questions are all answerable and would bias it towards answering), it is the best candidate's probability
 that maximises the decision's accuracy on them: an answerable question counts right when its best
 candidate reaches the threshold and is right, an unanswerable one when its best candidate stays below it.
-Ties go to the higher threshold (a refusal costs staff less trust than a wrong answer). That is
-`--threshold-rule accuracy`; the default `calibrated` (rule fixed 2026-12-01 04:38 UTC, before its CV run)
-reads the same out-of-fold scores through a Platt-style calibration instead: a multinomial logistic
-regression on logit(p) gives P(right answer), P(wrong answer), P(unanswerable) for each p, and the
-threshold is where P(right) = P(unanswerable) (answering as likely right as refusing), a crossing of two
-curves fitted on all the questions rather than the arg-max of a flat curve. `--threshold-rule precision`
-keeps the oldest rule (the lowest threshold reaching a target precision).
+Ties go to the higher threshold (a refusal costs staff less trust than a wrong answer). `--threshold-rule
+precision` keeps the older rule (the lowest threshold reaching a target precision).
 
 Deterministic: questions sorted by id, rows in passage order, fixed seeds, single-threaded fitting.
 """
