@@ -37,8 +37,8 @@ from qa.evaluation.folds import corpus_issues, item_issues
 from qa.evaluation.items import EvalItem
 
 METHODS = ("gbm", "logistic")
-THRESHOLD_RULES = ("calibrated", "accuracy", "precision")
-THRESHOLD_RULE = "calibrated"
+THRESHOLD_RULES = ("accuracy", "precision")
+THRESHOLD_RULE = "accuracy"
 TARGET_PRECISION = 0.95  # (the "precision" rule only)
 TRAIN_CANDIDATES = 16  # sentences per question the main model is fitted on (more than the 10 embedded at answer time)
 SEED = 0
@@ -163,10 +163,7 @@ def fit(data: Sequence[QuestionRows], method: str, similarity, params: Extractiv
         tops = _tops(data, pre, main, similarity, params)
     keep = [k for k, q in enumerate(data) if threshold_on(q)] or list(range(len(data)))
     picked = [tops[k] for k in keep]
-    calibration = None
-    if rule == "calibrated":
-        threshold, achieved, calibration = choose_threshold_calibrated(picked, [data[k].item.answerable for k in keep])
-    elif rule == "accuracy":
+    if rule == "accuracy":
         threshold, achieved = choose_threshold_accuracy(picked, [data[k].item.answerable for k in keep])
     elif rule == "precision":
         threshold, achieved = choose_threshold(picked, target_precision)
@@ -177,8 +174,7 @@ def fit(data: Sequence[QuestionRows], method: str, similarity, params: Extractiv
     issues = sorted({q.issue for q in data})
     digest = hashlib.sha256("\n".join(f"{q.item.id}\t{q.question}\t{sum(q.labels)}" for q in data).encode()).hexdigest()[:16]
     meta = {"method": method, "threshold_rule": rule, "target_precision": target_precision if rule == "precision" else None,
-            "precision_at_threshold": at["right_among_answered"], "accuracy_at_threshold": round(achieved, 4) if rule in ("accuracy", "calibrated") else None,
-            "calibration": calibration,
+            "precision_at_threshold": at["right_among_answered"], "accuracy_at_threshold": round(achieved, 4) if rule == "accuracy" else None,
             "threshold_questions": len(keep), "at_threshold": at,
             "trained_on": {"questions": len(data), "issues": issues, "rows": sum(len(q.rows) for q in data),
                            "positive_rows": sum(sum(q.labels) for q in data), "data_sha256": digest},
@@ -255,47 +251,6 @@ def choose_threshold_accuracy(tops: Sequence[tuple[float, int]], answerable: Seq
         if right / n > best_acc:
             best_acc, best_t = right / n, p
     return math.floor(float(best_t) * 1e6) / 1e6, float(best_acc)
-
-
-def choose_threshold_calibrated(tops: Sequence[tuple[float, int]], answerable: Sequence[bool]) -> tuple[float, float, dict | None]:
-    """Platt-style calibration of the best candidate's probability p into the chances of the three outcomes
-    (answerable and the best candidate right / answerable and it wrong / unanswerable): a multinomial
-    logistic regression on logit(p), fitted on the out-of-fold scores. Answering is right with
-    P(right | p), refusing with P(unanswerable | p); the threshold is where they are equal (answer when
-    answering is at least as likely right as refusing). The crossing of two smooth curves fitted on all the
-    questions moves less from fold to fold than the arg-max of a flat accuracy curve. Falls back to the
-    accuracy rule when the curves do not cross once (one outcome missing, or no slope).
-    Returns (threshold, accuracy at it, the calibration's coefficients)."""
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-
-    if not tops:
-        return 0.5, 0.0, None
-    p = np.clip(np.array([t[0] for t in tops], dtype=np.float64), 1e-6, 1 - 1e-6)
-    z = np.log(p / (1 - p)).reshape(-1, 1)
-    outcome = np.array([(0 if ok else 1) if a else 2 for (_, ok), a in zip(tops, answerable)])
-    if len(set(outcome.tolist()) & {0, 2}) < 2:
-        t, acc = choose_threshold_accuracy(tops, answerable)
-        return t, acc, None
-    clf = LogisticRegression(C=1e4, max_iter=5000)  # hardly regularised: two parameters per outcome, hundreds of questions
-    clf.fit(z, outcome)
-    cls = [int(c) for c in clf.classes_]
-    if len(cls) == 2:  # no wrong best candidate: binary, one row of coefficients for class 2 against class 0
-        w = {0: 0.0, 2: float(clf.coef_[0][0])}
-        b = {0: 0.0, 2: float(clf.intercept_[0])}
-    else:
-        w = {c: float(clf.coef_[i][0]) for i, c in enumerate(cls)}
-        b = {c: float(clf.intercept_[i]) for i, c in enumerate(cls)}
-    slope, offset = w[0] - w[2], b[0] - b[2]  # log P(right)/P(unanswerable) = offset + slope * z
-    if slope <= 0:
-        t, acc = choose_threshold_accuracy(tops, answerable)
-        return t, acc, None
-    z_star = -offset / slope
-    threshold = math.floor(float(1.0 / (1.0 + math.exp(-z_star))) * 1e6) / 1e6
-    right = sum((ok if a else 0) if pp >= threshold else (not a) for (pp, ok), a in zip(tops, answerable))
-    calibration = {"method": "multinomial logistic on logit(p)", "classes": [
-        ("right", "wrong", "unanswerable")[c] for c in cls], "coef": [w[c] for c in cls], "intercept": [b[c] for c in cls],
-        "logit_threshold": round(z_star, 6)}
-    return threshold, right / len(tops), calibration
 
 
 def choose_threshold(tops: Sequence[tuple[float, int]], target: float) -> tuple[float, float]:
