@@ -59,7 +59,11 @@ def role_agreement(question: str, sentence: str, block: str = "") -> float:
     副组长：, an appointment …为…局长, a post filled 办公室主任由…兼任), not a member's own title
     (副组长：郭玉霞（市政府金融办主任） is no 主任 row). An unlabelled roster row takes the label of its
     block (`block`: the lead it reads with, ending 副组长：)."""
-    asked = asked_role(question)
+    return agreement_with_role(asked_role(question), sentence, block)
+
+
+def agreement_with_role(asked: str | None, sentence: str, block: str = "") -> float:
+    """`role_agreement` for a role already read off the question (the hand-set rules read it their own way)."""
     if not asked:
         return 0.0
     flat = _flat(sentence)
