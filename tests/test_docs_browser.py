@@ -8,18 +8,14 @@ Needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from api_support import ThreadedServer, free_port
+from browser_support import headless_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 def _no_index(settings):
@@ -38,37 +34,11 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def offline_browser(monkeypatch_module):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("needs Debian's chromium and chromium-driver: run `make browser`")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch_module.setenv("SE_AVOID_STATS", "true")
-    profile = tempfile.mkdtemp(prefix="qa-chromium-docs-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
+def offline_browser():
     # No name resolves except the server's address: a CDN or font request fails as it would offline.
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", f"--user-data-dir={profile}",
-                 "--window-size=1280,1000"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    driver.set_page_load_timeout(60)
-    try:
+    with headless_chromium("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--window-size=1280,1000",
+                           logging_prefs={"performance": "ALL"}) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 def _requests(driver) -> tuple[list[str], set[str]]:

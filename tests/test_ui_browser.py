@@ -11,9 +11,7 @@ Every wait is explicit and generous (a loaded 2-core machine in CI): no fixed sl
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from documents_support import real_encoder  # noqa: F401 - the session's encoder fixture
+from browser_support import headless_chromium
 
 if TYPE_CHECKING:
     from api_support import LiveServer
@@ -31,8 +30,6 @@ pytest_plugins = ["api_support"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 BIKE_Q = "共享单车用户需要满多少岁？"
 BIKE_DOC = "阳政办发〔2022〕34号"
 NOT_FOUND_Q = "2019年省政府13710督办系统交办阳泉多少件任务？"  # eval: unanswerable (no 2019 issue)
@@ -42,34 +39,9 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def browser(monkeypatch_module):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("needs Debian's chromium and chromium-driver: run `make browser`")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch_module.setenv("SE_AVOID_STATS", "true")
-    profile = tempfile.mkdtemp(prefix="qa-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 f"--user-data-dir={profile}", "--window-size=1440,1100", "--lang=zh-CN"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    driver.set_page_load_timeout(60)
-    try:
+def browser():
+    with headless_chromium("--window-size=1440,1100", "--lang=zh-CN") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 def _wait(driver, condition, timeout=WAIT_S):
