@@ -118,3 +118,15 @@ def load_benchmark_module():
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def stop_process(proc) -> None:
+    """End a server the test started: SIGTERM, then SIGKILL when it does not exit within 30 s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

@@ -217,7 +217,7 @@ def test_index_build_is_quiet_by_default(quiet_world) -> None:
 @pytest.mark.slow
 def test_serve_start_up_is_quiet_by_default(quiet_world) -> None:
     """`qa serve` with no index builds one: the "index built" line is INFO, not WARNING; no library noise."""
-    from api_support import free_port
+    from api_support import free_port, stop_process
 
     root, env = quiet_world
     port = free_port()
@@ -238,12 +238,7 @@ def test_serve_start_up_is_quiet_by_default(quiet_world) -> None:
         else:
             pytest.fail(f"qa serve not ready (exit {proc.poll()}):\n{log.read_text()[-3000:]}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
     text = log.read_text()
     lines = _log_lines(text)
     assert not [ln for ln in lines if NOISE.search(ln)], text[-3000:]

@@ -77,7 +77,7 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 3
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_encoder):
-    from api_support import free_port  # a plugin of other modules: imported once it is registered
+    from api_support import free_port, stop_process  # a plugin of other modules: imported once it is registered
 
     root = tmp_path_factory.mktemp("hot-swap")
     settings = build_small_index(root, real_encoder)
@@ -93,12 +93,7 @@ def server(tmp_path_factory, real_encoder):
         wait_ready(url, proc, log)
         yield url, settings, env, root
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
 
 
 def _during(asked: list[Asked], start: float, end: float) -> list[Asked]:
