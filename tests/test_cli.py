@@ -141,6 +141,20 @@ def test_log_filter_keeps_other_libraries_quiet_unless_debug() -> None:
     assert warning.filter(_record("bm25s", logging.WARNING)) and info.filter(_record("onnx_model", logging.ERROR))
 
 
+def test_quantiser_advice_is_dropped_only_while_quantising(caplog) -> None:
+    """ORT's "pre-processing before quantization" WARNING (root logger, every first export) made the quiet
+    start-up one line too long; it is dropped while quantising, and other root warnings still show."""
+    from qa.embeddings.onnx_export import _without_preprocessing_advice
+
+    advice = "Please consider to run pre-processing before quantization. Refer to example: …"
+    with caplog.at_level(logging.WARNING), _without_preprocessing_advice():
+        logging.warning(advice)
+        logging.warning("a root warning that matters")
+    logging.warning(advice)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["a root warning that matters", advice]
+
+
 def test_log_level_setting(monkeypatch) -> None:
     from pydantic import ValidationError
 

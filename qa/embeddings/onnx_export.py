@@ -24,6 +24,7 @@ import shutil
 import time
 import uuid
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -250,13 +251,31 @@ def down_projection_nodes(model) -> list[str]:
     return out
 
 
+class _PreprocessingAdvice(logging.Filter):
+    """ORT's quantiser advises shape pre-processing through the ROOT logger at WARNING on every export; the
+    graph here is already optimised, so the advice is noise a quiet start-up must not show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextmanager
+def _without_preprocessing_advice():
+    root, advice = logging.getLogger(), _PreprocessingAdvice()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
+
+
 def quantize_dynamic_int8(src: Path, dst: Path, skip_down_projections: bool, reduce_range: bool) -> None:
     """Dynamic int8 of MatMul and fused Attention; embeddings (Gather) stay float."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     exclude = down_projection_nodes(onnx.load(str(src), load_external_data=False)) if skip_down_projections else []
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _without_preprocessing_advice():
         warnings.simplefilter("ignore")
         quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
                          reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
