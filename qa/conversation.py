@@ -13,25 +13,32 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from qa.vocabulary import (
+    DEICTICS,
+    DOC_ATTRIBUTES,
+    DOC_NOUNS,
+    EN_DOC_REF as _EN_DOC_REF,
+    EN_PERSON as _EN_PERSON,
+    FOLLOW_UP_GROUP_NOUNS,
+    FOLLOW_UP_ROLES,
+    PERSON_PRONOUN as _PERSON_PRONOUN,
+    YEAR as _YEAR,
+    YEAR_WORD as _YEAR_WORD,
+    alternation,
+)
+
 # How many earlier turns a follow-up may reach back to: staff refer to what was just said.
 MAX_TURNS = 3
 
-# ---- vocabulary (small and general: words of Chinese official documents, not of one city) ----------
-# Document nouns after a deictic (这个文件, 该通知, 上述办法).
-_DOC_NOUN = r"(?:文件|公文|通知|实施意见|指导意见|意见|办法|方案|规定|决定|通告|公告|细则|条例|预案|规划|批复|函|文)"
-_DEICTIC = r"(?:这个|这份|这一|这篇|这|那个|那份|那篇|该|此|本|上述|上面的?|前面的?|刚才的?|上一个)"
-# Attributes a bare follow-up may ask of the document just answered (文号呢？ 发文日期是什么？).
-_DOC_ATTR = r"(?:文号|发文字号|发文号|标题|名称|全称|发文单位|发文机关|印发单位|成文日期|发文日期|发布日期|发布时间|印发时间)"
-# Roles in a group's roster (组长, 副组长, 办公室主任, 成员…): "副组长呢？" swaps the role of the previous question.
-_ROLE = (r"(?:办公室副主任|办公室主任|常务副组长|副组长|组长|副总指挥|总指挥|副指挥长|指挥长|副主任|主任|"
-         r"副秘书长|秘书长|成员单位|成员)")
-# A group a roster belongs to (…领导小组, …指挥部, …委员会).
-_GROUP = re.compile(r"((?:(?:19|20)\d{2}\s*年度?)?[\u4e00-\u9fff“”\"]{2,30}?(?:领导小组|工作小组|专项小组|工作组|指挥部|委员会|联席会议))")
-_PERSON_PRONOUN = re.compile(r"(?:此人|该同志|这位同志|这个人|这位|该人|(?<![其吉利])他(?!们|人)|她(?!们))")
+# ---- the words (这个文件, 该通知, 他, 此人, 副组长, 2021年度) are qa/vocabulary.py's; the frames are this module's ----
+_DOC_NOUN = rf"(?:{alternation(DOC_NOUNS)})"
+_DEICTIC = rf"(?:{alternation(DEICTICS)})"
+_DOC_ATTR = rf"(?:{alternation(DOC_ATTRIBUTES)})"
+_ROLE = rf"(?:{alternation(FOLLOW_UP_ROLES)})"
+# A group a roster belongs to (…领导小组, …指挥部, …委员会), with the year it is of.
+_GROUP = re.compile(rf"((?:(?:19|20)\d{{2}}\s*年度?)?[\u4e00-\u9fff“”\"]{{2,30}}?(?:{alternation(FOLLOW_UP_GROUP_NOUNS)}))")
 _LEADING_QI = re.compile(r"^其(?=[\u4e00-\u9fff])")  # 其后来… ; 其他/其中 are no pronouns
 _OTHER = re.compile(r"^其[他它中余次实]")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-_YEAR_WORD = re.compile(r"((?:19|20)\d{2})\s*年度?")
 _Q_END = r"[？?。.!！\s]*$"
 # "那2021年的呢？", "2021年呢", "副组长呢？", "那么2020年度的组长呢？": what is left after the frame is the slot.
 _ELLIPSIS = re.compile(r"^(?:那么?|还有|再问一下|换成|如果是|要是)?\s*(?:在)?(.{1,24}?)(?:的情况|的|的话)?(?:呢|怎么样|又如何|如何)" + _Q_END)
@@ -39,16 +46,11 @@ _BARE_ROLE = re.compile(rf"^(?:那么?|还有)?\s*({_ROLE})(?:是谁|是哪些�
 _BARE_ATTR = re.compile(rf"^(?:那么?|还有|它的|其)?\s*({_DOC_ATTR})(?:是什么|是多少|是哪个|是哪天|是哪一天|是何时|呢)" + _Q_END)
 _DOC_REF_ZH = re.compile(rf"{_DEICTIC}\s*{_DOC_NOUN}|它(?=的)|^它")
 
-# English: the same kinds, as an English speaker writes them.
-# "it"/"its" alone are no reference to the last document: English questions use them for their own nouns
-# (how much of it, its premium rate); only "its document number" and the like are.
-_EN_DOC_REF = re.compile(r"\b(?:this|that|the same|the above|said) (?:document|notice|file|opinions?|measures|plan|circular)\b"
-                         r"|\bthe document\b(?! number)|\bits (?=(?:document )?number|title|issue date|issuer\b)", re.I)
+# English: the references are the vocabulary's (EN_DOC_REF, EN_PERSON).
 # "What is the document number?" with no document named: the one just answered.
 _EN_BARE_NUMBER = re.compile(r"^(?:and )?what(?:'s| is| was) the (document number|issue date|title|issuer)\s*\??\s*$", re.I)
 _EN_ITS = re.compile(r"\bits ((?:document )?number|title|date|issuer|issue date)\b", re.I)
 _EN_NUMBER_ASK = re.compile(r"document number|\bnumber\b|\bnumbered\b", re.I)
-_EN_PERSON = re.compile(r"\b(?:he|she|him|her|his|this person)\b", re.I)
 _EN_YEAR_ELLIPSIS = re.compile(r"^(?:and|what about|how about|and what about|same for)\s+(?:in\s+|for\s+)?((?:19|20)\d{2})\s*\??\s*$", re.I)
 _EN = re.compile(r"[A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")

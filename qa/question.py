@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-from qa.vocabulary import QUESTION_KINDS
 from dataclasses import dataclass, field
 
 from qa.corpus.normalize import normalize_for_search
+from qa.vocabulary import NAMED_ROLES, QUESTION_KINDS, YEAR as _YEAR, alternation
 
 _EN = re.compile(r"[A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 # The unit a 多少/几 question asks for (多少平方米, 多少万元, 几座): the answer must carry it.
 _UNIT_Q = re.compile(r"(?:多少|几)(平方米|万元|亿元|公里|千米|辆|座|套|处|件|亩|度|元|吨|户|所|家|个百分点|个月|%|人|名|天|个)")
 _UNIT_ALIASES = {"度": ("度", "℃"), "%": ("%", "％"), "个百分点": ("个百分点", "%"), "名": ("名", "人"),
@@ -110,7 +109,7 @@ def bigrams(text: str) -> set[str]:
 # 6月和7月的合格率分别是多少): each kind is a short vocabulary or a suffix, so that "A和B" is two of a kind.
 _CONJ = r"(?:和|与|及|以及|、)"
 _ITEM_KINDS: dict[str, str] = {
-    "role": r"常务副组长|副组长|组长|副总指挥|总指挥|副指挥长|指挥长|办公室副主任|办公室主任|副主任|主任",
+    "role": alternation(NAMED_ROLES),
     "month": r"\d{1,2}\s*月(?:份)?",
     "level": r"[ⅠⅡⅢⅣⅤ]+\s*级|[一二三四]\s*级|[红橙黄蓝]色",
     "place": PLACE.pattern.strip("()"),

@@ -19,13 +19,12 @@ from qa.answer.sentences import Sentence
 from qa.corpus.normalize import normalize_for_search
 from qa.models import SearchHit
 from qa.question import QuestionInfo
-from qa.vocabulary import ROLES, POSTS, asked_role
+from qa.vocabulary import NAME_ROLE as _NAME_ROLE, ROLES, POSTS, asked_role
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
 # A start point said without a date (自印发之日起施行 / 试用期从原任职时间算起) answers 从什么时候 too.
 DATE_RELATIVE = re.compile(r"之日起|时间算起|时起算|日起算|起计算")
-_NAME_ROLE = re.compile(r"(组长|副组长|指挥长|主任|局长|市长|为|任|免去)")
 _CHUNK_TYPES = ("card", "personnel", "table")
 
 # Computed before embedding (the pre-selection reads these) ...

@@ -13,8 +13,22 @@ from decimal import Decimal, InvalidOperation
 
 from qa.models import Chunk
 from qa.question import QuestionInfo
+from qa.vocabulary import (
+    AGE_Q_EN as _AGE_Q,
+    DEADLINE_Q_EN as _DEADLINE_Q,
+    DOCNUM_Q_EN as _DOCNUM_Q,
+    FIGURE_Q_EN as _FIGURE_Q,
+    HOW_LONG_Q_EN as _HOW_LONG_Q,
+    MONEY_Q_EN as _MONEY_Q,
+    PERSON_Q_EN as _PERSON_Q,
+    ROLE_NAMES_EN as _ROLE_NAMES,
+    ROLES_EN_ANSWER as _ROLES_EN,
+    ROW_ROLES,
+    SHARE_Q_EN as _SHARE_Q,
+    TAKES_EFFECT_Q_EN as _TAKES_EFFECT,
+    alternation,
+)
 
-# (kept local and small: qa/vocabulary.py, where roles and question kinds are to live, is not on main yet)
 _NUMBER = re.compile(r"(?<![\d.])(?<!\d[\-—～~至])(\d+(?:\.\d+)?)(?!\s*(?:万|亿)?\s*[\-—～~至]\s*\d)\s*(万|亿)?\s*(?:余|多)?\s*(%|％|元|亩|人|名|个月|个|项|家|天|日|小时|周岁|岁|公里|千米|平方米|米|吨|户|所|座|辆|处"
                      r"|次|条|件|倍|分钟|千瓦时|kW|千瓦|兆瓦|月|年)?((?:/[人年月天日户次])*)")
 _DATE_FULL = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -31,35 +45,17 @@ _UNITS = {"%": "%", "％": "%", "元": "yuan", "亩": "mu", "人": "people", "�
           "次": "times", "倍": "times", "分钟": "minutes", "千瓦时": "kWh", "kW": "kW", "千瓦": "kW", "兆瓦": "MW", "": ""}
 _SCALE = {"万": 10_000, "亿": 100_000_000}
 _PER = {"人": "person", "年": "year", "月": "month", "天": "day", "日": "day", "户": "household", "次": "time"}
-# Roster roles and posts as an English question names them, and how the gazette writes them.
-_ROLES_EN = (("executive deputy head", "常务副组长"), ("deputy head", "副组长"), ("deputy leader", "副组长"),
-             ("deputy commander", "副指挥长"), ("commander", "指挥长"), ("deputy director", "副主任"),
-             ("heads?", "组长"), ("leaders?", "组长"), ("leads", "组长"), ("director", "主任"), ("members", "成员"))
-_ROLE_NAMES = {"常务副组长": "executive deputy head", "副组长": "deputy head", "组长": "leader", "副指挥长": "deputy commander",
-               "指挥长": "commander", "副主任": "deputy director", "主任": "director", "成员": "member"}
-_ROW = re.compile(r"(常务副组长|副组长|组长|副指挥长|指挥长|副主任|主任|成员)\s*[：:]\s*([^，,；;。（(\s]{2,12}?)(?=$|[\s，,；;。（(]|市|县|区)")
+# A roster row: its role and the name it gives (组长：雷健坤 市长).
+_ROW = re.compile(rf"({alternation(ROW_ROLES)})\s*[：:]\s*([^，,；;。（(\s]{{2,12}}?)(?=$|[\s，,；;。（(]|市|县|区)")
 # A roster's two-character name spaced to line up (王 玮, 组 长): one word.
 _SPACED = re.compile(r"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]) ([\u4e00-\u9fff])(?![\u4e00-\u9fff])")
 _APPOINTED = re.compile(r"(?:^|[：:，,])\s*([\u4e00-\u9fff]{1,3}(?:\s?[\u4e00-\u9fff]{1,2})?)\s*为\s*([^，,；;。（(]{4,40}?)(?:（|\(|$|[，,；;。])")
 _RELIEVED = re.compile(r"(?:免去)?([\u4e00-\u9fff]{1,3}(?:\s?[\u4e00-\u9fff]{1,2})?)的([^，,；;。]{4,40}?)职务")
 _HELD_BY = re.compile(r"(主任|组长|召集人|负责人)由([^，,；;。]{0,20}?)([\u4e00-\u9fff]{2,3})(?:同志)?(?:兼任|担任)")
-_DOCNUM_Q = re.compile(r"document number|which (?:\d{4} )?(?:document|notice|file)|what (?:\d{4} )?(?:document|notice|file)"
-                       r"(?! (?:\S+ )?(?:is|was) about)", re.I)
-_TAKES_EFFECT = re.compile(r"take effect|took effect|come into (?:force|effect)|effective|in force", re.I)
-_DEADLINE_Q = re.compile(r"by (?:what|which) (?:date|day|time)|deadline|by when|no later than", re.I)
-_HOW_LONG_Q = re.compile(r"how long|within how|how many (?:days|months|hours|working days)", re.I)
 _WHAT_NOUN = re.compile(r"^(?:(?:according to|under|in|by|after|for) [^,?]+,\s*)?what (?:is|was|are|were) the ([a-z][a-z' -]{1,40}?)"
                         r"(?= (?:of|for|in|under|to|that|which|on|at|by|per|set|required|allowed|given|paid|when|from)\b|\?|$)"
                         r"|^(?:(?:according to|under|in|by|after|for) [^,?]+,\s*)?what ([a-z][a-z' -]{1,30}?)"
                         r"(?= (?:of|for)\b| (?:is|are|was|were|do|does|did|must|should|can|will|has|have)\b)", re.I)
-_MONEY_Q = re.compile(r"how much money|subsidy|allowance|fee|cost|price|fund|yuan|reward|bonus|fine|compensation", re.I)
-_SHARE_Q = re.compile(r"share|percentage|rate|proportion|per ?cent", re.I)
-_AGE_Q = re.compile(r"\bage\b|how old", re.I)
-# Asked for a figure without a how-many (What target does … set): a figure answers.
-_FIGURE_Q = re.compile(r"\b(?:target|figure|total|area|size|output|capacity|length|volume|quota|scale|limit)\b", re.I)
-# Asked for a person without a who (Which deputy director was relieved …): a name answers.
-_PERSON_Q = re.compile(r"\bwhich (?:deputy |vice[- ])?(?:director|head|leader|official|principal|chief)|\brelieved\b|"
-                       r"\bremoved\b|\bdismissed\b|\bwhat post\b|\bwhich post\b", re.I)
 
 
 def source_label(chunk: Chunk) -> str:

@@ -15,13 +15,14 @@ from qa.answer.sentences import passage_sentences
 from qa.corpus.normalize import normalize_for_search
 from qa.models import Chunk, SearchHit
 from qa.question import QuestionInfo
+from qa.vocabulary import ROW_ROLES_OFFICE, alternation
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _TITLE_NOISE = re.compile(r"\d+|[（(〔〕）)—\-～~年度第号]")
 SAME_TITLE = 0.85  # titles alike but for years and numbers (关于做好2020年/2021年…的通知)
 SAME_RULE = 0.75  # sentences alike once their figures are masked (each year's own figure or name differs)
 # The role a roster row gives (组长：李文兵 / 成员：郝文彤): rows of other roles state no same rule, however alike.
-_ROLE = re.compile(r"(常务副组长|副组长|组长|副指挥长|指挥长|办公室副主任|办公室主任|副主任|主任|成员)[：:]")
+_ROLE = re.compile(rf"({alternation(ROW_ROLES_OFFICE)})[：:]")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from qa.corpus.tables import extreme_row
 from qa.corpus.normalize import normalize_for_search
 from qa.models import Chunk
 from qa.question import PLACE, QuestionInfo, bigrams
-from qa.vocabulary import BLOCK_ROLE as _BLOCK_ROLE, NAMES_PERSON as _NAMES_PERSON, ROLE_Q as _ROLE_Q
+from qa.vocabulary import (
+    BLOCK_ROLE as _BLOCK_ROLE,
+    MONEY_Q as _MONEY_Q,
+    NAMES_PERSON as _NAMES_PERSON,
+    RATE_Q as _RATE_Q,
+    ROLE_Q as _ROLE_Q,
+)
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 # A number with what it counts (7月, 20日, 16周岁): matched as one term, so 7月 does not match 97.7%.
@@ -32,11 +38,8 @@ _WHICH_PLACE_Q = re.compile(r"哪个(?:县|区)|哪些(?:县|区)|哪[几两]个
 # A question about who took a post (who became / was appointed): the appointment records answer it.
 _APPOINT_Q = re.compile(r"任命|新任|出任|接任|\b(?:became|become|appointed|named)\b", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|有哪|什么情况|包括什么|包含什么|which (?:types|kinds|categories)|what (?:types|kinds|categories)|what are the", re.I)
-# Money asked for without a unit (每人每年救助多少钱): an amount in 元 answers it.
-_MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
+# An amount in 元 (answers _MONEY_Q) and a percentage (answers _RATE_Q).
 _MONEY = re.compile(r"\d\s*(?:万|亿)?\s*元")
-# A rate or share asked for (合格率是多少 / what share): a percentage answers it.
-_RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
 _RATE = re.compile(r"\d\s*[%％]|百分之")
 _REMOVAL = re.compile(r"免去|的.{2,40}职务")
 # Which row of a data table is highest or lowest (三年合计最多的是哪个县区): the row holding the extreme value.

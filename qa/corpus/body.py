@@ -20,6 +20,7 @@ from qa.corpus.structure import (
 )
 from qa.corpus.tables import render_table
 from qa.corpus.types import Attachment, Document, Paragraph, Section
+from qa.vocabulary import GROUP_NOUNS, alternation
 
 ISSUER_ONLY = re.compile(r"^[\u4e00-\u9fff（）()]{2,30}(人民政府办公室|人民政府|办公室|局|委员会|厅|中心)$")
 _ADDRESSEE_STOP = re.compile(r"决定|研究|通过|如下|任命|免去|提名|根据|为了|经")
@@ -218,7 +219,7 @@ def _add_attachments(doc: Document, text: str) -> None:
         doc.attachments.append(Attachment(title=_OMITTED.sub("", part).strip(), omitted=bool(_OMITTED.search(part))))
 
 
-_GROUP = re.compile(r"([\u4e00-\u9fff（）“”\d]{2,40}?(领导小组|工作专班|指挥部|委员会|工作组|专班|领导组|小组))")
+_GROUP = re.compile(rf"([\u4e00-\u9fff（）“”\d]{{2,40}}?({alternation(GROUP_NOUNS)}))")
 # The verb or preposition a sentence introduces its group with (拟调整…领导小组 / 需对我市…领导小组 / 关于成立…专班).
 _GROUP_LEAD = re.compile(r"^(?:拟|需|现|决定|研究)*(?:对|将|调整|成立|组建|设立|关于)+")
 # A heading over a roster that names no group (二、组成人员): the group is named further up.

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-_ROLE = r"(?:常务副组长|副\s*组\s*长|组\s*长|组\s*员|副总指挥|总指挥|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:]"
+from qa.vocabulary import ROSTER_LABEL
+
+_ROLE = ROSTER_LABEL
 # A role label that starts a new roster row: not 副组长's tail (组长：), not 办公室主任：, not right after
 # a group name's colon (阳泉市…领导小组：组长：… is one row), not inside a quotation (「组长：雷健坤 市长」).
 _ROW_START = re.compile(rf"(?<!^)(?<!办公室)(?<![副务总：:\s\-—·•「『“‘（(\[])\s*(?={_ROLE})")
