@@ -40,7 +40,7 @@ ROSTER_LABEL = r"(?:常务副组长|副\s*组\s*长|组\s*长|组\s*员|副总�
 # Roster rows that lost their line breaks in the source (组 长：雷健坤 市长副组长：李文兵 …) split at each role label.
 ROSTER_ROW = re.compile(r"(?<!办公室)(?<![副务：:])(?=(?:常务副组长|副组长|组\s*长|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:])")
 # A line that is a roster row: an optional group name, then a role label.
-ROLE_LABEL = re.compile(r"^(?:[^：:，,。]{0,30}[：:])?\s*(?:常务副组长|副\s*组\s*长|组\s*长|副指挥长|指挥长|总指挥|副总指挥|成\s*员|副主任|主\s*任)\s*[：:]")
+ROLE_LABEL = re.compile(rf"^(?:[^：:，,。]{{0,30}}[：:])?\s*{ROSTER_LABEL}")
 # The role labels of a (flattened) roster row, in order.
 ROW_ROLE = re.compile(rf"({alternation(ROW_ROLES)})[：:]")
 # A sentence naming someone in a role or post (组长, 局长, …为…, 任, 免去): in a personnel record or roster
@@ -63,13 +63,11 @@ ASKS_PEOPLE = re.compile(r"(?:是|为)谁|由谁担任|谁担任|哪位|何人|\
 ASKS_NAMES = re.compile(r"哪些人|什么人|哪几位|哪几个人|成员(?:是|有)(?:谁|哪些)")
 
 # ---- English role words ------------------------------------------------------------------------------
-# The roles an English question names, as the gazette writes them (heads -> 组长).
-ROLE_EN = {"deputy head": "副组长", "deputy leader": "副组长", "head": "组长", "heads": "组长", "leader": "组长",
-           "leads": "组长", "director": "主任", "deputy director": "副主任", "chief": "组长"}
-# The same as the English answer's template reads them, first match in this order (regex pieces).
-ROLES_EN_ANSWER = (("executive deputy head", "常务副组长"), ("deputy head", "副组长"), ("deputy leader", "副组长"),
-                   ("deputy commander", "副指挥长"), ("commander", "指挥长"), ("deputy director", "副主任"),
-                   ("heads?", "组长"), ("leaders?", "组长"), ("leads", "组长"), ("director", "主任"), ("members", "成员"))
+# The roles an English question names, as the gazette writes them (heads -> 组长): the answer's choice of row
+# and its English template read the same. Regex pieces, the first that matches is the one asked: longest first.
+ROLES_EN = (("executive deputy head", "常务副组长"), ("deputy commander", "副指挥长"), ("deputy director", "副主任"),
+            ("deputy leader", "副组长"), ("deputy head", "副组长"), ("commander", "指挥长"), ("director", "主任"),
+            ("members", "成员"), ("leaders?", "组长"), ("heads?", "组长"), ("leads", "组长"), ("chief", "组长"))
 # A roster row's role in an English answer (The deputy head (副组长) is …).
 ROLE_NAMES_EN = {"常务副组长": "executive deputy head", "副组长": "deputy head", "组长": "leader", "副指挥长": "deputy commander",
                  "指挥长": "commander", "副主任": "deputy director", "主任": "director", "成员": "member"}
@@ -112,14 +110,12 @@ QUESTION_KINDS: dict[str, re.Pattern[str]] = {
                            r"|(?:which|what) (?:\d{4} )?(?:document|notice|file)s?\b|document number", re.I),
 }
 # Kinds the answer's sentence choice (qa/answer/selection.py) and its English template (qa/answer/phrasing.py)
-# both read, each its own list (unified, they would change answers; see test_vocabulary).
-# Money asked without a unit (每人每年救助多少钱): an amount in 元 answers it.
-MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|how much money|how much funding", re.I)
+# both read. Money asked (每人每年救助多少钱 / how much is the subsidy): an amount in 元 answers it.
+MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|\b(?:how much (?:money|funding)|subsid(?:y|ies)|allowances?|fees?|costs?|prices?"
+                     r"|fund(?:s|ing)?|yuan|rewards?|bonus(?:es)?|fines?|compensation)\b", re.I)
 # A rate or share asked for (合格率是多少 / what share): a percentage answers it.
-RATE_Q = re.compile(r"率|比例|占比|百分之|percentage|what share|\brate\b", re.I)
-# An English question asking for an amount of money, a share, an age: the figure in that unit is the value.
-MONEY_Q_EN = re.compile(r"how much money|subsidy|allowance|fee|cost|price|fund|yuan|reward|bonus|fine|compensation", re.I)
-SHARE_Q_EN = re.compile(r"share|percentage|rate|proportion|per ?cent", re.I)
+RATE_Q = re.compile(r"率|比例|占比|百分之|\b(?:shares?|percentages?|rates?|proportions?|per ?cent)\b", re.I)
+# An English question asking for an age: the figure in 岁 is the value.
 AGE_Q_EN = re.compile(r"\bage\b|how old", re.I)
 # Asked for a figure without a how-many (What target does … set): a figure answers.
 FIGURE_Q_EN = re.compile(r"\b(?:target|figure|total|area|size|output|capacity|length|volume|quota|scale|limit)\b", re.I)
@@ -142,7 +138,4 @@ def asked_role(question: str) -> str | None:
     if found:
         return found
     low = question.lower()
-    for en in sorted(ROLE_EN, key=len, reverse=True):
-        if re.search(rf"\b{en}\b", low):
-            return ROLE_EN[en]
-    return None
+    return next((zh for en, zh in ROLES_EN if re.search(rf"\b{en}\b", low)), None)

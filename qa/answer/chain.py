@@ -21,6 +21,7 @@ from qa.answer.grounding import asked
 from qa.answer.types import AnswerResult
 from qa.corpus.normalize import canonical_doc_number, parse_doc_numbers
 from qa.models import SearchHit
+from qa.vocabulary import PERSON_PRONOUN as _PRONOUN
 
 SearchFn = Callable[[str, int, dict | None], list[SearchHit]]
 TermsFn = Callable[[str], tuple[tuple[str, ...], ...]]
@@ -32,7 +33,6 @@ _ASKS_ANOTHER = re.compile(r"谁|哪位|何人|\bwho\b", re.I)
 # own figure or person, which no passage says in those words.
 _COMPARING = re.compile(r"对比|比较|(?:有|发生了?)?(?:什么|何|哪些)(?:变化|不同|区别|差别)|是不是同一(?:个)?人|是否(?:为)?同一(?:个)?人"
                         r"|(?:是否)?一样吗?|是否一致|相同吗")
-_PRONOUN = re.compile(r"他|她|该同志")
 # A clause saying where someone went, with no subject of its own (8月调任什么 / 又被任命为什么职务).
 _SUBJECTLESS_MOVE = re.compile(r"^(?:\d{1,2}月份?|年初|年底|年中|后来|随后|之后|又|再|还)*(?:被)?(?:调任|改任|转任|升任|提任|任命|调到|调往|调入|任职|担任)")
 _POSTS_Q = re.compile(r"职务|职位|岗位|任过|担任|任职|履历|调任|调到|调往|调入|改任|转任|posts?|positions?|roles?|appointed", re.I)

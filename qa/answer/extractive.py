@@ -32,8 +32,8 @@ from qa.corpus.normalize import normalize_for_search
 from qa.answer.decision import Decision, shipped_decision
 from qa.answer.features import Row, add_relative, add_semantic, agreement_with_role, base_features, role_agreement
 from qa.models import SearchHit, issue_name, source_name
-from qa.vocabulary import (GROUP_NOUNS, NAME_ROLE as _NAME_ROLE, ROLES as _ROLES, ROW_ROLE as _ROW_ROLE, alternation,
-                           asked_role)
+from qa.vocabulary import (GROUP_NOUNS, NAME_ROLE as _NAME_ROLE, PERSON_PRONOUN as _PRONOUN, ROLES as _ROLES,
+                           ROW_ROLE as _ROW_ROLE, alternation, asked_role)
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
@@ -608,7 +608,6 @@ def asking_parts(question: str) -> list[tuple[str, str]]:
     return [(p, cs[0] if k else "") for k, clause in enumerate(cs) for p in conjunct_parts(clause)]
 
 
-_PRONOUN = re.compile(r"他|她|该同志")
 # A roster row as rendered with its group (阳泉市大样本轮换领导小组：组长：石峥（副市长）).
 _ROW_GROUP = re.compile(rf"^([^：:，,。]{{4,40}}?(?:{alternation(GROUP_NOUNS)}))[：:]")
 

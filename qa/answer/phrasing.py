@@ -19,14 +19,14 @@ from qa.vocabulary import (
     DOCNUM_Q_EN as _DOCNUM_Q,
     FIGURE_Q_EN as _FIGURE_Q,
     HOW_LONG_Q_EN as _HOW_LONG_Q,
-    MONEY_Q_EN as _MONEY_Q,
+    MONEY_Q as _MONEY_Q,
     PERSON_Q_EN as _PERSON_Q,
+    RATE_Q as _SHARE_Q,
     ROLE_NAMES_EN as _ROLE_NAMES,
-    ROLES_EN_ANSWER as _ROLES_EN,
     ROW_ROLES,
-    SHARE_Q_EN as _SHARE_Q,
     TAKES_EFFECT_Q_EN as _TAKES_EFFECT,
     alternation,
+    asked_role as _asked_role,
 )
 
 _NUMBER = re.compile(r"(?<![\d.])(?<!\d[\-—～~至])(\d+(?:\.\d+)?)(?!\s*(?:万|亿)?\s*[\-—～~至]\s*\d)\s*(万|亿)?\s*(?:余|多)?\s*(%|％|元|亩|人|名|个月|个|项|家|天|日|小时|周岁|岁|公里|千米|平方米|米|吨|户|所|座|辆|处"
@@ -167,11 +167,6 @@ def _subject(question: str, default: str) -> str:
     if noun and len(noun.split()) <= 5 and not noun.lower().startswith(("document", "notice", "file")):
         return f"The {noun}"
     return default
-
-
-def _asked_role(question: str) -> str | None:
-    low = question.lower()
-    return next((zh for en, zh in _ROLES_EN if re.search(rf"\b{en}\b", low)), None)
 
 
 def _person_frame(info: QuestionInfo, chunk: Chunk, sentence: str, lead: str = "") -> str | None:
