@@ -14,13 +14,13 @@ from pathlib import Path
 
 from qa.corpus.files import REMOVED_DIR, corpus_files
 from qa.corpus.parser import ParseError, looks_like_gazette
+from qa.corpus.structure import MASTHEAD as _MASTHEAD
 from qa.corpus.sources import load_source
 from qa.ingest import UnsupportedFile, detect_kind, read_file
 from qa.ingest.detect import SUPPORTED_SUFFIXES
 from qa.ingest.ocr import OcrEngine
 
 _EXT = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "markdown": ".md", "text": ".txt"}
-_MASTHEAD = re.compile(r"^[\u4e00-\u9fff（）()]{2,30}公报$")
 _BAD_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
 
 

@@ -18,6 +18,7 @@ from qa.corpus.structure import (
     DATE_LINE,
     DISCLOSURE,
     DOCNO_LINE,
+    MASTHEAD as _MASTHEAD,
     TABLE_SEPARATOR,
     date_iso,
     ends_with_final_punct,
@@ -35,7 +36,6 @@ _PUBLISHED_RE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s
 _TOC_HEAD = re.compile(r"^\s*目\s*录\s*$")
 _TOC_DOCNO = re.compile(r"[（(]\s*([\u4e00-\u9fff]{2,10}\s*〔\s*\d{4}\s*〕\s*\d{1,4}\s*号)\s*[）)]")
 _TOC_PAGE = re.compile(r"[（(]\s*(\d{1,3})\s*[）)]\s*$")
-_MASTHEAD = re.compile(r"^[\u4e00-\u9fff（）()]{2,30}公报$")  # the gazette's name on its cover
 _COLOPHON = re.compile(r"^\s*(主\s*办\s*单\s*位|主\s*办|编\s*辑\s*出\s*版|地\s*址\s*[：:])")
 
 

@@ -20,6 +20,8 @@ DOCNO_LINE = re.compile(
 )
 CATEGORY = re.compile(r"^\s*【\s*(.+?)\s*】\s*$")
 TABLE_SEPARATOR = re.compile(r"^\s*\|?[\s|:\-]*\|[\s|:\-]*$")
+# The gazette's name on its cover (阳泉市人民政府公报), a line with its spaces taken out.
+MASTHEAD = re.compile(r"^[\u4e00-\u9fff（）()]{2,30}公报$")
 
 
 def cn_to_int(s: str) -> int:
