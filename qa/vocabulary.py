@@ -76,7 +76,8 @@ ROLE_NAMES_EN = {"常务副组长": "executive deputy head", "副组长": "deput
 # What a roster's group is called (…领导小组, …工作专班, …指挥部): the parser names a roster's group with it
 # and the answer reads the group back off a rendered row (阳泉市…领导小组：组长：…).
 GROUP_NOUNS = ("领导小组", "工作专班", "指挥部", "委员会", "工作组", "专班", "领导组", "小组")
-# The groups a follow-up names when it swaps a role (…领导小组, …联席会议).
+# The groups a follow-up names when it swaps a role (…领导小组, …联席会议). Kept apart from GROUP_NOUNS: the
+# union would rewrite more follow-ups (…专班), which the eval, single-turn, cannot show unchanged.
 FOLLOW_UP_GROUP_NOUNS = ("领导小组", "工作小组", "专项小组", "工作组", "指挥部", "委员会", "联席会议")
 
 # ---- follow-up questions: the words that point back to an earlier turn --------------------------------
@@ -101,6 +102,7 @@ EN_DOC_REF = re.compile(r"\b(?:this|that|the same|the above|said) (?:document|no
                         r"|\bthe document\b(?! number)|\bits (?=(?:document )?number|title|issue date|issuer\b)", re.I)
 EN_PERSON = re.compile(r"\b(?:he|she|him|her|his|this person)\b", re.I)
 
+# ---- question kinds ----------------------------------------------------------------------------------
 # The kinds of value a question asks for (its cues): what the answer must carry.
 QUESTION_KINDS: dict[str, re.Pattern[str]] = {
     "number": re.compile(r"多少|多大|年龄|几岁|岁数|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|how old|what age|what percentage|what share|(?<!document )number of|amount", re.I),
@@ -115,7 +117,8 @@ MONEY_Q = re.compile(r"多少钱|多少资金|多少经费|金额|\b(?:how much 
                      r"|fund(?:s|ing)?|yuan|rewards?|bonus(?:es)?|fines?|compensation)\b", re.I)
 # A rate or share asked for (合格率是多少 / what share): a percentage answers it.
 RATE_Q = re.compile(r"率|比例|占比|百分之|\b(?:shares?|percentages?|rates?|proportions?|per ?cent)\b", re.I)
-# An English question asking for an age: the figure in 岁 is the value.
+# English questions, as the English answer's template reads them (qa/answer/phrasing.py).
+# Asked for an age: the figure in 岁 is the value.
 AGE_Q_EN = re.compile(r"\bage\b|how old", re.I)
 # Asked for a figure without a how-many (What target does … set): a figure answers.
 FIGURE_Q_EN = re.compile(r"\b(?:target|figure|total|area|size|output|capacity|length|volume|quota|scale|limit)\b", re.I)
