@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     answer_decision: Literal["rules", "trained"] = Field(
         "rules", description="Who picks the answering sentence and decides to answer or refuse: the hand-set rules, "
         "or the trained decision shipped in qa/answer/decision_model.json (`qa train`). Compared by `qa eval --cv issue`.")
+    answer_gate: bool = Field(
+        False, description="Ask the trained answer gate (qa/answer/gate_model.json, `qa train-gate`) before answering: it "
+        "refuses an answer it finds unlikely to be right. On top of either decision; measured by `qa eval --cv issue --gate`.")
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None

@@ -67,6 +67,15 @@ def build_index(settings: Settings, encoder=None, show_progress: bool = True, in
     return builder.update(settings.corpus_dir) if incremental else builder.build(settings.corpus_dir)
 
 
+def _gate(settings: Settings):
+    """The shipped answer gate when the setting asks for it (read once), else None."""
+    if not settings.answer_gate:
+        return None
+    from qa.answer.gate import shipped_gate  # noqa: PLC0415
+
+    return shipped_gate()
+
+
 class GazetteService:
     def __init__(self, settings: Settings, encoder, searcher, params: ExtractiveParams | None = None) -> None:
         self.settings = settings
@@ -80,7 +89,7 @@ class GazetteService:
 
             generative = GenerativeAnswerer(settings, terms=self._english_terms)
         similarity = self._similarity if hasattr(encoder, "similarity") else None
-        self.chain_params = params or ExtractiveParams(decision=settings.answer_decision)
+        self.chain_params = params or ExtractiveParams(decision=settings.answer_decision, answer_gate=_gate(settings))
         self.chain = build_answer_chain(self.search, lambda q: self.searcher.routes(q),
                                         self.chain_params, similarity, generative, self._english_terms)
 

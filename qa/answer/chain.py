@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.extractive import (NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveParams, SentenceSimilarity, compose,
-                                  person_timeline, refuse)
+                                  missing, person_timeline, refuse)
+from qa.answer.gate import gate_features, gated
 from qa.answer.selection import flat
 from qa.question import QuestionInfo, analyse, bigrams, clauses, part_years
 from qa.answer.grounding import asked
@@ -191,6 +192,7 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         else:
             state.result = compose(info, state.hits[: max(state.request.top_k, params.max_passages)], params,
                                    state.doc_route, similarity)
+        state.result = _gate(state, params)
         if state.request.mode == "generative":
             if generative is None:  # asked for, but no endpoint configured (settings.llm_base_url)
                 state.result.notice = NO_LLM_NOTICE
@@ -214,6 +216,23 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         return result
 
     return RunnableLambda(retrieve) | RunnableLambda(answer) | RunnableLambda(check_citations)
+
+
+def _gate(state: _State, params: ExtractiveParams) -> AnswerResult:
+    """The answer as chosen, with the answer gate's features in its trace; refused as the answerer refuses
+    when the gate (params.answer_gate, setting answer_gate) finds it unlikely to be right."""
+    result = state.result
+    assert result is not None
+    route = "parts" if state.parts else "timeline" if state.persons and _asks_posts(state.info) else "compose"
+    result.trace.setdefault("route", route)
+    if not result.answered:
+        return result
+    result.trace["gate_features"] = gate_features(state.info, state.hits, result)
+    if params.answer_gate is None or gated(params.answer_gate, state.info, state.hits, result):
+        return result
+    refusal = refuse(state.info, state.hits, missing(state.info))
+    refusal.trace = {**result.trace, "gated": True}
+    return refusal
 
 
 def _asks_posts(info: QuestionInfo) -> bool:

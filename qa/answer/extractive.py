@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from qa.question import QuestionInfo, analyse, asks_about_document, asks_document, bigrams, clauses, conjunct_parts
 from qa.answer.form import final_form
@@ -34,6 +35,9 @@ from qa.answer.features import Row, add_relative, add_semantic, agreement_with_r
 from qa.models import SearchHit, issue_name, source_name
 from qa.vocabulary import (GROUP_NOUNS, NAME_ROLE as _NAME_ROLE, PERSON_PRONOUN as _PRONOUN, ROLES as _ROLES,
                            ROW_ROLE as _ROW_ROLE, alternation, asked_role)
+
+if TYPE_CHECKING:
+    from qa.answer.gate import AnswerGate
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底|前|起|以前|之前)?|\d{1,2}\s*月\s*\d{1,2}\s*日|\d+\s*(?:个)?(?:工作日|日内|天内|小时内|月内|年内)")
@@ -79,6 +83,7 @@ class ExtractiveParams:
     gate_candidates: int = 5  # the plain-wording pool the gate reads (Chinese questions)
     semantic_candidates_en: int = 8
     selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
+    answer_gate: "AnswerGate | None" = None  # the answer gate the chain asks before answering (qa/answer/gate.py); None: off
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -439,7 +444,9 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if doc_route and hits[0].chunk.chunk_type == "card" and asks_about_document(info.text):
         # the question names a document number and asks what that document is; what it says
         # (免去了谁, 有效期多久) is answered from its sentences, which the route put next to the card
-        return _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
+        result = _assemble(info, hits, [(0, _card_answer(info, hits[0]))])
+        result.trace = {"route": "card"}
+        return result
     candidates = _answering(info, hits, params, similarity)
     parts = asking_parts(info.text) if split_clauses and info.lang == "zh" else [(info.text, "")]
     if len(parts) >= 2:
@@ -478,9 +485,19 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
                 lead.append((cand.hit_index, _shown(info, cand, hits)))
         picks = list(dict.fromkeys([*lead, *picks]))
     result = _assemble(info, hits, picks)
+    result.trace = _trace(candidates, evidence, threshold, "clauses" if len(parts) >= 2 else "compose")
     if value and result.citations:  # read off the sentence shown first: final_form may put a later year's first
         value = _lead_value(info, result.citations[0].sentence, result.citations[0].hit)
     return _leading_with(result, value)
+
+
+def _trace(candidates: list[_Candidate], evidence: float, threshold: float, route: str) -> dict:
+    """What the decision saw when it answered (the answer gate's inputs, qa/answer/gate.py)."""
+    pool = sorted((c.score for c in candidates if c.gate), reverse=True)
+    best = candidates[0] if candidates else None
+    return {"route": route, "evidence": evidence, "threshold": threshold, "candidates": len(candidates),
+            "above": sum(s >= threshold for s in pool), "second": pool[1] if len(pool) > 1 else None,
+            "best_rank": best.rank if best else None, "best_lexical": best.lexical if best else None}
 
 
 def _leading(info: QuestionInfo, hits: list[SearchHit], candidates: list[_Candidate], params: ExtractiveParams) -> _Candidate:

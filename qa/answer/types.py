@@ -32,6 +32,9 @@ class AnswerResult:
     answer_id: str = ""
     # A follow-up answered as this standalone question (qa.conversation); "" when the question stood alone.
     rewritten_question: str = ""
+    # What the chain knew when it chose this answer (route, the decision's score and threshold, the answer
+    # gate's features and probability): read by the answer gate (qa/answer/gate.py); not serialised.
+    trace: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {

@@ -43,6 +43,9 @@ def eval_command(
                                                     help="The answer decision(s) to score: rules, trained, or both as "
                                                          "'rules,trained' (one run, one report). With --cv the trained one "
                                                          "is refitted per fold.")] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Also score each decision with the answer gate (qa/answer/gate.py) "
+                                       "asked before answering: the shipped gate, or with --cv (rules) one refitted per fold "
+                                       "on the other issues' questions. Systems gazette-qa-DECISION and gazette-qa-DECISION-gate.")] = False,
     save_model: Annotated[Optional[Path], typer.Option("--save-model", dir_okay=False, metavar="FILE", show_default="none",
                                                        help="With --cv: write the trained decision fitted on all questions "
                                                             "(the in-sample one, as `qa train` would) here, with GBM and "
@@ -84,11 +87,18 @@ def eval_command(
                                                                  "seed": seed} if limit else {}),
                  **({"cv": cv} if cv else {}), **({"decisions": decisions} if decision else {})}
     # one decision: the system is gazette-qa; both: gazette-qa-rules and gazette-qa-trained
-    names = {d: ("gazette-qa" if len(decisions) == 1 else f"gazette-qa-{d}") for d in decisions}
+    names = {d: ("gazette-qa" if len(decisions) == 1 and not gate else f"gazette-qa-{d}") for d in decisions}
+    if gate:
+        selection["gate"] = True
     if cv is None:
         from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
 
         runs = [evaluate(ServiceSystem(service.with_params(ExtractiveParams(decision=d)), names[d]), items) for d in decisions]
+        if gate:
+            from qa.answer.gate import shipped_gate  # noqa: PLC0415
+
+            runs += [evaluate(ServiceSystem(service.with_params(ExtractiveParams(decision=d, answer_gate=shipped_gate())),
+                                            f"{names[d]}-gate"), items) for d in decisions]
         if baseline == "langchain":
             from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
 
@@ -109,6 +119,15 @@ def eval_command(
                                                    name=names[d])
                 trained_run = evaluate_cv(factory, items, fitted)
                 cv_runs.append(trained_run)
+        if gate:
+            from qa.evaluation.systems import gate_factory  # noqa: PLC0415
+
+            for d in decisions:
+                if d != "rules":
+                    typer.echo(f"--gate with --cv: the {d} decision is not cross-validated with a gate (rules only)", err=True)
+                    continue
+                gated_factory, fitted = gate_factory(service, d, f"{names[d]}-gate")
+                cv_runs.append(evaluate_cv(gated_factory, items, fitted))
         if baseline == "langchain":
             from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
 
@@ -145,8 +164,13 @@ def train_command(
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also score every method leave-one-issue-out and record the comparison in the model file.")] = True,
     out: Annotated[Optional[Path], typer.Option("--out", dir_okay=False, help="Model file (default: the one shipped in the package, qa/answer/decision_model.json).")] = None,
     index: Annotated[Optional[Path], typer.Option("--index", help="Index directory (default: settings index_dir).")] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Fit the answer gate instead (qa/answer/gate_model.json unless --out): "
+                                       "on the rules' answers to the eval questions (--questions; --extra, --method and the "
+                                       "threshold options do not apply: logistic and GBM are compared leave-one-issue-out).")] = False,
 ) -> None:
-    """Fit the answer-or-refuse decision on the labelled questions and write the model file (deterministic)."""
+    """Fit the answer-or-refuse decision (or with --gate the answer gate) on the labelled questions and write the model file (deterministic)."""
+    if gate:
+        return train_gate_command(questions, out, index)
     from qa.answer.decision import MODEL_PATH  # noqa: PLC0415
     from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
     from qa.config import get_settings  # noqa: PLC0415
@@ -173,3 +197,21 @@ def train_command(
     path = tr.write_model(decision, out or MODEL_PATH)
     typer.echo(json.dumps({"model": str(path), **decision.describe(), **{k: decision.meta[k] for k in ("threshold_rule", "at_threshold")},
                            "comparison": decision.meta.get("comparison")}, ensure_ascii=False, indent=1))
+
+
+def train_gate_command(questions: Path, out: Optional[Path], index: Optional[Path]) -> None:
+    """`qa train --gate`: ask every question with the rules (gate off), fit the gate on the answers, write it."""
+    from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+    from qa.answer.gate import GATE_PATH  # noqa: PLC0415
+    from qa.config import get_settings  # noqa: PLC0415
+    from qa.evaluation import train_gate as tg  # noqa: PLC0415
+    from qa.evaluation.items import load_items  # noqa: PLC0415
+    from qa.service import GazetteService  # noqa: PLC0415
+
+    tg.single_thread()
+    settings = get_settings(**({"index_dir": index} if index else {}))
+    service = GazetteService.load(settings, build_if_missing=False).with_params(ExtractiveParams(decision="rules"))
+    gate = tg.fit_gate(tg.collect(service, load_items(questions)), decision="rules")
+    path = tg.write_gate(gate, out or GATE_PATH)
+    typer.echo(json.dumps({"model": str(path), **gate.describe(), "comparison": gate.meta["comparison"],
+                           "no_gate": gate.meta["no_gate"]}, ensure_ascii=False, indent=1))

@@ -168,3 +168,30 @@ def decision_factory(service: "GazetteService", questions, extra=None, method: s
     factory.rule, factory.target = rule, target
 
     return factory, True
+
+
+def gate_factory(service: "GazetteService", decision: str = "rules", name: str = PROJECT) -> tuple:
+    """(factory, fitted) for cross-validation of the answer gate on top of a decision that fits nothing (the
+    rules): the factory gives gazette-qa with a gate fitted on the given training items only. Every
+    question is asked once, gate off, on the factory's first call (the in-sample one, over all items):
+    the training rows of any fold are a subset of those answers."""
+    from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+    from qa.evaluation import train_gate as tg  # noqa: PLC0415
+
+    if decision != "rules":
+        raise ValueError("the gate's cross-validation refits the gate only: its decision must fit nothing (rules)")
+    base = service.with_params(ExtractiveParams(decision=decision))
+    cache: dict[str, tg.GateRow] = {}
+
+    def factory(train_items) -> ServiceSystem:
+        missing = [i for i in train_items if i.id not in cache]
+        if missing:
+            cache.update((r.item.id, r) for r in tg.collect(base, missing))
+        gate = tg.fit_gate([cache[i.id] for i in train_items], decision=decision)
+        system = ServiceSystem(service.with_params(ExtractiveParams(decision=decision, answer_gate=gate)), name)
+        system.decision_info = {"decision": decision, **gate.describe(), "gate_comparison": gate.meta["comparison"]}
+        system.gate = gate
+        return system
+
+    factory.rows = lambda: list(cache.values())
+    return factory, True
