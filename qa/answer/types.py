@@ -34,7 +34,7 @@ class AnswerResult:
     rewritten_question: str = ""
     # What the chain knew when it chose this answer (route, the decision's score and threshold, the answer
     # gate's features and probability): read by the answer gate (qa/answer/gate.py); not serialised.
-    trace: dict = field(default_factory=dict)
+    trace: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         return {
