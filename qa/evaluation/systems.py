@@ -102,12 +102,13 @@ class ServiceSystem:
         from qa.answer.decision import shipped_decision  # noqa: PLC0415
 
         params = self.service.chain_params
+        gate = params.answer_gate.describe() if params.answer_gate is not None else {}
         if params.decision == "rules":
-            return {"decision": "rules"}
+            return {"decision": "rules", **gate}
         try:
-            return {"decision": "trained", **(params.model_override or shipped_decision()).describe()}
+            return {"decision": "trained", **(params.model_override or shipped_decision()).describe(), **gate}
         except ValueError:
-            return {"decision": "trained"}
+            return {"decision": "trained", **gate}
 
 
 def rules_factory(service: "GazetteService", name: str = PROJECT) -> tuple:
