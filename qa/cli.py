@@ -429,10 +429,11 @@ def ask_cmd(question: Annotated[str, typer.Argument(metavar="QUESTION", help="A 
 # ---- eval and serve --------------------------------------------------------------------------------
 
 def _register_eval() -> None:
-    from qa.evaluation.cli import eval_command, train_command
+    from qa.evaluation.cli import eval_command, train_command, train_ranker_command
 
     app.command("eval")(eval_command)
     app.command("train")(train_command)
+    app.command("train-ranker")(train_ranker_command)
 
 
 _register_eval()

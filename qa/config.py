@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     search_threads: int = 1
     top_k: int = 5
     reranker_model: str | None = None  # a sentence-transformers CrossEncoder name; off by default
+    ranker: Literal["fusion", "learned"] = Field(
+        "fusion", description="Order of the fused dense + BM25 candidates: 'fusion', the weighted sum of their normalised "
+        "scores; 'learned', the model shipped in qa/index/ranker_model.json (`qa train-ranker`) reorders the best 40 "
+        "within the route tiers. Compared by `qa eval --cv issue --ranker learned`.")
 
     # Answering
     answer_mode: Literal["extractive", "generative"] = "extractive"

@@ -13,6 +13,7 @@ DEFAULT_QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
 # Template questions generated from the parsed structure: training only, never in the eval figures.
 DEFAULT_TRAINING = PROJECT_ROOT / "eval" / "training_questions.jsonl"
 BASELINES = ("langchain",)
+RANKERS = ("fusion", "learned")
 
 
 def eval_command(
@@ -46,6 +47,9 @@ def eval_command(
     gate: Annotated[bool, typer.Option("--gate", help="Also score each decision with the answer gate (qa/answer/gate.py) "
                                        "asked before answering: the shipped gate, or with --cv (rules) one refitted per fold "
                                        "on the other issues' questions. Systems gazette-qa-DECISION and gazette-qa-DECISION-gate.")] = False,
+    ranker: Annotated[Optional[str], typer.Option("--ranker", metavar="KIND", show_default="QA_RANKER",
+                                                  help="Order of the fused candidates: fusion (hand-set weighted sum) or "
+                                                       "learned (the shipped model; with --cv refitted per fold).")] = None,
     save_model: Annotated[Optional[Path], typer.Option("--save-model", dir_okay=False, metavar="FILE", show_default="none",
                                                        help="With --cv: write the trained decision fitted on all questions "
                                                             "(the in-sample one, as `qa train` would) here, with GBM and "
@@ -64,6 +68,8 @@ def eval_command(
     decisions = [d.strip() for d in (decision or "").split(",") if d.strip()]
     if any(d not in ("rules", "trained") for d in decisions) or len(set(decisions)) != len(decisions):
         raise typer.BadParameter(f"unknown --decision {decision!r}; known: rules, trained, rules,trained", param_hint="--decision")
+    if ranker is not None and ranker not in RANKERS:
+        raise typer.BadParameter(f"unknown --ranker {ranker!r}; known: {', '.join(RANKERS)}", param_hint="--ranker")
     if cv is not None and cv != "issue":
         raise typer.BadParameter(f"unknown --cv {cv!r}; known: issue", param_hint="--cv")
     if baseline is not None and baseline not in BASELINES:
@@ -80,7 +86,10 @@ def eval_command(
         typer.echo("no questions selected", err=True)
         raise typer.Exit(1)
 
-    settings = get_settings(**({"index_dir": index} if index else {}))
+    settings = get_settings(**({"index_dir": index} if index else {}), **({"ranker": ranker} if ranker else {}))
+    ranker = settings.ranker
+    if cv is not None and ranker == "learned":  # refitted per fold: the service itself searches by fusion
+        settings = settings.model_copy(update={"ranker": "fusion"})
     service = GazetteService.load(settings)
     decisions = decisions or [settings.answer_decision]
     selection = {"types": type_list or None, "limit": limit, **({"sample": "stratified by type and language",
@@ -109,16 +118,23 @@ def eval_command(
         from qa.evaluation.runner import evaluate_cv  # noqa: PLC0415
         from qa.evaluation.systems import decision_factory, rules_factory  # noqa: PLC0415
 
-        cv_runs, factory, trained_run = [], None, None
+        from qa.evaluation.systems import ranked_factory  # noqa: PLC0415
+
+        cv_runs, trained_factory, trained_run = [], None, None
+        extra = DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None
         for d in decisions:
             if d == "rules":
-                rules, fitted = rules_factory(service, names[d])
-                cv_runs.append(evaluate_cv(rules, items, fitted))
+                build = lambda svc, d=d: rules_factory(svc, names[d])  # noqa: E731
             else:
-                factory, fitted = decision_factory(service, questions, DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None,
-                                                   name=names[d])
-                trained_run = evaluate_cv(factory, items, fitted)
-                cv_runs.append(trained_run)
+                build = lambda svc, d=d: decision_factory(svc, questions, extra, name=names[d])  # noqa: E731
+            if ranker == "learned":  # the ranker is fitted per fold too, and the decision on its searches
+                factory, fitted = ranked_factory(service, build, extra)
+            else:
+                factory, fitted = build(service)
+            run = evaluate_cv(factory, items, fitted)
+            cv_runs.append(run)
+            if d == "trained":
+                trained_run, trained_factory = run, factory
         if gate:
             from qa.evaluation.systems import gate_factory  # noqa: PLC0415
 
@@ -126,6 +142,8 @@ def eval_command(
                 if d != "rules":
                     typer.echo(f"--gate with --cv: the {d} decision is not cross-validated with a gate (rules only)", err=True)
                     continue
+                if ranker == "learned":
+                    typer.echo("--gate with --cv: the gated rules search with fusion (the gate is refitted alone)", err=True)
                 gated_factory, fitted = gate_factory(service, d, f"{names[d]}-gate")
                 cv_runs.append(evaluate_cv(gated_factory, items, fitted))
         if baseline == "langchain":
@@ -136,13 +154,13 @@ def eval_command(
         report = build_report(out, [r.pooled for r in cv_runs], questions, selection)
         report["cv"] = {r.system: r.figures(is_original) for r in cv_runs}
         fitted_decision = getattr(trained_run.in_sample_system, "decision", None) if trained_run else None
-        if save_model is not None and fitted_decision is not None:
+        if save_model is not None and fitted_decision is not None and ranker != "learned":
             from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
             from qa.evaluation import train as tr  # noqa: PLC0415
 
             decision = fitted_decision
-            decision.meta["comparison"] = tr.compare_methods(factory.data(), factory.similarity, ExtractiveParams(),
-                                                             factory.target, inner_cv=False)
+            decision.meta["comparison"] = tr.compare_methods(trained_factory.data(), trained_factory.similarity,
+                                                             ExtractiveParams(), trained_factory.target, inner_cv=False)
             report["decision_comparison"] = decision.meta["comparison"]
             typer.echo(f"wrote model: {tr.write_model(decision, save_model)}")
     paths = write_report(report, reports_dir or REPORTS_DIR, out)
@@ -215,3 +233,35 @@ def train_gate_command(questions: Path, out: Optional[Path], index: Optional[Pat
     path = tg.write_gate(gate, out or GATE_PATH)
     typer.echo(json.dumps({"model": str(path), **gate.describe(), "comparison": gate.meta["comparison"],
                            "no_gate": gate.meta["no_gate"]}, ensure_ascii=False, indent=1))
+
+
+def train_ranker_command(
+    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, metavar="FILE", help="Labelled questions (JSONL).",
+                                            show_default="eval/questions.jsonl")] = DEFAULT_QUESTIONS,
+    extra: Annotated[Optional[Path], typer.Option("--extra", dir_okay=False, metavar="FILE", help="Template training questions (JSONL).",
+                                                  show_default="eval/training_questions.jsonl when present")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", dir_okay=False, metavar="FILE", help="Model file.",
+                                                show_default="the one shipped in the package, qa/index/ranker_model.json")] = None,
+    index: Annotated[Optional[Path], typer.Option("--index", metavar="DIR", help="Index directory.",
+                                                  show_default="QA_INDEX_DIR, else index/default")] = None,
+) -> None:
+    """Fit the learned ranking of the fused search candidates on the labelled questions and write the model file (deterministic)."""
+    from qa.config import get_settings  # noqa: PLC0415
+    from qa.evaluation import rank_train as rt  # noqa: PLC0415
+    from qa.evaluation.items import load_items  # noqa: PLC0415
+    from qa.evaluation.train import single_thread  # noqa: PLC0415
+    from qa.index.ranker import MODEL_PATH  # noqa: PLC0415
+    from qa.service import GazetteService  # noqa: PLC0415
+
+    single_thread()
+    items = load_items(questions)
+    extra = extra or (DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None)
+    if extra is not None:
+        items += load_items(extra)
+    settings = get_settings(**({"index_dir": index} if index else {}), ranker="fusion")
+    service = GazetteService.load(settings, build_if_missing=False)
+    ranker = rt.fit(rt.extract(service.searcher, items))
+    path = rt.write_model(ranker, out or MODEL_PATH)
+    typer.echo(json.dumps({"model": str(path), **ranker.describe(), "training_set": ranker.meta["training_set"],
+                           "inner_cv_mrr@10": ranker.meta["inner_cv_mrr@10"],
+                           "in_sample_mrr@10": ranker.meta["in_sample_mrr@10"]}, ensure_ascii=False, indent=1))

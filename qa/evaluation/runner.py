@@ -203,5 +203,7 @@ def evaluate_cv(factory: SystemFactory, items: Sequence[EvalItem], fitted: bool,
             continue
         system = factory(fold.train)
         out[fold.issue] = evaluate(system, fold.test, progress).records
-        config[fold.issue] = system.describe().get("decision", {})
+        described = system.describe()
+        config[fold.issue] = {**described.get("decision", {}),
+                              **({"ranker": described["ranker"]} if described.get("ranker") else {})}
     return CvRun(in_sample.system, out, in_sample, fitted, config, whole)

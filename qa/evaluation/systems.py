@@ -95,8 +95,13 @@ class ServiceSystem:
             "top_k": s.top_k,
             "answer_mode": s.answer_mode,
             "reranker_model": s.reranker_model,
+            "ranker": self._ranker(),
             "decision": self.decision_info or self._decision(),
         }
+
+    def _ranker(self) -> dict:
+        ranker = getattr(self.service.searcher, "ranker", None)
+        return ranker.describe() if ranker is not None else {"ranker": "fusion"}
 
     def _decision(self) -> dict:
         from qa.answer.decision import shipped_decision  # noqa: PLC0415
@@ -195,4 +200,42 @@ def gate_factory(service: "GazetteService", decision: str = "rules", name: str =
         return system
 
     factory.rows = lambda: list(cache.values())
+    return factory, True
+
+
+def ranked_factory(service: "GazetteService", build, extra=None) -> tuple:
+    """(factory, fitted) for cross-validation with the learned ranker: the factory fits the ranker on the given
+    training items only (plus the template questions `extra` of the same issues; qa/evaluation/rank_train.py)
+    and gives the system `build(service)` makes (rules_factory, decision_factory: (factory, fitted)) on a
+    service searching with that ranker, fitted on the same items. Candidate features are extracted once."""
+    from qa.evaluation import rank_train as rt  # noqa: PLC0415
+    from qa.evaluation.items import load_items  # noqa: PLC0415
+    from qa.evaluation.train import single_thread  # noqa: PLC0415
+
+    cache: dict[str, rt.RankRows] = {}
+    extra_items = load_items(extra) if extra else []
+
+    def rows_of(items) -> list:
+        missing = [i for i in items if i.id not in cache and i.answerable]
+        if missing:
+            for q in rt.extract(service.searcher, missing):
+                cache[q.item.id] = q
+        return [cache[i.id] for i in sorted(items, key=lambda i: i.id) if i.id in cache]
+
+    def factory(train_items) -> ServiceSystem:
+        single_thread()
+        usable = []
+        if extra_items:
+            from qa.evaluation.folds import corpus_issues, item_issues  # noqa: PLC0415
+
+            allowed = set(corpus_issues(list(train_items)))
+            usable = [e for e in extra_items if set(item_issues(e, sorted(allowed))) <= allowed]
+        ranker = rt.fit(rows_of([*train_items, *usable]))
+        ranked = type(service)(service.settings, service.encoder, service.searcher.with_ranker(ranker),
+                               service.chain_params)
+        inner, _fitted = build(ranked)
+        system = inner(train_items)
+        system.ranker = ranker
+        return system
+
     return factory, True

@@ -8,6 +8,7 @@ searched with their Chinese form too.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -21,6 +22,7 @@ from qa.index.crosslingual import CrossLingual, CrossLingualParams
 from qa.index.fusion import FusionParams, fuse
 from qa.index.lexical import JiebaTokenizer, LexicalParams
 from qa.index.protocols import PassageEncoder, Reranker
+from qa.index.ranker import TOP_N, LearnedRanker, QueryView, candidate_features, query_view
 from qa.index.store import check_compatible
 from qa.models import SearchHit
 from qa.question import analyse
@@ -73,6 +75,12 @@ class HybridSearcher:
 
             reranker = CrossEncoderReranker(settings.reranker_model)
         self.reranker = reranker
+        # QA_RANKER=learned: the shipped model reorders the fused candidates (qa/index/ranker.py)
+        self.ranker: LearnedRanker | None = None
+        if settings is not None and getattr(settings, "ranker", "fusion") == "learned":
+            from qa.index.ranker import shipped_ranker  # noqa: PLC0415
+
+            self.ranker = shipped_ranker()
         catalog = store.catalog()
         self.catalog = catalog
         # Tables for routes.
@@ -93,6 +101,12 @@ class HybridSearcher:
         """Open the configured store (checking it was built with this encoder) and wrap it."""
         store = open_store(settings, encoder.model_name, encoder.dim, index_dir=index_dir)
         return cls(store, encoder, settings, config)
+
+    def with_ranker(self, ranker: LearnedRanker | None) -> "HybridSearcher":
+        """This searcher (same store, tables and caches) ordering with another learned ranker (None: fusion)."""
+        other = copy.copy(self)
+        other.ranker = ranker
+        return other
 
     def warm_up(self) -> None:
         """Load the jieba dictionary now (~0.8 s) instead of on the first query."""
@@ -153,8 +167,9 @@ class HybridSearcher:
         groups = cl.bm25_groups(q) if cl else ()
         bm25q = BM25Query(q_terms, groups, cl.params.combine if cl else "sum")
         route = self.routes(query)
-        main = self._rank(q, qvec, bm25q, route, filters, top_k, rerank=True)
         info = analyse(query)
+        view = self._view(q_terms, bm25q, info) if self.ranker is not None else None
+        main = self._rank(q, qvec, bm25q, route, filters, top_k, rerank=True, view=view)
         rows = main.rows[:top_k]
         scores = dict(main.scores)
         if len(info.years) >= 2 and not (filters or {}).get("year"):
@@ -167,6 +182,26 @@ class HybridSearcher:
             SearchHit(chunk=chunk, score=scores[i].get("rerank", scores[i]["fused"]), rank=rank, scores=scores[i])
             for rank, (i, chunk) in enumerate(zip(rows, chunks), start=1)
         ]
+
+    def _view(self, q_terms: str, bm25q: BM25Query, info) -> QueryView:
+        return query_view(info.content, self.tokenizer.tokenize(q_terms), bm25q.groups, info.years, info.lang,
+                          info.cues, self.catalog.stopwords)
+
+    def ranking_candidates(self, query: str) -> tuple[list, np.ndarray]:
+        """The fused candidates the learned ranker reorders (chunks, best first by fusion within the route
+        tiers) and their feature rows, as `search` computes them: what `qa train-ranker` learns from."""
+        q = normalize_for_search(query)
+        if not q or self.store.count(None) == 0:
+            return [], np.zeros((0, 0))
+        q_terms = expand_acronyms(q, self._acronyms)
+        qvec = np.asarray(self.encoder.encode_queries([q_terms]), dtype=np.float32)[0]
+        cl = self.crosslingual(q)
+        groups = cl.bm25_groups(q) if cl else ()
+        bm25q = BM25Query(q_terms, groups, cl.params.combine if cl else "sum")
+        view = self._view(q_terms, bm25q, analyse(query))
+        out: dict = {}
+        self._rank(q, qvec, bm25q, self.routes(query), None, 1, rerank=False, view=view, features_out=out)
+        return out.get("chunks", []), out.get("x", np.zeros((0, 0)))
 
     def _year_diverse(self, q, qvec, bm25q, route, filters, years, main: "_Ranking", scores: dict,
                       top_k: int) -> list[int]:
@@ -200,7 +235,7 @@ class HybridSearcher:
         return [rows[0], card, *[i for i in rows[1:] if i != card]]
 
     def _rank(self, q: str, qvec: np.ndarray, bm25q: BM25Query, route: RouteMatch, filters: dict | None,
-              top_k: int, rerank: bool) -> "_Ranking":
+              top_k: int, rerank: bool, view: QueryView | None = None, features_out: dict | None = None) -> "_Ranking":
         """Candidates from dense and BM25 (within the filters), fused, route tiers first, optionally reranked."""
         n = self.config.n_candidates
         filters = filters or None
@@ -231,6 +266,21 @@ class HybridSearcher:
         card_first = [int(tiers[j] == TIER_DOC_NUMBER and int(i) in self.catalog.card_rows) for j, i in enumerate(cand)]
         order = sorted(range(len(cand)), key=lambda j: (-tiers[j], -card_first[j], -fused[j], int(cand[j])))
 
+        learned: dict[int, float] = {}
+        if view is not None and (features_out is not None or (rerank and self.ranker is not None)):
+            # the learned ranker reorders the head of the fused order, within the route tiers
+            top_n = self.ranker.top_n if self.ranker is not None else TOP_N
+            head = order[: max(top_n, top_k)]
+            chunks = self.store.chunks_at([int(cand[j]) for j in head])
+            x = candidate_features(view, chunks, dense[head], bm25[head], fused[head], tiers[head],
+                                   [card_first[j] for j in head])
+            if features_out is not None:
+                features_out.update(chunks=chunks, x=x)
+            if rerank and self.ranker is not None:
+                learned = {j: float(s) for j, s in zip(head, self.ranker.score(x))}
+                head = sorted(head, key=lambda j: (-tiers[j], -card_first[j], -learned[j], int(cand[j])))
+                order = head + order[len(head):]
+
         rerank_scores: dict[int, float] = {}
         if rerank and self.reranker is not None:
             head = order[: max(self.config.rerank_top_n, top_k)]
@@ -243,6 +293,8 @@ class HybridSearcher:
         out: dict[int, dict[str, float]] = {}
         for j in order:
             s = {"dense": float(dense[j]), "bm25": float(bm25[j]), "fused": float(fused[j]), "route": float(tiers[j])}
+            if j in learned:
+                s["learned"] = learned[j]
             if j in rerank_scores:
                 s["rerank"] = rerank_scores[j]
             out[int(cand[j])] = s
