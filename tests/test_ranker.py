@@ -79,13 +79,17 @@ def _synthetic() -> list[rt.RankRows]:
 @pytest.fixture
 def quick(monkeypatch):
     """Fewer boosting rounds: the same code path in seconds on a busy machine."""
-    monkeypatch.setitem(rt.GBM_PARAMS, "max_iter", 15)
+    monkeypatch.setitem(rt.MODELS["gbm"], "max_iter", 15)
+    monkeypatch.setitem(rt.MODELS["gbm-small"], "max_iter", 10)
 
 
 def test_fitting_is_deterministic_and_learns_the_signal(quick):
     a, b = rt.fit(_synthetic()), rt.fit(_synthetic())
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
-    assert a.meta["training_set"] in rt.TRAINING_SETS and set(a.meta["inner_cv_mrr@10"]) == set(rt.TRAINING_SETS)
+    assert a.meta["training_set"] in rt.TRAINING_SETS and a.meta["method"] in rt.MODELS
+    assert set(a.meta["inner_cv_mrr@10"]) == {f"{m}/{t}" for m in rt.MODELS for t in rt.TRAINING_SETS}
+    best = max(a.meta["inner_cv_mrr@10"].values())  # the simplest choice near the best is taken
+    assert a.meta["inner_cv_mrr@10"][f"{a.meta['method']}/{a.meta['training_set']}"] >= best - rt.SIMPLER_WITHIN
     assert a.meta["in_sample_mrr@10"]["learned"] > a.meta["in_sample_mrr@10"]["fusion"]
 
 
@@ -93,16 +97,16 @@ def test_exported_trees_score_as_scikit_learn(quick):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     data = [q for q in _synthetic() if q.informative]
-    scorer = rt.fit_scorer(data)
+    scorer = rt.fit_scorer(data, "gbm")
     x, y = np.vstack([q.x for q in data]), np.concatenate([q.labels for q in data])
     x[::7, 3] = np.nan  # missing values take the path the trees learned for them
-    clf = HistGradientBoostingClassifier(**rt.GBM_PARAMS, early_stopping=False, random_state=rt.SEED).fit(
+    clf = HistGradientBoostingClassifier(**rt.MODELS["gbm"], early_stopping=False, random_state=rt.SEED).fit(
         np.vstack([q.x for q in data]), y)
     assert np.allclose(scorer.proba(x), clf.predict_proba(x)[:, 1], atol=1e-9)
 
 
 def test_model_file_roundtrip_and_another_format_refused(tmp_path, quick):
-    ranker = rt.fit(_synthetic(), choose=False)
+    ranker = rt.fit(_synthetic(), choose_model=False)
     path = rt.write_model(ranker, tmp_path / "ranker.json")
     again = load_ranker(path)
     x = np.vstack([q.x for q in _synthetic()[:5]])
@@ -209,6 +213,6 @@ def test_fresh_training_reproduces_the_shipped_model(searcher):
     data = rt.extract(searcher, items, progress=False)
     fresh = rt.fit(data)
     assert fresh.meta["trained_on"] == shipped.meta["trained_on"]
-    assert fresh.meta["training_set"] == shipped.meta["training_set"]
+    assert (fresh.meta["training_set"], fresh.meta["method"]) == (shipped.meta["training_set"], shipped.meta["method"])
     x = np.vstack([q.x for q in data])
     assert np.allclose(fresh.score(x), shipped.score(x), atol=1e-6)

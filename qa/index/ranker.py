@@ -118,6 +118,10 @@ def candidate_features(view: QueryView, chunks: Sequence[Chunk], dense: np.ndarr
     return np.column_stack([cols[f] for f in FEATURES])
 
 
+_NODE_DTYPES = {"feature": np.int64, "threshold": np.float64, "left": np.int64, "right": np.int64,
+                "missing_left": bool, "leaf": bool, "value": np.float64}
+
+
 @dataclass(frozen=True)
 class LearnedRanker:
     """The shipped (or a fold's) ranker: a Scorer over FEATURES and how many fused candidates it reorders."""
@@ -126,6 +130,14 @@ class LearnedRanker:
     top_n: int
     meta: dict
 
+    def __post_init__(self) -> None:
+        # The trees' node lists as arrays once, not on every query (~200 trees x 7 lists): the same numbers.
+        params = self.scorer.params
+        if self.scorer.kind == "trees":
+            params = {**params, "trees": [{k: np.asarray(v, dtype=_NODE_DTYPES[k]) for k, v in t.items()}
+                                          for t in params["trees"]]}
+        object.__setattr__(self, "_fast", Scorer(self.scorer.kind, self.scorer.features, params))
+
     def score(self, x: np.ndarray) -> np.ndarray:
         if self.scorer.features != FEATURES:  # a model of another feature set would read the wrong columns
             index = {f: k for k, f in enumerate(FEATURES)}
@@ -133,7 +145,7 @@ class LearnedRanker:
             if missing:
                 raise ModelFormatError(f"ranker model reads features this code does not compute: {missing}")
             x = x[:, [index[f] for f in self.scorer.features]]
-        return self.scorer.raw(x)
+        return self._fast.raw(x)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT_VERSION, "top_n": self.top_n, **self.meta, "model": self.scorer.to_dict()}
