@@ -265,6 +265,7 @@ def _cli():
     (["--types", "fact,nonsense"], "nonsense"),
     (["--baseline", "llamaindex"], "llamaindex"),
     (["--limit", "0"], "--limit"),
+    (["--ranker", "crossencoder"], "crossencoder"),
 ])
 def test_cli_rejects_bad_options_before_loading_anything(args, message, tmp_path):
     runner, app = _cli()

@@ -216,3 +216,24 @@ def test_fresh_training_reproduces_the_shipped_model(searcher):
     assert (fresh.meta["training_set"], fresh.meta["method"]) == (shipped.meta["training_set"], shipped.meta["method"])
     x = np.vstack([q.x for q in data])
     assert np.allclose(fresh.score(x), shipped.score(x), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_cross_validation_refits_the_ranker_without_the_held_out_issue(searcher):
+    """`qa eval --cv issue --ranker learned`: each fold's system searches with a ranker fitted on the other issues'
+    questions only, and the report's fold config says so (a sample of the eval set, no template questions)."""
+    from qa.config import Settings
+    from qa.evaluation.runner import evaluate_cv
+    from qa.evaluation.systems import ranked_factory, rules_factory
+    from qa.service import GazetteService
+
+    service = GazetteService(Settings(index_dir=Path(os.environ["QA_TEST_INDEX_DIR"])), searcher.encoder, searcher)
+    items = load_items(QUESTIONS, every=12)
+    factory, fitted = ranked_factory(service, lambda svc: rules_factory(svc), None)
+    run = evaluate_cv(factory, items, fitted, progress=False)
+    assert run.fitted and run.in_sample_system.service.searcher.ranker is not None
+    assert searcher.ranker is None  # the shared searcher is left as it was
+    for issue, config in run.fold_config.items():
+        assert config["decision"] == "rules" and config["ranker"]["ranker"] == "learned"
+        assert issue not in config["ranker"]["trained_on"]["issues"]
+    assert sum(len(r) for r in run.folds.values()) == len(items)
