@@ -39,7 +39,7 @@ def eval_command(
                                                         show_default="eval/reports")] = None,
     cv: Annotated[Optional[str], typer.Option("--cv", metavar="KIND", show_default="none",
                                               help="Cross-validate: 'issue' = leave one gazette issue out; every fitted "
-                                                   "part (the trained answer decision) is refitted without the held-out issue.")] = None,
+                                                   "part (the trained answer decision, the learned ranker) is refitted without the held-out issue.")] = None,
     decision: Annotated[Optional[str], typer.Option("--decision", metavar="LIST", show_default="QA_ANSWER_DECISION",
                                                     help="The answer decision(s) to score: rules, trained, or both as "
                                                          "'rules,trained' (one run, one report). With --cv the trained one "
