@@ -15,7 +15,7 @@ candidate reaches the threshold and is right, an unanswerable one when its best 
 Ties go to the higher threshold (a refusal costs staff less trust than a wrong answer). `--threshold-rule
 precision` keeps the older rule (the lowest threshold reaching a target precision).
 
-The trees' size (GBM_CONFIGS, fixed before any run of them, 2026-12-01 06:16 UTC) is the one of higher
+The trees' size (GBM_CONFIGS, fixed before any run of them, 2026-12-01 06:40 UTC) is the one of higher
 accuracy on those same inner out-of-fold scores, at its own threshold (ties: the more regularised).
 
 Deterministic: questions sorted by id, rows in passage order, fixed seeds, single-threaded fitting.
