@@ -186,51 +186,6 @@ def test_the_setting_chooses_the_decision(monkeypatch):
         ExtractiveParams(decision="learned")
 
 
-def test_synonym_pairs_are_read_off_the_texts_definitions():
-    from qa.answer.synonyms import linked, load_pairs, mine
-
-    # (sentences of the corpus: a colloquial name, a defined short name inside a longer run)
-    text = ("互联网租赁自行车（俗称共享单车），是移动互联网和租赁自行车融合发展的新型服务模式。"
-            "为了加强本市城市公共厕所（以下简称城市公厕）的建设和管理，制定本办法。")
-    assert mine([text]) == [("互联网租赁自行车", "共享单车"), ("城市公共厕所", "城市公厕")]
-    assert mine(["本办法自印发之日起施行。"]) == []
-    assert ("互联网租赁自行车", "共享单车") in load_pairs()  # the shipped file, mined from the bundled corpus
-    pairs = [("互联网租赁自行车", "共享单车")]
-    assert linked("骑共享单车要满几岁", "互联网租赁自行车用户须年满16周岁", pairs) == ["共享单车"]
-    assert linked("骑共享单车要满几岁", "共享单车企业", pairs) == []  # the question's own name: no link needed
-    assert linked("互联网租赁自行车停放", "共享单车停放", pairs) == ["互联网租赁自行车"]
-
-
-@pytest.mark.slow
-def test_shipped_synonyms_are_what_the_command_mines_from_the_index(service, tmp_path):
-    from qa.answer.synonyms import SYNONYMS_PATH, main
-
-    out = tmp_path / "synonyms.tsv"
-    main(["--index", str(service.settings.index_dir), "--out", str(out)])
-    assert out.read_text(encoding="utf-8") == SYNONYMS_PATH.read_text(encoding="utf-8")
-
-
-@pytest.mark.slow
-def test_paraphrase_features_on_real_passages(service):
-    """The question's similarity to the passage's title and heading, the share of its words they hold, and
-    the corpus's synonym pair (共享单车 asked, 互联网租赁自行车 written)."""
-    from qa.answer.extractive import ExtractiveParams, candidate_rows
-    from qa.question import analyse
-
-    info = analyse("骑共享单车要满几岁？")
-    hits = service.search(info.text, top_k=5)
-    rows = candidate_rows(info, hits, ExtractiveParams(), service._similarity)
-    bike = [r for r in rows if "互联网租赁自行车" in hits[r.hit_index].chunk.doc_title]
-    other = [r for r in rows if "互联网租赁自行车" not in hits[r.hit_index].chunk.doc_title]
-    assert bike and all(r.features["synonym_context"] == 1.0 and r.features["title_coverage"] > 0 for r in bike)
-    assert all(r.features["synonym_context"] == 0.0 for r in other)
-    assert all(0.5 < r.features["title_semantic"] <= 1.0 and r.features["title_semantic_best_gap"] <= 0 for r in rows)
-    assert any(r.features["synonym_sentence"] == 1.0 for r in bike)
-    # without an encoder the cosines are missing (the trees route them as trained), the rest is read
-    plain = candidate_rows(info, hits, ExtractiveParams())
-    assert all(np.isnan(r.features["title_semantic"]) and "title_coverage" in r.features for r in plain)
-
-
 @pytest.mark.slow
 def test_features_on_real_passages(service):
     from qa.answer.extractive import ExtractiveParams, candidate_rows

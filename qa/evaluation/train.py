@@ -15,9 +15,6 @@ candidate reaches the threshold and is right, an unanswerable one when its best 
 Ties go to the higher threshold (a refusal costs staff less trust than a wrong answer). `--threshold-rule
 precision` keeps the older rule (the lowest threshold reaching a target precision).
 
-The trees' size (GBM_CONFIGS, fixed before any run of them, 2026-12-01 06:40 UTC) is the one of higher
-accuracy on those same inner out-of-fold scores, at its own threshold (ties: the more regularised).
-
 Deterministic: questions sorted by id, rows in passage order, fixed seeds, single-threaded fitting.
 """
 from __future__ import annotations
@@ -45,15 +42,6 @@ THRESHOLD_RULE = "accuracy"
 TARGET_PRECISION = 0.95  # (the "precision" rule only)
 TRAIN_CANDIDATES = 16  # sentences per question the main model is fitted on (more than the 10 embedded at answer time)
 SEED = 0
-# The trees' sizes tried, fixed before any run of them; `fit` keeps the one of higher accuracy on the inner
-# out-of-fold scores of the training questions (ties: the more regularised, listed first).
-GBM_CONFIGS = {
-    "regularised": {"max_iter": 100, "learning_rate": 0.06, "max_leaf_nodes": 7, "min_samples_leaf": 100,
-                    "l2_regularization": 5.0},
-    "default": {"max_iter": 150, "learning_rate": 0.06, "max_leaf_nodes": 15, "min_samples_leaf": 20,
-                "l2_regularization": 1.0},
-}
-DEFAULT_CONFIG = "default"
 
 
 @dataclass
@@ -89,15 +77,13 @@ def extract(service, items: Sequence[EvalItem], params: ExtractiveParams = Extra
     from qa.question import analyse  # noqa: PLC0415
 
     issues = corpus_issues(items)
-    # the passages' titles and headings are embedded with the rows, as at answer time
-    similarity = service._similarity if hasattr(service.encoder, "similarity") else None
     out = []
     for item in tqdm(sorted(items, key=lambda i: i.id), desc="features", unit="q", disable=not progress):
         info = analyse(item.question)
         if info.lang == "en":
             info.terms = service._english_terms(item.question)
         hits = service.search(item.question, top_k=max(service.settings.top_k, params.max_passages))
-        rows = candidate_rows(info, hits, params, similarity)
+        rows = candidate_rows(info, hits, params)
         labels = [label_row(item, r, hits[r.hit_index].chunk.text) for r in rows]
         out.append(QuestionRows(item, item_issues(item, issues)[0] if issues else "", rows, labels, item.question))
     return out
@@ -106,13 +92,14 @@ def extract(service, items: Sequence[EvalItem], params: ExtractiveParams = Extra
 # ------------------------------------------------------------------------------------------- fitting
 
 
-def _fit_scorer(method: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...], config: str = DEFAULT_CONFIG) -> Scorer:
+def _fit_scorer(method: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Scorer:
     if y.min() == y.max():
         raise ValueError("training rows of one class only: need answerable questions whose evidence is retrieved")
     if method == "gbm":
         from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
 
-        clf = HistGradientBoostingClassifier(**GBM_CONFIGS[config], early_stopping=False, random_state=SEED)
+        clf = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.06, max_leaf_nodes=15, min_samples_leaf=20,
+                                             l2_regularization=1.0, early_stopping=False, random_state=SEED)
         clf.fit(x, y)
         trees = []
         for (pred,) in clf._predictors:  # binary: one tree per iteration
@@ -169,34 +156,24 @@ def fit(data: Sequence[QuestionRows], method: str, similarity, params: Extractiv
     """Fit pre-selection and main models on `data`; choose the threshold on out-of-fold scores of the
     questions `threshold_on` accepts (default: all but the template questions, ids t…)."""
     threshold_on = threshold_on or is_eval_question
-    if rule not in THRESHOLD_RULES:
-        raise ValueError(f"unknown threshold rule {rule!r}; known: {', '.join(THRESHOLD_RULES)}")
+    pre, main, _ = _fit_pair(data, method, similarity, params)
+    if inner_cv:
+        tops = _out_of_fold_tops(data, method, similarity, params)
+    else:
+        tops = _tops(data, pre, main, similarity, params)
     keep = [k for k, q in enumerate(data) if threshold_on(q)] or list(range(len(data)))
-    # The trees' size: the config of higher accuracy on the inner out-of-fold scores (training issues only).
-    configs = list(GBM_CONFIGS) if method == "gbm" and inner_cv and len({q.issue for q in data}) >= 2 else [DEFAULT_CONFIG]
-    inner: dict[str, float] = {}
-    best = None
-    for config in configs:
-        tops = _out_of_fold_tops(data, method, similarity, params, config) if inner_cv else None
-        if tops is None:
-            pre, main, _ = _fit_pair(data, method, similarity, params, config)
-            tops = _tops(data, pre, main, similarity, params)
-        picked = [tops[k] for k in keep]
-        if rule == "accuracy":
-            threshold, achieved = choose_threshold_accuracy(picked, [data[k].item.answerable for k in keep])
-        else:
-            threshold, achieved = choose_threshold(picked, target_precision)
-        inner[config] = round(question_accuracy(picked, threshold, [data[k].item.answerable for k in keep]), 4)
-        if best is None or inner[config] > inner[best[0]]:
-            best = (config, threshold, achieved, picked)
-    config, threshold, achieved, picked = best
-    pre, main, _ = _fit_pair(data, method, similarity, params, config)
+    picked = [tops[k] for k in keep]
+    if rule == "accuracy":
+        threshold, achieved = choose_threshold_accuracy(picked, [data[k].item.answerable for k in keep])
+    elif rule == "precision":
+        threshold, achieved = choose_threshold(picked, target_precision)
+    else:
+        raise ValueError(f"unknown threshold rule {rule!r}; known: {', '.join(THRESHOLD_RULES)}")
     answerable = [data[k].item.answerable for k in keep]
     at = question_figures(picked, threshold, answerable)
     issues = sorted({q.issue for q in data})
     digest = hashlib.sha256("\n".join(f"{q.item.id}\t{q.question}\t{sum(q.labels)}" for q in data).encode()).hexdigest()[:16]
-    meta = {"method": method, "gbm_config": config if method == "gbm" else None, "inner_accuracy": inner,
-            "threshold_rule": rule, "target_precision": target_precision if rule == "precision" else None,
+    meta = {"method": method, "threshold_rule": rule, "target_precision": target_precision if rule == "precision" else None,
             "precision_at_threshold": at["right_among_answered"], "accuracy_at_threshold": round(achieved, 4) if rule == "accuracy" else None,
             "threshold_questions": len(keep), "at_threshold": at,
             "trained_on": {"questions": len(data), "issues": issues, "rows": sum(len(q.rows) for q in data),
@@ -205,16 +182,15 @@ def fit(data: Sequence[QuestionRows], method: str, similarity, params: Extractiv
     return Decision(pre, main, threshold, meta)
 
 
-def _fit_pair(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams,
-              config: str = DEFAULT_CONFIG):
+def _fit_pair(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams):
     base_rows = [r.features for q in data for r in q.rows]
     base_y = np.array([lab for q in data for lab in q.labels])
-    pre = _fit_scorer(method, _matrix(base_rows, BASE_FEATURES), base_y, BASE_FEATURES, config)
+    pre = _fit_scorer(method, _matrix(base_rows, BASE_FEATURES), base_y, BASE_FEATURES)
     main_rows, main_y = [], []
     for q, order in zip(data, _pre_orders(data, pre, TRAIN_CANDIDATES)):
         main_rows += _with_semantic(q, order, params, similarity)
         main_y += [q.labels[k] for k in order]
-    main = _fit_scorer(method, _matrix(main_rows, FEATURES), np.array(main_y), FEATURES, config)
+    main = _fit_scorer(method, _matrix(main_rows, FEATURES), np.array(main_y), FEATURES)
     return pre, main, len(main_rows)
 
 
@@ -237,17 +213,16 @@ def _tops(data: Sequence[QuestionRows], pre: Scorer, main: Scorer, similarity, p
     return out
 
 
-def _out_of_fold_tops(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams,
-                      config: str = DEFAULT_CONFIG) -> list[tuple[float, int]]:
+def _out_of_fold_tops(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams) -> list[tuple[float, int]]:
     issues = sorted({q.issue for q in data})
     if len(issues) < 2:
-        pre, main, _ = _fit_pair(data, method, similarity, params, config)
+        pre, main, _ = _fit_pair(data, method, similarity, params)
         return _tops(data, pre, main, similarity, params)
     out = []
     for issue in issues:
         train = [q for q in data if q.issue != issue]
         test = [q for q in data if q.issue == issue]
-        pre, main, _ = _fit_pair(train, method, similarity, params, config)
+        pre, main, _ = _fit_pair(train, method, similarity, params)
         out.extend(_tops(test, pre, main, similarity, params))
     return out
 
@@ -276,12 +251,6 @@ def choose_threshold_accuracy(tops: Sequence[tuple[float, int]], answerable: Seq
         if right / n > best_acc:
             best_acc, best_t = right / n, p
     return math.floor(float(best_t) * 1e6) / 1e6, float(best_acc)
-
-
-def question_accuracy(tops: Sequence[tuple[float, int]], threshold: float, answerable: Sequence[bool]) -> float:
-    """Answerable questions answered right plus unanswerable ones refused, over all."""
-    right = sum((p >= threshold and ok) if a else p < threshold for (p, ok), a in zip(tops, answerable))
-    return right / max(1, len(tops))
 
 
 def choose_threshold(tops: Sequence[tuple[float, int]], target: float) -> tuple[float, float]:
