@@ -15,7 +15,7 @@ from qa.answer.decision import Decision, Scorer, load_decision, shipped_decision
 from qa.answer.features import BASE_FEATURES, FEATURES, role_agreement
 from qa.evaluation.folds import is_original, issue_folds, item_issues
 from qa.evaluation.items import EvalItem, load_items
-from qa.evaluation.train import _fit_scorer, choose_threshold, choose_threshold_accuracy, label_row
+from qa.evaluation.train import _fit_scorer, choose_threshold, choose_threshold_accuracy, choose_threshold_calibrated, label_row
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -80,11 +80,33 @@ def test_threshold_maximises_accuracy_on_answerable_and_unanswerable():
     assert (t, acc) == (0.5, 1.0)
 
 
+def test_calibrated_threshold_is_where_a_right_answer_is_as_likely_as_an_unanswerable_question():
+    # right answers score high, unanswerable questions low, wrong best candidates in between: the calibrated
+    # P(right | p) and P(unanswerable | p) cross between the two groups, and the accuracy there is reported
+    rng = np.random.default_rng(0)
+    tops, answerable = [], []
+    for _ in range(300):
+        kind = rng.integers(3)  # 0 right, 1 wrong, 2 unanswerable
+        centre = {0: 0.8, 1: 0.5, 2: 0.2}[int(kind)]
+        tops.append((float(np.clip(centre + rng.normal(0, 0.1), 0.01, 0.99)), int(kind == 0)))
+        answerable.append(kind != 2)
+    t, acc, cal = choose_threshold_calibrated(tops, answerable)
+    assert 0.3 < t < 0.7 and cal["classes"] == ["right", "wrong", "unanswerable"]
+    z = np.log(t / (1 - t))
+    c, b = np.array(cal["coef"]), np.array(cal["intercept"])
+    assert abs((b[0] + c[0] * z) - (b[2] + c[2] * z)) < 1e-3  # the two outcomes equally likely at the threshold
+    right = sum((ok if a else 0) if p >= t else (not a) for (p, ok), a in zip(tops, answerable))
+    assert acc == right / len(tops)
+    assert choose_threshold_calibrated(tops, answerable) == (t, acc, cal)  # deterministic
+    # one outcome missing: the accuracy rule, no calibration
+    assert choose_threshold_calibrated([(0.9, 1), (0.2, 0)], [True, True])[2] is None
+
+
 def test_shipped_model_reads_and_names_its_features():
     d = shipped_decision()
     assert d.main.features == FEATURES and d.pre.features == BASE_FEATURES
     assert 0.0 < d.threshold < 1.0
-    assert d.meta["method"] in ("gbm", "logistic") and d.meta["threshold_rule"] in ("accuracy", "precision")
+    assert d.meta["method"] in ("gbm", "logistic") and d.meta["threshold_rule"] in ("calibrated", "accuracy", "precision")
     assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))).threshold == d.threshold
 
 
@@ -184,6 +206,51 @@ def test_the_setting_chooses_the_decision(monkeypatch):
         Settings(answer_decision="learned")
     with pytest.raises(ValueError):
         ExtractiveParams(decision="learned")
+
+
+def test_synonym_pairs_are_read_off_the_texts_definitions():
+    from qa.answer.synonyms import linked, load_pairs, mine
+
+    # (sentences of the corpus: a colloquial name, a defined short name inside a longer run)
+    text = ("互联网租赁自行车（俗称共享单车），是移动互联网和租赁自行车融合发展的新型服务模式。"
+            "为了加强本市城市公共厕所（以下简称城市公厕）的建设和管理，制定本办法。")
+    assert mine([text]) == [("互联网租赁自行车", "共享单车"), ("城市公共厕所", "城市公厕")]
+    assert mine(["本办法自印发之日起施行。"]) == []
+    assert ("互联网租赁自行车", "共享单车") in load_pairs()  # the shipped file, mined from the bundled corpus
+    pairs = [("互联网租赁自行车", "共享单车")]
+    assert linked("骑共享单车要满几岁", "互联网租赁自行车用户须年满16周岁", pairs) == ["共享单车"]
+    assert linked("骑共享单车要满几岁", "共享单车企业", pairs) == []  # the question's own name: no link needed
+    assert linked("互联网租赁自行车停放", "共享单车停放", pairs) == ["互联网租赁自行车"]
+
+
+@pytest.mark.slow
+def test_shipped_synonyms_are_what_the_command_mines_from_the_index(service, tmp_path):
+    from qa.answer.synonyms import SYNONYMS_PATH, main
+
+    out = tmp_path / "synonyms.tsv"
+    main(["--index", str(service.settings.index_dir), "--out", str(out)])
+    assert out.read_text(encoding="utf-8") == SYNONYMS_PATH.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_paraphrase_features_on_real_passages(service):
+    """The question's similarity to the passage's title and heading, the share of its words they hold, and
+    the corpus's synonym pair (共享单车 asked, 互联网租赁自行车 written)."""
+    from qa.answer.extractive import ExtractiveParams, candidate_rows
+    from qa.question import analyse
+
+    info = analyse("骑共享单车要满几岁？")
+    hits = service.search(info.text, top_k=5)
+    rows = candidate_rows(info, hits, ExtractiveParams(), service._similarity)
+    bike = [r for r in rows if "互联网租赁自行车" in hits[r.hit_index].chunk.doc_title]
+    other = [r for r in rows if "互联网租赁自行车" not in hits[r.hit_index].chunk.doc_title]
+    assert bike and all(r.features["synonym_context"] == 1.0 and r.features["title_coverage"] > 0 for r in bike)
+    assert all(r.features["synonym_context"] == 0.0 for r in other)
+    assert all(0.5 < r.features["title_semantic"] <= 1.0 and r.features["title_semantic_best_gap"] <= 0 for r in rows)
+    assert any(r.features["synonym_sentence"] == 1.0 for r in bike)
+    # without an encoder the cosines are missing (the trees route them as trained), the rest is read
+    plain = candidate_rows(info, hits, ExtractiveParams())
+    assert all(np.isnan(r.features["title_semantic"]) and "title_coverage" in r.features for r in plain)
 
 
 @pytest.mark.slow

@@ -113,6 +113,13 @@ def _uncovered_reason(state: _State) -> str | None:
     return None
 
 
+def refused_before_scoring(info: QuestionInfo, hits: list[SearchHit], doc_numbers: list[str] | tuple = ()) -> str | None:
+    """The refusal the chain gives before any sentence is scored (`_uncovered_reason`: an issue, document
+    number or year no retrieved passage covers), for a question without year parts; None when it scores.
+    (`qa train` leaves such questions out of the threshold choice: no threshold changes their outcome.)"""
+    return _uncovered_reason(_State(AskRequest(info.text), info, list(hits), doc_numbers=list(doc_numbers)))
+
+
 def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
                        params: ExtractiveParams = ExtractiveParams(),
                        similarity: SentenceSimilarity | None = None,

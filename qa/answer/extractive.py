@@ -31,7 +31,8 @@ from qa.answer.sentences import Sentence, continuation, introduction, passage_bo
 from qa.answer.types import AnswerResult, Citation
 from qa.corpus.normalize import normalize_for_search
 from qa.answer.decision import Decision, shipped_decision
-from qa.answer.features import Row, add_relative, add_semantic, agreement_with_role, base_features, role_agreement
+from qa.answer.features import Row, add_context_semantic, add_relative, add_semantic, agreement_with_role, base_features, role_agreement
+from qa.answer.synonyms import linked
 from qa.models import SearchHit, issue_name, source_name
 from qa.vocabulary import (GROUP_NOUNS, NAME_ROLE as _NAME_ROLE, PERSON_PRONOUN as _PRONOUN, ROLES as _ROLES,
                            ROW_ROLE as _ROW_ROLE, alternation, asked_role)
@@ -44,6 +45,8 @@ _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?(?:底
 # A start point said without a date (自印发之日起施行 / 试用期从原任职时间算起) answers 从什么时候 too.
 _CALENDAR = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _DATE_RELATIVE = re.compile(r"之日起|时间算起|时起算|日起算|起计算")
+
+_CONTEXT_MAX_CHARS = 120  # characters of a title or heading embedded (cost grows with length)
 
 NOT_FOUND_ZH = "公报中未找到能回答该问题的内容。"
 NOT_FOUND_EN = "The gazette does not contain an answer to this question."
@@ -252,8 +255,10 @@ def rules_scores(info: QuestionInfo, hits: list[SearchHit], params: ExtractivePa
     return out
 
 
-def candidate_rows(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams) -> list[Row]:
-    """Every sentence of the retrieved passages with the features known before embedding."""
+def candidate_rows(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
+                   similarity: SentenceSimilarity | None = None) -> list[Row]:
+    """Every sentence of the retrieved passages with the features known before embedding sentences (the
+    passages' titles and headings are embedded here: a few short texts per question, cached by the encoder)."""
     q = bigrams(info.content)
     groups = question_terms(info) if info.lang == "en" else []
     terms = question_terms(info)
@@ -288,9 +293,52 @@ def candidate_rows(info: QuestionInfo, hits: list[SearchHit], params: Extractive
         r.features = base_features(info, r.sentence, hit, r.hit_index, lexical, alone,
                                    weighted_overlap(terms, weights, own, ctx),
                                    r.hit_index < params.max_passages and _other_year(info, r.sentence.text, hit))
+    _add_paraphrase(info, rows, hits, terms, weights, similarity)
     add_relative(rows, "selective", "selective_best_gap")
     add_relative(rows, "lexical", "lexical_best_gap")
     return rows
+
+
+def _passage_parts(hit: SearchHit) -> dict[str, str]:
+    """The texts that name what a passage is about: its document's title and its section heading."""
+    return {"title": hit.chunk.doc_title or "", "heading": " ".join(hit.chunk.section_path or ())}
+
+
+def _coverage(terms: list, weights: list[float], text: str, links: list[str]) -> float:
+    """The share (by weight) of the question's terms `text` holds, a term inside a name whose defined
+    synonym `text` holds (`links`) counting as held."""
+    total = sum(weights)
+    if not total or not text:
+        return 0.0
+    got = sum(w for (alts, _), w in zip(terms, weights)
+              if w and any(holds(text, a) or any(a in name for name in links) for a in alts))
+    return got / total
+
+
+def _add_paraphrase(info: QuestionInfo, rows: list[Row], hits: list[SearchHit], terms: list, weights: list[float],
+                    similarity: SentenceSimilarity | None) -> None:
+    """How well each row's passage's title and heading paraphrase the question (cosine, share of its
+    words, the corpus's synonym pairs), and whether the sentence or its context holds the other name of
+    a name the question uses (骑共享单车… / 互联网租赁自行车…)."""
+    question = flat(info.text)
+    used = sorted({r.hit_index for r in rows})
+    parts = {i: {k: flat(v) for k, v in _passage_parts(hits[i]).items()} for i in used}
+    for part in ("title", "heading"):
+        cover = {i: _coverage(terms, weights, parts[i][part], linked(question, parts[i][part])) for i in used}
+        for r in rows:
+            r.features[f"{part}_coverage"] = cover[r.hit_index]
+        cosines: dict[int, float] = {}
+        if similarity is not None:
+            texts = {i: _passage_parts(hits[i])[part].strip() for i in used}
+            todo = [i for i in used if texts[i]]
+            if todo:
+                cosines = dict(zip(todo, similarity(info.text, [texts[i][:_CONTEXT_MAX_CHARS] for i in todo])))
+        add_context_semantic(rows, part, cosines)
+    for r in rows:
+        own = flat(f"{r.sentence.lead}{r.sentence.text}" if r.sentence.item else r.sentence.text)
+        context = f"{flat(r.sentence.lead)}{parts[r.hit_index]['title']}{parts[r.hit_index]['heading']}"
+        r.features["synonym_sentence"] = float(bool(linked(question, own)))
+        r.features["synonym_context"] = float(bool(linked(question, context)))
 
 
 def embed_rows(info: QuestionInfo, rows: list[Row], params: ExtractiveParams, pre: list[float] | None,
@@ -308,7 +356,7 @@ def embed_rows(info: QuestionInfo, rows: list[Row], params: ExtractiveParams, pr
 def trained_scores(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
                    similarity: SentenceSimilarity | None = None) -> list[_Candidate]:
     """Candidates best first by the trained decision's probability that they answer."""
-    rows = candidate_rows(info, hits, params)
+    rows = candidate_rows(info, hits, params, similarity)
     if not rows:
         return []
     model = params.model

@@ -4,8 +4,10 @@ What the hand-set bonuses used to add up is kept apart here, one signal each, fo
 (qa/answer/decision.py): the share of the question's words the sentence and its context hold, how rare
 those words are, the passage's retrieval rank and score, the asked kind of value present (a number, a
 date, a name), the roster role agreeing with the one asked, the grounding checks (year, place,
-organisation, value, people), the shape of the sentence (a heading, a list's introduction, a roster row)
-and, added after the costly embedding step, the semantic similarity to the question.
+organisation, value, people), the shape of the sentence (a heading, a list's introduction, a roster row),
+how well the passage's section heading and document title paraphrase the question (their cosine to it,
+the share of its words they hold, synonym pairs the corpus defines: qa/answer/synonyms.py) and, added
+after the costly embedding step, the semantic similarity to the question.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ BASE_FEATURES = (
     "shape_intro", "shape_caption", "shape_heading", "shape_named", "shape_money", "shape_rate",
     "shape_district_section", "shape_range", "shape_table", "shape_other_unit", "shape_removal", "shape_located",
     "shape_extreme_row",
+    *(f"{part}_{kind}" for part in ("title", "heading") for kind in ("coverage", "semantic", "semantic_best_gap")),
+    "synonym_sentence", "synonym_context",
 )
 # ... and after it.
 SEMANTIC_FEATURES = ("semantic", "semantic_best_gap", "semantic_rank")
@@ -128,6 +132,16 @@ def add_relative(rows: list[Row], key: str, out_key: str) -> None:
     best = max((r.features[key] for r in rows), default=0.0)
     for r in rows:
         r.features[out_key] = r.features[key] - best
+
+
+def add_context_semantic(rows: list[Row], part: str, cosine_of_hit: dict[int, float]) -> None:
+    """The cosine of the question to each row's passage's title or heading (`part`), and its gap to the
+    best passage's (missing where the passage has none)."""
+    best = max(cosine_of_hit.values(), default=float("nan"))
+    for r in rows:
+        cos = cosine_of_hit.get(r.hit_index, float("nan"))
+        r.features[f"{part}_semantic"] = cos
+        r.features[f"{part}_semantic_best_gap"] = cos - best
 
 
 def add_semantic(rows: list[Row], cosines: list[float]) -> None:

@@ -177,7 +177,7 @@ def train_command(
     extra: Annotated[Optional[Path], typer.Option("--extra", dir_okay=False, metavar="FILE", help="Template training questions (JSONL).",
                                                   show_default="eval/training_questions.jsonl when present")] = None,
     method: Annotated[str, typer.Option("--method", help="gbm (gradient-boosted trees) or logistic.")] = "gbm",
-    threshold_rule: Annotated[str, typer.Option("--threshold-rule", help="accuracy: the threshold maximising right answers + right refusals on out-of-fold scores of the eval questions; precision: the lowest reaching --target-precision.")] = "accuracy",
+    threshold_rule: Annotated[str, typer.Option("--threshold-rule", help="calibrated: where the calibrated chance that the best candidate answers right equals the chance the question is unanswerable (Platt on out-of-fold scores); accuracy: the threshold maximising right answers + right refusals on out-of-fold scores of the eval questions; precision: the lowest reaching --target-precision.")] = "calibrated",
     target_precision: Annotated[float, typer.Option("--target-precision", min=0.5, max=1.0, help="With --threshold-rule precision: share of answered questions that must be right at the threshold (on out-of-fold scores).")] = 0.95,
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also score every method leave-one-issue-out and record the comparison in the model file.")] = True,
     out: Annotated[Optional[Path], typer.Option("--out", dir_okay=False, help="Model file (default: the one shipped in the package, qa/answer/decision_model.json).")] = None,

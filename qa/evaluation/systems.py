@@ -139,7 +139,7 @@ def decision_factory(service: "GazetteService", questions, extra=None, method: s
     except ValueError:  # no model trained yet: the defaults of `qa train`
         shipped = {}
     method = method or shipped.get("method", "gbm")
-    rule = rule or shipped.get("threshold_rule") or tr.THRESHOLD_RULE
+    rule = rule or tr.THRESHOLD_RULE  # the rule `qa train` applies today (the shipped model may predate it)
     target = target_precision or shipped.get("target_precision") or tr.TARGET_PRECISION
     cache: dict[str, tr.QuestionRows] = {}
     extra_items = load_items(extra) if extra else []

@@ -12,8 +12,21 @@ scores the model has already fitted), over the eval questions of the training is
 questions are all answerable and would bias it towards answering), it is the best candidate's probability
 that maximises the decision's accuracy on them: an answerable question counts right when its best
 candidate reaches the threshold and is right, an unanswerable one when its best candidate stays below it.
-Ties go to the higher threshold (a refusal costs staff less trust than a wrong answer). `--threshold-rule
-precision` keeps the older rule (the lowest threshold reaching a target precision).
+Ties go to the higher threshold (a refusal costs staff less trust than a wrong answer). That is
+`--threshold-rule accuracy`; the default `calibrated` (rule fixed 2026-12-01 04:38 UTC, before its CV run)
+reads the same out-of-fold scores through a Platt-style calibration instead: a multinomial logistic
+regression on logit(p) gives P(right answer), P(wrong answer), P(unanswerable) for each p, and the
+threshold is where P(right) = P(unanswerable) (answering as likely right as refusing), a crossing of two
+curves fitted on all the questions rather than the arg-max of a flat curve. `--threshold-rule precision`
+keeps the oldest rule (the lowest threshold reaching a target precision).
+
+Only the questions whose outcome the threshold decides are read: a question the chain refuses before any
+sentence is scored (an issue, document number or year no retrieved passage covers:
+qa/answer/chain.py `refused_before_scoring`) is refused whatever its score (rule fixed 2026-12-01 06:50
+UTC, before its CV run).
+
+The trees' size (GBM_CONFIGS, fixed before any run of them, 2026-12-01 06:16 UTC) is the one of higher
+accuracy on those same inner out-of-fold scores, at its own threshold (ties: the more regularised).
 
 Deterministic: questions sorted by id, rows in passage order, fixed seeds, single-threaded fitting.
 """
@@ -37,11 +50,20 @@ from qa.evaluation.folds import corpus_issues, item_issues
 from qa.evaluation.items import EvalItem
 
 METHODS = ("gbm", "logistic")
-THRESHOLD_RULES = ("accuracy", "precision")
-THRESHOLD_RULE = "accuracy"
+THRESHOLD_RULES = ("calibrated", "accuracy", "precision")
+THRESHOLD_RULE = "calibrated"
 TARGET_PRECISION = 0.95  # (the "precision" rule only)
 TRAIN_CANDIDATES = 16  # sentences per question the main model is fitted on (more than the 10 embedded at answer time)
 SEED = 0
+# The trees' sizes tried, fixed before any run of them; `fit` keeps the one of higher accuracy on the inner
+# out-of-fold scores of the training questions (ties: the more regularised, listed first).
+GBM_CONFIGS = {
+    "regularised": {"max_iter": 100, "learning_rate": 0.06, "max_leaf_nodes": 7, "min_samples_leaf": 100,
+                    "l2_regularization": 5.0},
+    "default": {"max_iter": 150, "learning_rate": 0.06, "max_leaf_nodes": 15, "min_samples_leaf": 20,
+                "l2_regularization": 1.0},
+}
+DEFAULT_CONFIG = "default"
 
 
 @dataclass
@@ -51,6 +73,7 @@ class QuestionRows:
     rows: list[Row]
     labels: list[int]
     question: str = ""
+    refused_upstream: bool = False  # the chain refuses it before scoring (an issue/document/year not covered)
 
 
 def label_row(item: EvalItem, row: Row, passage_text: str) -> int:
@@ -74,32 +97,38 @@ def extract(service, items: Sequence[EvalItem], params: ExtractiveParams = Extra
     """Rows (features before embedding) and labels for every question, sorted by id."""
     from tqdm import tqdm  # noqa: PLC0415
 
+    from qa.answer.chain import part_years, refused_before_scoring  # noqa: PLC0415
     from qa.question import analyse  # noqa: PLC0415
 
     issues = corpus_issues(items)
+    # the passages' titles and headings are embedded with the rows, as at answer time
+    similarity = service._similarity if hasattr(service.encoder, "similarity") else None
     out = []
     for item in tqdm(sorted(items, key=lambda i: i.id), desc="features", unit="q", disable=not progress):
         info = analyse(item.question)
         if info.lang == "en":
             info.terms = service._english_terms(item.question)
         hits = service.search(item.question, top_k=max(service.settings.top_k, params.max_passages))
-        rows = candidate_rows(info, hits, params)
+        rows = candidate_rows(info, hits, params, similarity)
         labels = [label_row(item, r, hits[r.hit_index].chunk.text) for r in rows]
-        out.append(QuestionRows(item, item_issues(item, issues)[0] if issues else "", rows, labels, item.question))
+        # (a question of several years is answered per year from its own passages: not judged here)
+        upstream = len(part_years(info)) < 2 and refused_before_scoring(
+            info, hits, list(service.searcher.routes(item.question).doc_numbers)) is not None
+        out.append(QuestionRows(item, item_issues(item, issues)[0] if issues else "", rows, labels, item.question,
+                                upstream))
     return out
 
 
 # ------------------------------------------------------------------------------------------- fitting
 
 
-def _fit_scorer(method: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Scorer:
+def _fit_scorer(method: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...], config: str = DEFAULT_CONFIG) -> Scorer:
     if y.min() == y.max():
         raise ValueError("training rows of one class only: need answerable questions whose evidence is retrieved")
     if method == "gbm":
         from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
 
-        clf = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.06, max_leaf_nodes=15, min_samples_leaf=20,
-                                             l2_regularization=1.0, early_stopping=False, random_state=SEED)
+        clf = HistGradientBoostingClassifier(**GBM_CONFIGS[config], early_stopping=False, random_state=SEED)
         clf.fit(x, y)
         trees = []
         for (pred,) in clf._predictors:  # binary: one tree per iteration
@@ -156,41 +185,59 @@ def fit(data: Sequence[QuestionRows], method: str, similarity, params: Extractiv
     """Fit pre-selection and main models on `data`; choose the threshold on out-of-fold scores of the
     questions `threshold_on` accepts (default: all but the template questions, ids t…)."""
     threshold_on = threshold_on or is_eval_question
-    pre, main, _ = _fit_pair(data, method, similarity, params)
-    if inner_cv:
-        tops = _out_of_fold_tops(data, method, similarity, params)
-    else:
-        tops = _tops(data, pre, main, similarity, params)
-    keep = [k for k, q in enumerate(data) if threshold_on(q)] or list(range(len(data)))
-    picked = [tops[k] for k in keep]
-    if rule == "accuracy":
-        threshold, achieved = choose_threshold_accuracy(picked, [data[k].item.answerable for k in keep])
-    elif rule == "precision":
-        threshold, achieved = choose_threshold(picked, target_precision)
-    else:
+    if rule not in THRESHOLD_RULES:
         raise ValueError(f"unknown threshold rule {rule!r}; known: {', '.join(THRESHOLD_RULES)}")
+    # The threshold is read off the questions whose outcome it decides: not those the chain refuses before
+    # scoring (an issue, document or year no passage covers), whatever their score.
+    keep = [k for k, q in enumerate(data) if threshold_on(q) and not q.refused_upstream] or list(range(len(data)))
+    # The trees' size: the config of higher accuracy on the inner out-of-fold scores (training issues only).
+    configs = list(GBM_CONFIGS) if method == "gbm" and inner_cv and len({q.issue for q in data}) >= 2 else [DEFAULT_CONFIG]
+    inner: dict[str, float] = {}
+    best = None
+    for config in configs:
+        tops = _out_of_fold_tops(data, method, similarity, params, config) if inner_cv else None
+        if tops is None:
+            pre, main, _ = _fit_pair(data, method, similarity, params, config)
+            tops = _tops(data, pre, main, similarity, params)
+        picked = [tops[k] for k in keep]
+        calibration = None
+        if rule == "calibrated":
+            threshold, achieved, calibration = choose_threshold_calibrated(picked, [data[k].item.answerable for k in keep])
+        elif rule == "accuracy":
+            threshold, achieved = choose_threshold_accuracy(picked, [data[k].item.answerable for k in keep])
+        else:
+            threshold, achieved = choose_threshold(picked, target_precision)
+        inner[config] = round(question_accuracy(picked, threshold, [data[k].item.answerable for k in keep]), 4)
+        if best is None or inner[config] > inner[best[0]]:
+            best = (config, threshold, achieved, picked, calibration)
+    config, threshold, achieved, picked, calibration = best
+    pre, main, _ = _fit_pair(data, method, similarity, params, config)
     answerable = [data[k].item.answerable for k in keep]
     at = question_figures(picked, threshold, answerable)
     issues = sorted({q.issue for q in data})
     digest = hashlib.sha256("\n".join(f"{q.item.id}\t{q.question}\t{sum(q.labels)}" for q in data).encode()).hexdigest()[:16]
-    meta = {"method": method, "threshold_rule": rule, "target_precision": target_precision if rule == "precision" else None,
-            "precision_at_threshold": at["right_among_answered"], "accuracy_at_threshold": round(achieved, 4) if rule == "accuracy" else None,
+    meta = {"method": method, "gbm_config": config if method == "gbm" else None, "inner_accuracy": inner,
+            "threshold_rule": rule, "target_precision": target_precision if rule == "precision" else None,
+            "precision_at_threshold": at["right_among_answered"], "accuracy_at_threshold": round(achieved, 4) if rule in ("accuracy", "calibrated") else None,
+            "calibration": calibration,
             "threshold_questions": len(keep), "at_threshold": at,
+            "refused_before_scoring": sum(q.refused_upstream for q in data),
             "trained_on": {"questions": len(data), "issues": issues, "rows": sum(len(q.rows) for q in data),
                            "positive_rows": sum(sum(q.labels) for q in data), "data_sha256": digest},
             "features": list(FEATURES)}
     return Decision(pre, main, threshold, meta)
 
 
-def _fit_pair(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams):
+def _fit_pair(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams,
+              config: str = DEFAULT_CONFIG):
     base_rows = [r.features for q in data for r in q.rows]
     base_y = np.array([lab for q in data for lab in q.labels])
-    pre = _fit_scorer(method, _matrix(base_rows, BASE_FEATURES), base_y, BASE_FEATURES)
+    pre = _fit_scorer(method, _matrix(base_rows, BASE_FEATURES), base_y, BASE_FEATURES, config)
     main_rows, main_y = [], []
     for q, order in zip(data, _pre_orders(data, pre, TRAIN_CANDIDATES)):
         main_rows += _with_semantic(q, order, params, similarity)
         main_y += [q.labels[k] for k in order]
-    main = _fit_scorer(method, _matrix(main_rows, FEATURES), np.array(main_y), FEATURES)
+    main = _fit_scorer(method, _matrix(main_rows, FEATURES), np.array(main_y), FEATURES, config)
     return pre, main, len(main_rows)
 
 
@@ -213,16 +260,17 @@ def _tops(data: Sequence[QuestionRows], pre: Scorer, main: Scorer, similarity, p
     return out
 
 
-def _out_of_fold_tops(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams) -> list[tuple[float, int]]:
+def _out_of_fold_tops(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams,
+                      config: str = DEFAULT_CONFIG) -> list[tuple[float, int]]:
     issues = sorted({q.issue for q in data})
     if len(issues) < 2:
-        pre, main, _ = _fit_pair(data, method, similarity, params)
+        pre, main, _ = _fit_pair(data, method, similarity, params, config)
         return _tops(data, pre, main, similarity, params)
     out = []
     for issue in issues:
         train = [q for q in data if q.issue != issue]
         test = [q for q in data if q.issue == issue]
-        pre, main, _ = _fit_pair(train, method, similarity, params)
+        pre, main, _ = _fit_pair(train, method, similarity, params, config)
         out.extend(_tops(test, pre, main, similarity, params))
     return out
 
@@ -251,6 +299,53 @@ def choose_threshold_accuracy(tops: Sequence[tuple[float, int]], answerable: Seq
         if right / n > best_acc:
             best_acc, best_t = right / n, p
     return math.floor(float(best_t) * 1e6) / 1e6, float(best_acc)
+
+
+def question_accuracy(tops: Sequence[tuple[float, int]], threshold: float, answerable: Sequence[bool]) -> float:
+    """Answerable questions answered right plus unanswerable ones refused, over all."""
+    right = sum((p >= threshold and ok) if a else p < threshold for (p, ok), a in zip(tops, answerable))
+    return right / max(1, len(tops))
+
+
+def choose_threshold_calibrated(tops: Sequence[tuple[float, int]], answerable: Sequence[bool]) -> tuple[float, float, dict | None]:
+    """Platt-style calibration of the best candidate's probability p into the chances of the three outcomes
+    (answerable and the best candidate right / answerable and it wrong / unanswerable): a multinomial
+    logistic regression on logit(p), fitted on the out-of-fold scores. Answering is right with
+    P(right | p), refusing with P(unanswerable | p); the threshold is where they are equal (answer when
+    answering is at least as likely right as refusing). The crossing of two smooth curves fitted on all the
+    questions moves less from fold to fold than the arg-max of a flat accuracy curve. Falls back to the
+    accuracy rule when the curves do not cross once (one outcome missing, or no slope).
+    Returns (threshold, accuracy at it, the calibration's coefficients)."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    if not tops:
+        return 0.5, 0.0, None
+    p = np.clip(np.array([t[0] for t in tops], dtype=np.float64), 1e-6, 1 - 1e-6)
+    z = np.log(p / (1 - p)).reshape(-1, 1)
+    outcome = np.array([(0 if ok else 1) if a else 2 for (_, ok), a in zip(tops, answerable)])
+    if len(set(outcome.tolist()) & {0, 2}) < 2:
+        t, acc = choose_threshold_accuracy(tops, answerable)
+        return t, acc, None
+    clf = LogisticRegression(C=1e4, max_iter=5000)  # hardly regularised: two parameters per outcome, hundreds of questions
+    clf.fit(z, outcome)
+    cls = [int(c) for c in clf.classes_]
+    if len(cls) == 2:  # no wrong best candidate: binary, one row of coefficients for class 2 against class 0
+        w = {0: 0.0, 2: float(clf.coef_[0][0])}
+        b = {0: 0.0, 2: float(clf.intercept_[0])}
+    else:
+        w = {c: float(clf.coef_[i][0]) for i, c in enumerate(cls)}
+        b = {c: float(clf.intercept_[i]) for i, c in enumerate(cls)}
+    slope, offset = w[0] - w[2], b[0] - b[2]  # log P(right)/P(unanswerable) = offset + slope * z
+    if slope <= 0:
+        t, acc = choose_threshold_accuracy(tops, answerable)
+        return t, acc, None
+    z_star = -offset / slope
+    threshold = math.floor(float(1.0 / (1.0 + math.exp(-z_star))) * 1e6) / 1e6
+    right = sum((ok if a else 0) if pp >= threshold else (not a) for (pp, ok), a in zip(tops, answerable))
+    calibration = {"method": "multinomial logistic on logit(p)", "classes": [
+        ("right", "wrong", "unanswerable")[c] for c in cls], "coef": [w[c] for c in cls], "intercept": [b[c] for c in cls],
+        "logit_threshold": round(z_star, 6)}
+    return threshold, right / len(tops), calibration
 
 
 def choose_threshold(tops: Sequence[tuple[float, int]], target: float) -> tuple[float, float]:
