@@ -254,6 +254,20 @@ def test_paraphrase_features_on_real_passages(service):
 
 
 @pytest.mark.slow
+def test_questions_the_chain_refuses_before_scoring_are_marked(service):
+    """`qa train` reads the threshold only where it decides: a question naming an issue or a year no retrieved
+    passage covers is refused by the chain whatever its score."""
+    from qa.answer.chain import refused_before_scoring
+    from qa.question import analyse
+
+    for q, refused in (("2019年第3期公报发布了哪些文件？", True), ("2030年阳泉市共享单车投放量是多少？", True),
+                       ("骑共享单车要满几岁？", False)):
+        info = analyse(q)
+        reason = refused_before_scoring(info, service.search(q, top_k=5))
+        assert (reason is not None) == refused, (q, reason)
+
+
+@pytest.mark.slow
 def test_features_on_real_passages(service):
     from qa.answer.extractive import ExtractiveParams, candidate_rows
     from qa.question import analyse
