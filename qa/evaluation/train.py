@@ -23,7 +23,7 @@ keeps the oldest rule (the lowest threshold reaching a target precision).
 Only the questions whose outcome the threshold decides are read: a question the chain refuses before any
 sentence is scored (an issue, document number or year no retrieved passage covers:
 qa/answer/chain.py `refused_before_scoring`) is refused whatever its score (rule fixed 2026-12-01 06:46
-UTC, in 878b6cc, before its CV run).
+UTC, in 9c3152f, 878b6cc before a rebase, before its CV run).
 
 The trees' size (GBM_CONFIGS, fixed before any run of them, 2026-12-01 06:16 UTC) is the one of higher
 accuracy on those same inner out-of-fold scores, at its own threshold (ties: the more regularised).
