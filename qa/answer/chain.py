@@ -199,7 +199,7 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
         else:
             state.result = compose(info, state.hits[: max(state.request.top_k, params.max_passages)], params,
                                    state.doc_route, similarity)
-        state.result = _gate(state, params)
+        state.result = _gate(state, params, similarity)
         if state.request.mode == "generative":
             if generative is None:  # asked for, but no endpoint configured (settings.llm_base_url)
                 state.result.notice = NO_LLM_NOTICE
@@ -225,7 +225,7 @@ def build_answer_chain(search: SearchFn, routes: Callable[[str], object],
     return RunnableLambda(retrieve) | RunnableLambda(answer) | RunnableLambda(check_citations)
 
 
-def _gate(state: _State, params: ExtractiveParams) -> AnswerResult:
+def _gate(state: _State, params: ExtractiveParams, similarity: SentenceSimilarity | None = None) -> AnswerResult:
     """The answer as chosen, with the answer gate's features in its trace; refused as the answerer refuses
     when the gate (params.answer_gate, setting answer_gate) finds it unlikely to be right."""
     result = state.result
@@ -234,7 +234,9 @@ def _gate(state: _State, params: ExtractiveParams) -> AnswerResult:
     result.trace.setdefault("route", route)
     if not result.answered:
         return result
-    result.trace["gate_features"] = gate_features(state.info, state.hits, result)
+    # the question's vector is the one retrieval cached; the cited sentences' are the index's (or cached)
+    cosines = similarity(state.info.text, [c.sentence for c in result.citations]) if similarity and result.citations else None
+    result.trace["gate_features"] = gate_features(state.info, state.hits, result, cosines)
     if params.answer_gate is None or gated(params.answer_gate, state.info, state.hits, result):
         return result
     refusal = refuse(state.info, state.hits, missing(state.info))

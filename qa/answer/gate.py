@@ -49,6 +49,9 @@ GATE_FEATURES = (
     "overlap_sentence", "overlap_passage", "overlap_title", "value_present",
     # the grounding checks of the first cited sentence (and how many fail over all cited ones)
     *(f"fails_{name}" for name in CHECKS), "fails_any", "fails_total",
+    # v3, meaning: e5 cosine of the question with the first / best cited sentence (the query vector the search
+    # cached, the index's sentence vectors), the cited passage's dense cosine and its gap to the best hit's
+    "sem_first", "sem_max", "dense_cited", "dense_gap",
 )
 
 
@@ -68,9 +71,11 @@ def _num(v) -> float:
     return float("nan") if v is None else float(v)
 
 
-def gate_features(info: QuestionInfo, hits: list[SearchHit], result: AnswerResult) -> dict[str, float]:
+def gate_features(info: QuestionInfo, hits: list[SearchHit], result: AnswerResult,
+                  cosines: list[float] | None = None) -> dict[str, float]:
     """The gate's inputs for an answered question: `result` as the chain composed it (its `trace`
-    says the route and the decision's score), `hits` what was retrieved for the question."""
+    says the route and the decision's score), `hits` what was retrieved for the question, `cosines` the
+    question's e5 cosine with each cited sentence (None: no encoder at hand; the features are missing)."""
     t = result.trace
     f: dict[str, float] = {
         "lang_en": float(info.lang == "en"), "asks_number": float("number" in info.cues),
@@ -110,6 +115,12 @@ def gate_features(info: QuestionInfo, hits: list[SearchHit], result: AnswerResul
     f.update({f"fails_{name}": float(fails[0][name]) if fails else math.nan for name in CHECKS})
     f["fails_any"] = float(any(fails[0].values())) if fails else math.nan
     f["fails_total"] = float(sum(sum(x.values()) for x in fails))
+    f["sem_first"] = float(cosines[0]) if cosines else math.nan
+    f["sem_max"] = float(max(cosines)) if cosines else math.nan
+    dense = [h.scores.get("dense") for h in hits if h.scores.get("dense") is not None]
+    cited_dense = first.hit.scores.get("dense") if first else None
+    f["dense_cited"] = _num(cited_dense)
+    f["dense_gap"] = float(max(dense) - cited_dense) if dense and cited_dense is not None else math.nan
     return f
 
 
@@ -160,7 +171,8 @@ class AnswerGate:
                 "gate_trained_on": self.meta.get("trained_on", {}).get("questions")}
 
 
-def gated(gate: AnswerGate, info: QuestionInfo, hits: list[SearchHit], result: AnswerResult) -> bool:
+def gated(gate: AnswerGate, info: QuestionInfo, hits: list[SearchHit], result: AnswerResult,
+          cosines: list[float] | None = None) -> bool:
     """Whether the gate lets an answered `result` stand; records its features and probability in the trace."""
     features = result.trace.get("gate_features") or gate_features(info, hits, result)
     p = gate.probability(features)
