@@ -2,13 +2,23 @@
 evaluated with numpy: what the trained answer decision and the learned retrieval ranker both ship."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 
 class ModelFormatError(ValueError):
     pass
+
+
+def read_model_file(path: Path | str, what: str) -> dict:
+    """A shipped model's JSON; an unreadable file is a ModelFormatError naming `what` it is."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"cannot read the {what} {path}: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.evaluation import fitting
 from qa.evaluation import rank_train as rt
 from qa.evaluation.items import EvalItem, load_items
 from qa.index.ranker import (FEATURES, NO_RANK, TOP_N, LearnedRanker, ModelFormatError, candidate_features, load_ranker,
@@ -100,7 +101,7 @@ def test_exported_trees_score_as_scikit_learn(quick):
     scorer = rt.fit_scorer(data, "gbm")
     x, y = np.vstack([q.x for q in data]), np.concatenate([q.labels for q in data])
     x[::7, 3] = np.nan  # missing values take the path the trees learned for them
-    clf = HistGradientBoostingClassifier(**rt.MODELS["gbm"], early_stopping=False, random_state=rt.SEED).fit(
+    clf = HistGradientBoostingClassifier(**rt.MODELS["gbm"], early_stopping=False, random_state=fitting.SEED).fit(
         np.vstack([q.x for q in data]), y)
     assert np.allclose(scorer.proba(x), clf.predict_proba(x)[:, 1], atol=1e-9)
 

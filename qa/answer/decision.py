@@ -12,14 +12,13 @@ scikit-learn at answer time.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from qa.scoring import ModelFormatError, Scorer  # noqa: F401  (the model format's scorer; re-exported)
+from qa.scoring import ModelFormatError, Scorer, read_model_file  # noqa: F401  (the model format's scorer; re-exported)
 
 MODEL_PATH = Path(__file__).with_name("decision_model.json")
 FORMAT_VERSION = 1
@@ -61,11 +60,7 @@ def _matrix(rows: list[dict[str, float]], names: tuple[str, ...]) -> np.ndarray:
 
 
 def load_decision(path: Path | str = MODEL_PATH) -> Decision:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"cannot read the answer decision model {path}: {exc}") from exc
-    return Decision.from_dict(data)
+    return Decision.from_dict(read_model_file(path, "answer decision model"))
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,6 @@ The model ships as JSON (qa/answer/gate_model.json) in the decision model's scor
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.decision import ModelFormatError, Scorer
+from qa.scoring import read_model_file
 from qa.answer.features import DATE, NUMBER
 from qa.answer.grounding import CHECKS, check_failures
 from qa.answer.selection import flat, plain_overlap, question_terms
@@ -181,11 +181,7 @@ def gated(gate: AnswerGate, info: QuestionInfo, hits: list[SearchHit], result: A
 
 
 def load_gate(path: Path | str = GATE_PATH) -> AnswerGate:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"cannot read the answer gate model {path}: {exc}") from exc
-    return AnswerGate.from_dict(data)
+    return AnswerGate.from_dict(read_model_file(path, "answer gate model"))
 
 
 @lru_cache(maxsize=1)

@@ -19,21 +19,19 @@ Deterministic: questions sorted by id, rows in fused order, a fixed seed, single
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qa.evaluation.fitting import fit_logistic, fit_trees, write_model_file
 from qa.evaluation.folds import corpus_issues, item_issues
 from qa.evaluation.items import EvalItem
 from qa.evaluation.metrics import held_evidence
 from qa.index.ranker import FEATURES, TOP_N, LearnedRanker
 from qa.scoring import Scorer
 
-SEED = 0
 TRAINING_SETS = ("eval", "eval+templates")
 # Fixed before the first CV run of v1 (see its commit message): small trees, many rows per question.
 GBM_PARAMS = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40,
@@ -89,30 +87,10 @@ def fit_scorer(data: Sequence[RankRows], model: str = "gbm") -> Scorer:
     x = np.vstack([q.x for q in used])
     y = np.concatenate([q.labels for q in used])
     if model == "logistic":
-        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-
-        x = np.nan_to_num(x, nan=0.0)  # as Scorer reads a linear model's input
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
-        clf = LogisticRegression(**MODELS[model], max_iter=5000).fit((x - mean) / scale, y)
-        return Scorer("linear", FEATURES, {"mean": [float(v) for v in mean], "scale": [float(v) for v in scale],
-                                           "coef": [float(v) for v in clf.coef_[0]], "intercept": float(clf.intercept_[0])})
+        return fit_logistic(x, y, FEATURES, c=MODELS[model]["C"])
     if model not in MODELS:
         raise ValueError(f"unknown ranker model {model!r}; known: {', '.join(MODELS)}")
-    from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
-
-    clf = HistGradientBoostingClassifier(**MODELS[model], early_stopping=False, random_state=SEED)
-    clf.fit(x, y)
-    trees = []
-    for (pred,) in clf._predictors:  # binary: one tree per iteration
-        n = pred.nodes
-        trees.append({"feature": n["feature_idx"].astype(int).tolist(),
-                      "threshold": [float(t) for t in n["num_threshold"]],
-                      "left": n["left"].astype(int).tolist(), "right": n["right"].astype(int).tolist(),
-                      "missing_left": n["missing_go_to_left"].astype(bool).tolist(),
-                      "leaf": n["is_leaf"].astype(bool).tolist(),
-                      "value": [float(v) for v in n["value"]]})
-    return Scorer("trees", FEATURES, {"baseline": float(np.ravel(clf._baseline_prediction)[0]), "trees": trees})
+    return fit_trees(x, y, FEATURES, **MODELS[model])
 
 
 def reordered_mrr(data: Sequence[RankRows], scorer: Scorer | None, depth: int = 10) -> float:
@@ -178,11 +156,7 @@ def fit(data: Sequence[RankRows], choose_model: bool = True, model: str = "gbm",
 
 
 def write_model(ranker: LearnedRanker, path: Path | str) -> Path:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(ranker.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_model_file(ranker.to_dict(), path)
 
 
 __all__ = ["MODELS", "RankRows", "choose", "extract", "fit", "fit_scorer", "reordered_mrr", "write_model"]

@@ -33,9 +33,7 @@ Deterministic: questions sorted by id, rows in passage order, fixed seeds, singl
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from qa.answer.decision import Decision, Scorer, FORMAT_VERSION
 from qa.answer.extractive import ExtractiveParams, candidate_rows, embed_rows
 from qa.answer.features import BASE_FEATURES, FEATURES, Row
 from qa.corpus.normalize import squash
+from qa.evaluation.fitting import fit_logistic, fit_trees, single_thread, write_model_file  # noqa: F401 (single_thread: `qa train` and the CV read it here)
 from qa.evaluation.folds import corpus_issues, item_issues
 from qa.evaluation.items import EvalItem
 
@@ -54,7 +53,6 @@ THRESHOLD_RULES = ("calibrated", "accuracy", "precision")
 THRESHOLD_RULE = "calibrated"
 TARGET_PRECISION = 0.95  # (the "precision" rule only)
 TRAIN_CANDIDATES = 16  # sentences per question the main model is fitted on (more than the 10 embedded at answer time)
-SEED = 0
 # The trees' sizes tried, fixed before any run of them; `fit` keeps the one of higher accuracy on the inner
 # out-of-fold scores of the training questions (ties: the more regularised, listed first).
 GBM_CONFIGS = {
@@ -126,30 +124,9 @@ def _fit_scorer(method: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...
     if y.min() == y.max():
         raise ValueError("training rows of one class only: need answerable questions whose evidence is retrieved")
     if method == "gbm":
-        from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
-
-        clf = HistGradientBoostingClassifier(**GBM_CONFIGS[config], early_stopping=False, random_state=SEED)
-        clf.fit(x, y)
-        trees = []
-        for (pred,) in clf._predictors:  # binary: one tree per iteration
-            n = pred.nodes
-            trees.append({"feature": n["feature_idx"].astype(int).tolist(),
-                          "threshold": [float(t) for t in n["num_threshold"]],  # exact: thresholds are data values
-                          "left": n["left"].astype(int).tolist(), "right": n["right"].astype(int).tolist(),
-                          "missing_left": n["missing_go_to_left"].astype(bool).tolist(),
-                          "leaf": n["is_leaf"].astype(bool).tolist(),
-                          "value": [float(v) for v in n["value"]]})
-        return Scorer("trees", names, {"baseline": float(np.ravel(clf._baseline_prediction)[0]), "trees": trees})
+        return fit_trees(x, y, names, **GBM_CONFIGS[config])
     if method == "logistic":
-        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-
-        x = np.nan_to_num(x, nan=0.0)
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
-        clf = LogisticRegression(C=1.0, max_iter=5000)
-        clf.fit((x - mean) / scale, y)
-        return Scorer("linear", names, {"mean": [float(v) for v in mean], "scale": [float(v) for v in scale],
-                                        "coef": [float(v) for v in clf.coef_[0]], "intercept": float(clf.intercept_[0])})
+        return fit_logistic(x, y, names, c=1.0)
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 
@@ -422,23 +399,7 @@ def compare_methods(data: Sequence[QuestionRows], similarity, params: Extractive
 
 
 def write_model(decision: Decision, path: Path | str) -> Path:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(decision.to_dict(), ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def single_thread() -> None:
-    """Fitting on one thread: the histogram sums then add up in one order (a bit-identical model)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
-        threadpool_limits(1)
-    except ImportError:
-        pass
+    return write_model_file(decision.to_dict(), path)
 
 
 __all__ = ["FORMAT_VERSION", "METHODS", "QuestionRows", "choose_threshold", "compare_methods", "extract", "fit",

@@ -12,7 +12,6 @@ and is scored with numpy (qa.scoring.Scorer): no scikit-learn at query time.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 
 from qa.corpus.normalize import normalize_for_search
 from qa.models import Chunk
-from qa.scoring import ModelFormatError, Scorer
+from qa.scoring import ModelFormatError, Scorer, read_model_file
 
 MODEL_PATH = Path(__file__).with_name("ranker_model.json")
 FORMAT_VERSION = 1
@@ -163,11 +162,7 @@ class LearnedRanker:
 
 
 def load_ranker(path: Path | str = MODEL_PATH) -> LearnedRanker:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"cannot read the ranker model {path}: {exc}") from exc
-    return LearnedRanker.from_dict(data)
+    return LearnedRanker.from_dict(read_model_file(path, "ranker model"))
 
 
 @lru_cache(maxsize=1)
