@@ -25,7 +25,6 @@ from qa.scoring import read_model_file
 from qa.answer.features import DATE, NUMBER
 from qa.answer.grounding import CHECKS, check_failures
 from qa.answer.selection import flat, plain_overlap, question_terms
-from qa.answer.synonyms import linked
 from qa.answer.types import AnswerResult
 from qa.models import SearchHit
 from qa.question import QuestionInfo, bigrams
@@ -53,27 +52,19 @@ GATE_FEATURES = (
     # v3, meaning: e5 cosine of the question with the first / best cited sentence (the query vector the search
     # cached, the index's sentence vectors), the cited passage's dense cosine and its gap to the best hit's
     "sem_first", "sem_max", "dense_cited", "dense_gap",
-    # v4, paraphrase: whether the cited sentences / their passages, titles and headings hold the other name of a
-    # name the question uses (the corpus-defined synonym pairs, qa/answer/synonyms.py); the overlap features
-    # above count a question word inside such a name as held
-    "synonym_sentence", "synonym_context",
 )
 
 
-def _share(q: set[str], text: str, links: list[str]) -> float:
-    """The share of the question's bigrams `q` the text holds, a bigram inside a question name whose
-    corpus-defined other name the text holds (`links`) counting as held."""
-    held = set(bigrams(text))
-    return len({b for b in q if b in held or any(b in name for name in links)}) / len(q) if q else 0.0
+def _share(q: set[str], text: str) -> float:
+    return len(q & set(bigrams(flat(text)))) / len(q) if q else 0.0
 
 
 def _overlap(info: QuestionInfo, text: str) -> float:
-    """The share of the question's words the text holds (English: its translated terms), with synonym expansion."""
-    text = flat(text)
+    """The share of the question's words the text holds (English: its translated terms)."""
     if info.lang == "en":
         terms = question_terms(info)
-        return plain_overlap(terms, text, "") if terms else 0.0
-    return _share(set(bigrams(info.content)), text, linked(flat(info.text), text))
+        return plain_overlap(terms, flat(text), "") if terms else 0.0
+    return _share(set(bigrams(info.content)), text)
 
 
 def _num(v) -> float:
@@ -120,10 +111,6 @@ def gate_features(info: QuestionInfo, hits: list[SearchHit], result: AnswerResul
               "overlap_passage": _overlap(info, " ".join(c.hit.chunk.text for c in cites)),
               "overlap_title": _overlap(info, " ".join(f"{c.hit.chunk.doc_title} {' '.join(c.hit.chunk.section_path)}" for c in cites)),
               "value_present": _value_present(info, cites)})
-    question = flat(info.text)
-    f["synonym_sentence"] = float(bool(linked(question, flat(sentences))))
-    f["synonym_context"] = float(bool(linked(question, flat(" ".join(
-        f"{c.hit.chunk.text} {c.hit.chunk.doc_title or ''} {' '.join(c.hit.chunk.section_path or ())}" for c in cites)))))
     fails = [check_failures(info, c.sentence, c.hit) for c in cites]
     f.update({f"fails_{name}": float(fails[0][name]) if fails else math.nan for name in CHECKS})
     f["fails_any"] = float(any(fails[0].values())) if fails else math.nan
