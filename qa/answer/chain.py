@@ -15,6 +15,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.extractive import (NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveParams, SentenceSimilarity, compose,
                                   missing, person_timeline, refuse)
+from qa.answer.crossenc import cited_scores
 from qa.answer.gate import gate_features, gated
 from qa.answer.selection import flat
 from qa.question import QuestionInfo, analyse, bigrams, clauses, part_years
@@ -236,7 +237,8 @@ def _gate(state: _State, params: ExtractiveParams, similarity: SentenceSimilarit
         return result
     # the question's vector is the one retrieval cached; the cited sentences' are the index's (or cached)
     cosines = similarity(state.info.text, [c.sentence for c in result.citations]) if similarity and result.citations else None
-    result.trace["gate_features"] = gate_features(state.info, state.hits, result, cosines)
+    crossenc = cited_scores(params.answer_crossenc, state.info.text, result.citations)
+    result.trace["gate_features"] = gate_features(state.info, state.hits, result, cosines, crossenc)
     if params.answer_gate is None or gated(params.answer_gate, state.info, state.hits, result):
         return result
     refusal = refuse(state.info, state.hits, missing(state.info))

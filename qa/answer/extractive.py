@@ -38,6 +38,7 @@ from qa.vocabulary import (GROUP_NOUNS, NAME_ROLE as _NAME_ROLE, PERSON_PRONOUN 
                            ROW_ROLE as _ROW_ROLE, alternation, asked_role)
 
 if TYPE_CHECKING:
+    from qa.answer.crossenc import AnswerCrossEncoder
     from qa.answer.gate import AnswerGate
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|万元|亿元|元|万|亿|个|项|家|人|名|天|日|个月|月|年|小时|周岁|岁|公里|千米|米|平方米|亩|吨|户|所|座|辆|处|次|条|件|倍|分钟|kW|千瓦|兆瓦)")
@@ -87,6 +88,8 @@ class ExtractiveParams:
     semantic_candidates_en: int = 8
     selection_semantic_weight: float = 0.5  # selection = w * semantic + (1 - w) * rarity-weighted overlap + cues
     answer_gate: "AnswerGate | None" = None  # the answer gate the chain asks before answering (qa/answer/gate.py); None: off
+    # the answer cross-encoder whose scores of the cited sentences the gate reads (qa/answer/crossenc.py); None: none
+    answer_crossenc: "AnswerCrossEncoder | None" = None
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:

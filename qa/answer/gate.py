@@ -53,6 +53,9 @@ GATE_FEATURES = (
     # cached, the index's sentence vectors), the cited passage's dense cosine and its gap to the best hit's
     "sem_first", "sem_max", "dense_cited", "dense_gap",
 )
+# v5: the answer cross-encoder's P(the first / the best cited sentence answers the question)
+# (qa/answer/crossenc.py); a gate fitted with them needs the cross-encoder at answer time
+CROSSENC_FEATURES = ("ce_first", "ce_max")
 
 
 def _share(q: set[str], text: str) -> float:
@@ -72,10 +75,11 @@ def _num(v) -> float:
 
 
 def gate_features(info: QuestionInfo, hits: list[SearchHit], result: AnswerResult,
-                  cosines: list[float] | None = None) -> dict[str, float]:
+                  cosines: list[float] | None = None, crossenc: list[float] | None = None) -> dict[str, float]:
     """The gate's inputs for an answered question: `result` as the chain composed it (its `trace`
     says the route and the decision's score), `hits` what was retrieved for the question, `cosines` the
-    question's e5 cosine with each cited sentence (None: no encoder at hand; the features are missing)."""
+    question's e5 cosine with each cited sentence (None: no encoder at hand; the features are missing),
+    `crossenc` the answer cross-encoder's score of each cited sentence (None: none at hand)."""
     t = result.trace
     f: dict[str, float] = {
         "lang_en": float(info.lang == "en"), "asks_number": float("number" in info.cues),
@@ -121,7 +125,12 @@ def gate_features(info: QuestionInfo, hits: list[SearchHit], result: AnswerResul
     cited_dense = first.hit.scores.get("dense") if first else None
     f["dense_cited"] = _num(cited_dense)
     f["dense_gap"] = float(max(dense) - cited_dense) if dense and cited_dense is not None else math.nan
+    f.update(crossenc_features(crossenc))
     return f
+
+
+def crossenc_features(scores: list[float] | None) -> dict[str, float]:
+    return {"ce_first": float(scores[0]) if scores else math.nan, "ce_max": float(max(scores)) if scores else math.nan}
 
 
 def _value_present(info: QuestionInfo, cites) -> float:
@@ -165,6 +174,10 @@ class AnswerGate:
             raise ModelFormatError(f"answer gate format {d.get('format')!r}, expected {GATE_FORMAT}")
         meta = {k: v for k, v in d.items() if k not in ("format", "threshold", "model")}
         return cls(Scorer.from_dict(d["model"]), float(d["threshold"]), meta)
+
+    @property
+    def needs_crossenc(self) -> bool:
+        return any(n in CROSSENC_FEATURES for n in self.scorer.features)
 
     def describe(self) -> dict:
         return {"gate": self.meta.get("method"), "gate_threshold": round(self.threshold, 4),

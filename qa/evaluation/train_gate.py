@@ -50,6 +50,7 @@ class GateRow:
     answered: bool
     features: dict[str, float] | None  # None: refused (no row for the gate)
     label: int  # 1: answerable and answered right
+    cited: tuple[str, ...] = ()  # the cited sentences as the cross-encoder reads them (crossenc.pair_passage)
 
     @property
     def answerable(self) -> bool:
@@ -62,6 +63,8 @@ def collect(service, items: Sequence[EvalItem], progress: bool = True) -> list[G
 
     from tqdm import tqdm  # noqa: PLC0415
 
+    from qa.answer.crossenc import pair_passage  # noqa: PLC0415
+
     if service.chain_params.answer_gate is not None:
         service = service.with_params(replace(service.chain_params, answer_gate=None))
     issues = corpus_issues(items)
@@ -72,25 +75,26 @@ def collect(service, items: Sequence[EvalItem], progress: bool = True) -> list[G
                           [c.hit.chunk.text for c in r.citations])
         feats = r.trace.get("gate_features") if r.answered else None
         out.append(GateRow(item, item_issues(item, issues)[0] if issues else "", r.answered,
-                           dict(feats) if feats is not None else None, int(item.answerable and s.accuracy == 1.0)))
+                           dict(feats) if feats is not None else None, int(item.answerable and s.accuracy == 1.0),
+                           tuple(pair_passage(c.hit.chunk, c.sentence) for c in r.citations) if r.answered else ()))
     return out
 
 
 # ------------------------------------------------------------------------------------------- fitting
 
 
-def _matrix(rows: Sequence[GateRow]) -> np.ndarray:
-    return np.array([[float(r.features.get(n, math.nan)) for n in GATE_FEATURES] for r in rows], dtype=np.float64)
+def _matrix(rows: Sequence[GateRow], names: Sequence[str] = GATE_FEATURES) -> np.ndarray:
+    return np.array([[float(r.features.get(n, math.nan)) for n in names] for r in rows], dtype=np.float64)
 
 
-def fit_scorer(method: str, rows: Sequence[GateRow]) -> Scorer:
-    x, y = _matrix(rows), np.array([r.label for r in rows])
+def fit_scorer(method: str, rows: Sequence[GateRow], names: tuple[str, ...] = GATE_FEATURES) -> Scorer:
+    x, y = _matrix(rows, names), np.array([r.label for r in rows])
     if y.min() == y.max():
         raise ValueError("gate rows of one class only: need right and wrong answers to train on")
     if method == "logistic":
-        return fit_logistic(x, y, GATE_FEATURES, c=0.3)
+        return fit_logistic(x, y, names, c=0.3)
     if method == "gbm":  # small and regularised: some 600-800 answered questions per training fold
-        return fit_trees(x, y, GATE_FEATURES, max_iter=60, learning_rate=0.05, max_leaf_nodes=6, min_samples_leaf=25,
+        return fit_trees(x, y, names, max_iter=60, learning_rate=0.05, max_leaf_nodes=6, min_samples_leaf=25,
                          l2_regularization=2.0)
     raise ValueError(f"unknown gate method {method!r}; known: {', '.join(GATE_METHODS)}")
 
@@ -130,33 +134,34 @@ def accuracy_at(rows: Sequence[GateRow], probs: Sequence[float], t: float) -> di
             "right_among_answered": round(sum(r.label for r in given) / max(1, len(given)), 4)}
 
 
-def out_of_fold(rows: Sequence[GateRow], method: str) -> list[float]:
+def out_of_fold(rows: Sequence[GateRow], method: str, names: tuple[str, ...] = GATE_FEATURES) -> list[float]:
     """Probabilities of the answered rows, each from the model fitted without its issue (row order kept)."""
     answered = [r for r in rows if r.features is not None]
     issues = sorted({r.issue for r in answered})
     if len(issues) < 2:
-        scorer = fit_scorer(method, answered)
-        return scorer.proba(_matrix(answered)).tolist()
+        scorer = fit_scorer(method, answered, names)
+        return scorer.proba(_matrix(answered, names)).tolist()
     probs: dict[str, float] = {}
     for issue in issues:
         train = [r for r in answered if r.issue != issue]
         test = [r for r in answered if r.issue == issue]
-        scorer = fit_scorer(method, train)
-        probs.update(zip((r.item.id for r in test), scorer.proba(_matrix(test)).tolist()))
+        scorer = fit_scorer(method, train, names)
+        probs.update(zip((r.item.id for r in test), scorer.proba(_matrix(test, names)).tolist()))
     return [probs[r.item.id] for r in answered]
 
 
-def fit_gate(rows: Sequence[GateRow], methods: Sequence[str] = GATE_METHODS, decision: str = "rules") -> AnswerGate:
+def fit_gate(rows: Sequence[GateRow], methods: Sequence[str] = GATE_METHODS, decision: str = "rules",
+             names: tuple[str, ...] = GATE_FEATURES) -> AnswerGate:
     """Compare the methods by inner leave-one-issue-out on `rows`, keep the better, refit it on all rows."""
     single_thread()
     rows = sorted(rows, key=lambda r: r.item.id)
     answered = [r for r in rows if r.features is not None]
     comparison, scorers = {}, {}
     for method in methods:
-        oof = out_of_fold(rows, method)
+        oof = out_of_fold(rows, method, names)
         t, acc = choose_threshold(rows, oof)
-        scorers[method] = fit_scorer(method, answered)
-        own = accuracy_at(rows, scorers[method].proba(_matrix(answered)).tolist(), t)["accuracy"]
+        scorers[method] = fit_scorer(method, answered, names)
+        own = accuracy_at(rows, scorers[method].proba(_matrix(answered, names)).tolist(), t)["accuracy"]
         comparison[method] = {"inner_threshold": t, **accuracy_at(rows, oof, t), "training_accuracy": own,
                               "training_gap": round(own - acc, 4)}
     kept = [m for m in methods if comparison[m]["training_gap"] <= MAX_TRAINING_GAP]
@@ -171,7 +176,7 @@ def fit_gate(rows: Sequence[GateRow], methods: Sequence[str] = GATE_METHODS, dec
             "no_gate": accuracy_at(rows, [1.0] * len(answered), 0.0),
             "trained_on": {"questions": len(rows), "answered": len(answered), "right": sum(r.label for r in answered),
                            "issues": sorted({r.issue for r in rows}), "data_sha256": digest},
-            "features": list(GATE_FEATURES)}
+            "features": list(names)}
     return AnswerGate(scorer, threshold, meta)
 
 
