@@ -157,7 +157,6 @@ def eval_command(
                     gated_factory, fitted = crossenc_gate_factory(service, extra, f"{names[d]}-gate-crossenc")
                     cv_runs.append(evaluate_cv(gated_factory, items, fitted))
                     selection["crossenc"] = True
-                    gate_comparison = held_out_comparison(gated_factory, is_original)
                     in_sample = gated_factory.comparisons[0] if gated_factory.comparisons else None
                     if save_model is not None and in_sample is not None:  # the gate and cross-encoder fitted on all questions
                         from qa.answer.crossenc import CROSSENC_PATH  # noqa: PLC0415
@@ -165,6 +164,7 @@ def eval_command(
 
                         typer.echo(f"wrote model: {write_gate(in_sample['gates'][0], save_model)}")
                         typer.echo(f"wrote model: {in_sample['crossenc'].save(save_model.with_name(CROSSENC_PATH.name))}")
+                    gate_comparison = held_out_comparison(gated_factory, is_original)
                 else:
                     gated_factory, fitted = gate_factory(service, d, f"{names[d]}-gate")
                     cv_runs.append(evaluate_cv(gated_factory, items, fitted))

@@ -244,8 +244,8 @@ def held_out_comparison(factory, is_original) -> dict:
             outcomes[kind] += got
             fold[kind] = _figures(got)
         folds.append(fold)
-    pooled = {kind: {"all": _figures(got), "original": _figures([g for g in got if is_original(g[0].item)]),
-                     "new": _figures([g for g in got if not is_original(g[0].item)])} for kind, got in outcomes.items()}
+    pooled = {kind: {"all": _figures(got), "original": _figures([g for g in got if is_original(g[0].item.id)]),
+                     "new": _figures([g for g in got if not is_original(g[0].item.id)])} for kind, got in outcomes.items()}
     return {"pooled": pooled, "folds": folds}
 
 
