@@ -5,7 +5,6 @@ real index) the per-fold refit of `qa eval --cv issue --gate --crossenc`."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +13,8 @@ import pytest
 from qa.answer.crossenc import AnswerCrossEncoder, CrossEncoderError, pair_passage
 from qa.answer.gate import CROSSENC_FEATURES, crossenc_features
 from qa.evaluation import train_crossenc as tc
+
+pytest_plugins = ["service_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,20 +150,8 @@ def test_cross_fitting_scores_each_half_with_the_other_half(base_dir, trained):
 # ----------------------------------------------------------------------------------- slow: real index
 
 
-@pytest.fixture(scope="module")
-def service():
-    from qa.config import Settings
-    from qa.service import GazetteService
-
-    reuse = os.environ.get("QA_TEST_INDEX_DIR")
-    if not reuse:
-        pytest.skip("needs a built index: QA_TEST_INDEX_DIR")
-    return GazetteService.load(Settings(index_dir=Path(reuse), answer_decision="rules", answer_gate=False),
-                               build_if_missing=False)
-
-
 @pytest.mark.slow
-def test_candidate_pairs_of_real_questions(service):
+def test_candidate_pairs_of_real_questions(rules_service):
     """A real answerable question gives its evidence sentence as a positive and near misses as negatives; an
     unanswerable one only negatives; at most PAIRS_PER_QUESTION each."""
     from qa.evaluation.items import load_items
@@ -170,7 +159,7 @@ def test_candidate_pairs_of_real_questions(service):
     items = {i.id: i for i in load_items(ROOT / "eval" / "questions.jsonl")}
     bike = next(i for i in items.values() if "共享单车" in i.question and i.answerable)
     beds = next(i for i in items.values() if not i.answerable)
-    pairs = tc.candidate_pairs(service, [bike, beds], progress=False)
+    pairs = tc.candidate_pairs(rules_service, [bike, beds], progress=False)
     mine = [p for p in pairs if p.qid == bike.id]
     assert 2 <= len(mine) <= tc.PAIRS_PER_QUESTION and any(p.label == 1 for p in mine) and any(p.label == 0 for p in mine)
     assert all("：" in p.passage for p in mine) and all(p.question == bike.question for p in mine)
@@ -178,16 +167,19 @@ def test_candidate_pairs_of_real_questions(service):
 
 
 @pytest.mark.slow
-def test_cv_fits_the_cross_encoder_and_gate_per_fold(service):
+def test_cv_fits_the_cross_encoder_and_gate_per_fold(rules_service, monkeypatch):
     """`qa eval --cv issue --gate --crossenc`: each fold's cross-encoder and gate are fitted without its issue's
     questions, the gate reads the cross-encoder's two scores, and the held-out comparison covers every fold."""
+    # two pairs a question (one answering sentence, one near miss) keep the 18 fine-tunings to minutes on two cores
+    monkeypatch.setattr(tc, "PAIRS_PER_QUESTION", 2)
+    monkeypatch.setattr(tc, "MAX_POSITIVES", 1)
     from qa.evaluation.folds import is_original, issue_folds
     from qa.evaluation.items import load_items
     from qa.evaluation.runner import evaluate_cv
     from qa.evaluation.systems import crossenc_gate_factory
 
     items = load_items(ROOT / "eval" / "questions.jsonl", limit=60, seed=0)
-    factory, fitted = crossenc_gate_factory(service, None, "gazette-qa-rules-gate-crossenc")
+    factory, fitted = crossenc_gate_factory(rules_service, None, "gazette-qa-rules-gate-crossenc")
     run = evaluate_cv(factory, items, fitted, progress=False)
     folds = {f.issue: f for f in issue_folds(items)}
     assert fitted and set(run.folds) == {i for i, f in folds.items() if f.test}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,8 @@ from qa.answer.decision import ModelFormatError
 from qa.answer.gate import CROSSENC_FEATURES, GATE_FEATURES, AnswerGate, load_gate, shipped_gate
 from qa.evaluation import train_gate as tg
 from qa.evaluation.items import EvalItem, load_items
+
+pytest_plugins = ["service_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -112,21 +113,9 @@ def test_the_setting_turns_the_gate_on(monkeypatch):
 # ----------------------------------------------------------------------------------- slow: real index
 
 
-@pytest.fixture(scope="module")
-def service():
-    from qa.config import Settings
-    from qa.service import GazetteService
-
-    reuse = os.environ.get("QA_TEST_INDEX_DIR")
-    if not reuse:
-        pytest.skip("needs a built index: QA_TEST_INDEX_DIR")
-    return GazetteService.load(Settings(index_dir=Path(reuse), answer_decision="rules", answer_gate=False),
-                               build_if_missing=False)
-
-
 @pytest.mark.slow
-def test_gate_features_of_a_real_answer(service):
-    r = service.ask("共享单车用户需要满多少岁？")
+def test_gate_features_of_a_real_answer(rules_service):
+    r = rules_service.ask("共享单车用户需要满多少岁？")
     assert r.answered and "16" in r.answer
     f = r.trace["gate_features"]
     assert set(f) == set(GATE_FEATURES) | set(CROSSENC_FEATURES)  # (no cross-encoder here: its two are nan)
@@ -138,14 +127,14 @@ def test_gate_features_of_a_real_answer(service):
 
 
 @pytest.mark.slow
-def test_gate_refuses_the_unrelated_answer_and_keeps_the_right_one(service):
+def test_gate_refuses_the_unrelated_answer_and_keeps_the_right_one(rules_service):
     """阳泉市人民医院的床位有多少张？ (issue 12): the rules answer it with a list of 医保 officials; the gate refuses it,
     naming what is missing and listing related passages. The 2022 group's 组长 韩加政 stays answered."""
     from dataclasses import replace
 
-    gated = service.with_params(replace(service.chain_params, answer_gate=shipped_gate()))
+    gated = rules_service.with_params(replace(rules_service.chain_params, answer_gate=shipped_gate()))
     beds = "阳泉市人民医院的床位有多少张？"
-    assert service.ask(beds).answered  # the rules alone answer it
+    assert rules_service.ask(beds).answered  # the rules alone answer it
     r = gated.ask(beds)
     assert not r.answered and not r.citations and r.related
     assert "床位" in r.answer and r.trace["gated"] and r.trace["gate_p"] < shipped_gate().threshold
@@ -155,11 +144,11 @@ def test_gate_refuses_the_unrelated_answer_and_keeps_the_right_one(service):
 
 
 @pytest.mark.slow
-def test_fresh_gate_training_reproduces_the_shipped_gate(service):
+def test_fresh_gate_training_reproduces_the_shipped_gate(rules_service):
     """`qa train --gate` on the same data gives the shipped gate: the same training data, method and threshold
     (within 1e-6) and, on every training row, probabilities within 1e-6."""
     shipped = shipped_gate()
-    rows = tg.collect(service, load_items(QUESTIONS), progress=False)
+    rows = tg.collect(rules_service, load_items(QUESTIONS), progress=False)
     fresh = tg.fit_gate(rows)
     assert fresh.meta["trained_on"] == shipped.meta["trained_on"]
     assert fresh.meta["method"] == shipped.meta["method"]
@@ -169,14 +158,14 @@ def test_fresh_gate_training_reproduces_the_shipped_gate(service):
 
 
 @pytest.mark.slow
-def test_cv_refits_the_gate_per_fold(service):
+def test_cv_refits_the_gate_per_fold(rules_service):
     """`qa eval --cv issue --gate` (rules): each fold's gate is fitted without its issue's questions."""
     from qa.evaluation.folds import issue_folds
     from qa.evaluation.runner import evaluate_cv
     from qa.evaluation.systems import gate_factory
 
     items = load_items(QUESTIONS, limit=120, seed=0)
-    factory, fitted = gate_factory(service, "rules", "gazette-qa-rules-gate")
+    factory, fitted = gate_factory(rules_service, "rules", "gazette-qa-rules-gate")
     run = evaluate_cv(factory, items, fitted, progress=False)
     folds = {f.issue: f for f in issue_folds(items)}
     assert fitted and set(run.folds) == {i for i, f in folds.items() if f.test}

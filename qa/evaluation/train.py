@@ -90,24 +90,30 @@ def label_row(item: EvalItem, row: Row, passage_text: str) -> int:
     return int(bool(keys) and all(k in whole for k in keys) and any(k in sent for k in keys))
 
 
+def retrieved_rows(service, question: str, params: ExtractiveParams, similarity=None):
+    """The question's analysis, its retrieved passages and their candidate sentence rows, as at answer time."""
+    from qa.question import analyse  # noqa: PLC0415
+
+    info = analyse(question)
+    if info.lang == "en":
+        info.terms = service._english_terms(question)
+    hits = service.search(question, top_k=max(service.settings.top_k, params.max_passages))
+    return info, hits, candidate_rows(info, hits, params, similarity)
+
+
 def extract(service, items: Sequence[EvalItem], params: ExtractiveParams = ExtractiveParams(),
             progress: bool = True) -> list[QuestionRows]:
     """Rows (features before embedding) and labels for every question, sorted by id."""
     from tqdm import tqdm  # noqa: PLC0415
 
     from qa.answer.chain import part_years, refused_before_scoring  # noqa: PLC0415
-    from qa.question import analyse  # noqa: PLC0415
 
     issues = corpus_issues(items)
     # the passages' titles and headings are embedded with the rows, as at answer time
     similarity = service._similarity if hasattr(service.encoder, "similarity") else None
     out = []
     for item in tqdm(sorted(items, key=lambda i: i.id), desc="features", unit="q", disable=not progress):
-        info = analyse(item.question)
-        if info.lang == "en":
-            info.terms = service._english_terms(item.question)
-        hits = service.search(item.question, top_k=max(service.settings.top_k, params.max_passages))
-        rows = candidate_rows(info, hits, params, similarity)
+        info, hits, rows = retrieved_rows(service, item.question, params, similarity)
         labels = [label_row(item, r, hits[r.hit_index].chunk.text) for r in rows]
         # (a question of several years is answered per year from its own passages: not judged here)
         upstream = len(part_years(info)) < 2 and refused_before_scoring(

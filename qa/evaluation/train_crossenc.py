@@ -58,21 +58,16 @@ class Pair:
 def candidate_pairs(service, items: Sequence[EvalItem], progress: bool = True) -> list[Pair]:
     """The retrieved sentences' pairs of every question (see the module's text), sorted by question id."""
     from qa.answer.crossenc import pair_passage  # noqa: PLC0415
-    from qa.answer.extractive import ExtractiveParams, candidate_rows  # noqa: PLC0415
+    from qa.answer.extractive import ExtractiveParams  # noqa: PLC0415
     from qa.evaluation.folds import corpus_issues, item_issues  # noqa: PLC0415
-    from qa.evaluation.train import label_row  # noqa: PLC0415
-    from qa.question import analyse  # noqa: PLC0415
+    from qa.evaluation.train import label_row, retrieved_rows  # noqa: PLC0415
     from tqdm import tqdm  # noqa: PLC0415
 
     params = ExtractiveParams()
     issues = corpus_issues(items)
     out: list[Pair] = []
     for item in tqdm(sorted(items, key=lambda i: i.id), desc="cross-encoder pairs", unit="q", disable=not progress):
-        info = analyse(item.question)
-        if info.lang == "en":
-            info.terms = service._english_terms(item.question)
-        hits = service.search(item.question, top_k=max(service.settings.top_k, params.max_passages))
-        rows = candidate_rows(info, hits, params, None)
+        _, hits, rows = retrieved_rows(service, item.question, params)
         issue = item_issues(item, issues)[0] if issues else ""
         labelled = [(label_row(item, r, hits[r.hit_index].chunk.text), k, r) for k, r in enumerate(rows)]
         positives = [(k, r) for y, k, r in labelled if y == 1][:MAX_POSITIVES]
