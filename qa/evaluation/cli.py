@@ -50,6 +50,8 @@ def eval_command(
     crossenc: Annotated[bool, typer.Option("--crossenc", help="With --cv --gate: the gate also reads the answer cross-encoder "
                                            "(qa/answer/crossenc.py), fine-tuned per fold on the other issues' questions; the "
                                            "report's gate_comparison gives the gate without it and the cross-encoder alone.")] = False,
+    no_extra: Annotated[bool, typer.Option("--no-extra", help="With --cv: fit without the template training questions "
+                                           "(eval/training_questions.jsonl), on the eval questions of the training folds only.")] = False,
     ranker: Annotated[Optional[str], typer.Option("--ranker", metavar="KIND", show_default="QA_RANKER",
                                                   help="Order of the fused candidates: fusion (hand-set weighted sum) or "
                                                        "learned (the shipped model; with --cv refitted per fold).")] = None,
@@ -127,7 +129,9 @@ def eval_command(
         from qa.evaluation.systems import ranked_factory  # noqa: PLC0415
 
         cv_runs, trained_factory, trained_run, gate_comparison = [], None, None, None
-        extra = DEFAULT_TRAINING if DEFAULT_TRAINING.exists() else None
+        extra = DEFAULT_TRAINING if DEFAULT_TRAINING.exists() and not no_extra else None
+        if no_extra:
+            selection["template_questions"] = False
         for d in decisions:
             if d == "rules":
                 build = lambda svc, d=d: rules_factory(svc, names[d])  # noqa: E731

@@ -224,6 +224,7 @@ def crossenc_gate_factory(service: "GazetteService", extra=None, name: str = PRO
     pairs: dict[str, list[tc.Pair]] = {}
     extra_items = load_items(extra) if extra else []
     cache: list[tc.BottomCache] = []
+    models: dict[str, object] = {}  # fitted cross-encoders by their pairs' digest (folds share halves)
     comparisons: list[dict] = []
 
     def factory(train_items) -> ServiceSystem:
@@ -246,7 +247,7 @@ def crossenc_gate_factory(service: "GazetteService", extra=None, name: str = PRO
         training_pairs += tc.gate_pairs(train_rows)
         if not cache:
             cache.append(tc.BottomCache(AnswerCrossEncoder(base_dir, tc.TUNED_LAYERS)))
-        full, by_half = tc.cross_fitted(base_dir, training_pairs, cache[0], issues)
+        full, by_half = tc.cross_fitted(base_dir, training_pairs, cache[0], issues, fitted=models)
         scored = []
         for r in train_rows:
             if r.features is None:

@@ -200,15 +200,32 @@ def halves(issues: Sequence[str]) -> tuple[list[str], list[str]]:
     return ordered[0::2], ordered[1::2]
 
 
-def cross_fitted(base_dir, pairs: Sequence[Pair], cache: BottomCache, issues: Sequence[str], progress: bool = True):
-    """(model on all `issues`, {issue: the model fitted on the other half of the issues}) for two-fold cross-fitting."""
+def pairs_digest(pairs: Sequence[Pair]) -> str:
+    """What a fit depends on besides the fixed settings: its pairs, order-free."""
+    rows = sorted(f"{p.qid}\t{p.passage}\t{p.label}" for p in pairs)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def cross_fitted(base_dir, pairs: Sequence[Pair], cache: BottomCache, issues: Sequence[str], progress: bool = True,
+                 fitted: dict[str, object] | None = None):
+    """(model on all `issues`, {issue: the model fitted on the other half of the issues}) for two-fold cross-fitting.
+    `fitted` keeps models by their pairs' digest: a fit is deterministic, so the folds of a cross-validation that
+    share a half reuse its model instead of fitting it again."""
+    fitted = {} if fitted is None else fitted
+
+    def fit_once(subset: list[Pair]):
+        key = pairs_digest(subset)
+        if key not in fitted:
+            fitted[key] = fit(base_dir, subset, cache, progress)
+        return fitted[key]
+
     first, second = halves(issues)
     by_half = {}
     if first and second:
         for own, other in ((first, second), (second, first)):
-            model = fit(base_dir, [p for p in pairs if p.issue in other], cache, progress)
+            model = fit_once([p for p in pairs if p.issue in other])
             by_half.update((issue, model) for issue in own)
-    full = fit(base_dir, [p for p in pairs if p.issue in set(issues)], cache, progress)
+    full = fit_once([p for p in pairs if p.issue in set(issues)])
     return full, by_half
 
 
