@@ -145,6 +145,16 @@ def test_cross_fitting_scores_each_half_with_the_other_half(base_dir, trained):
     assert by_half["2020-01"] is by_half["2021-01"] and by_half["2020-01"] is not by_half["2020-02"]
     assert by_half["2020-01"].meta["issues"] == ["2020-02", "2021-02"]
     assert full.meta["issues"] == ["2020-01", "2020-02", "2021-01", "2021-02"] and full.meta["pairs"] == len(pairs)
+    # a cross-validation's folds share halves: a model fitted on the same pairs is reused, not fitted again
+    fitted: dict = {}
+    first, _ = tc.cross_fitted(base_dir, pairs, trained[1], ["2020-01", "2020-02", "2021-01", "2021-02"], progress=False,
+                               fitted=fitted)
+    assert len(fitted) == 3
+    without_last, halves = tc.cross_fitted(base_dir, [p for p in pairs if p.issue != "2021-02"], trained[1],
+                                           ["2020-01", "2020-02", "2021-01"], progress=False, fitted=fitted)
+    # halves ["2020-01", "2021-01"] / ["2020-02"]: the first half's model is the one fitted above on its pairs
+    assert halves["2020-02"] is fitted[tc.pairs_digest([p for p in pairs if p.issue in ("2020-01", "2021-01")])]
+    assert len(fitted) == 5 and without_last is not first
 
 
 # ----------------------------------------------------------------------------------- slow: real index
