@@ -172,7 +172,7 @@ def fit(base_dir: Path | str, pairs: Sequence[Pair], cache: BottomCache, progres
     for p in model.model.parameters():
         p.requires_grad_(False)
     model.round_to_shipped()
-    digest = hashlib.sha256("\n".join(f"{p.qid}\t{p.passage}\t{p.label}" for p in pairs).encode()).hexdigest()[:16]
+    digest = pairs_digest(pairs)[:16]
     model.meta = {"pairs": len(pairs), "positives": int(sum(labels)), "issues": sorted({p.issue for p in pairs}),
                   "questions": len({p.qid for p in pairs}), "data_sha256": digest, "tuned_layers": TUNED_LAYERS,
                   "epochs": EPOCHS, "batch": BATCH, "lr": LR, "head_lr": HEAD_LR, "seed": SEED}
