@@ -118,8 +118,9 @@ class _Candidate:
 
 
 def _role_bonus(question: str, sentence: str, block: str = "") -> float:
-    """组长 asked -> a row naming the 组长, not a 副组长 row (`agreement_with_role`), at the hand-set weight 0.2."""
-    return 0.2 * agreement_with_role(next((r for r in _ROLES if r in question), None), sentence, block)
+    """组长 asked (heads in English, `asked_role`) -> a row naming the 组长, not a 副组长 row (`agreement_with_role`),
+    at the hand-set weight 0.2."""
+    return 0.2 * agreement_with_role(asked_role(question), sentence, block)
 
 
 def _cue_bonus(info: QuestionInfo, sentence: str, hit: SearchHit, block: str = "") -> float:
