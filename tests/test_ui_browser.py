@@ -347,13 +347,23 @@ def test_thumbs_are_icons_and_the_page_speaks_chinese(browser, live_server):
     _assert_chinese(browser)
     _tab(browser, "问答")
 
-    # The toast for an empty question says 提示, not Warning.
+    # The toast for an empty question says 提示, not Warning, from the moment it is drawn. Gradio 6 titles a
+    # toast by its level and ignores the title given; the page's script renames it. A watcher registered
+    # after the page's own records every toast title as the page leaves it at each change: a rename left to
+    # the next frame shows "Warning" here (CI caught that race once, reading the toast before the frame).
+    browser.execute_script(
+        "window.__qaToastTitles = [];"
+        "new MutationObserver(() => document.querySelectorAll('.toast-title').forEach("
+        "  (e) => window.__qaToastTitles.push(e.innerText))).observe(document.body,"
+        "  {childList: true, subtree: true, characterData: true});")
     box = browser.find_element(By.CSS_SELECTOR, "#qa-question textarea")
     box.clear()
     browser.find_element(By.CSS_SELECTOR, "#qa-ask").click()
     toasts = "return Array.from(document.querySelectorAll('.toast-body')).map(e => e.innerText)"
     toast = _wait(browser, lambda d: next((t for t in d.execute_script(toasts) if "请输入问题" in t), False), 60)
     assert "提示" in toast and "Warning" not in toast, toast
+    titles = browser.execute_script("return window.__qaToastTitles")
+    assert titles and not any("Warning" in t for t in titles), titles
 
 
 def test_refusal_example_says_so_and_refuses(browser, live_server):

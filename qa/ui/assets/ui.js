@@ -77,15 +77,17 @@
     return null;
   }
 
-  function localize() {
-    document.querySelectorAll("[title], [aria-label], [placeholder]").forEach((el) => {
+  function localize(root = document.body) {
+    const els = Array.from(root.querySelectorAll("[title], [aria-label], [placeholder]"));
+    if (root.matches("[title], [aria-label], [placeholder]")) els.push(root);
+    els.forEach((el) => {
       for (const a of ATTRS) {
         const v = el.getAttribute(a);
         const t = v && zh(v);
         if (t) el.setAttribute(a, t);
       }
     });
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     const found = [];
     while (walker.nextNode()) {
       const n = walker.currentNode;
@@ -96,7 +98,11 @@
   }
 
   let queued = false;
-  new MutationObserver(() => {
+  new MutationObserver((records) => {
+    // What just changed is localized at once, before it is painted (a toast must never show "Warning",
+    // not even for a frame); the whole page again on the next frame.
+    const changed = new Set(records.map((r) => r.target.nodeType === Node.ELEMENT_NODE ? r.target : r.target.parentElement));
+    changed.forEach((el) => { if (el && el.isConnected) localize(el); });
     if (queued) return;
     queued = true;
     requestAnimationFrame(() => { queued = false; enhance(); localize(); });
