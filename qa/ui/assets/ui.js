@@ -100,12 +100,12 @@
   let queued = false;
   new MutationObserver((records) => {
     // What just changed is localized at once, before it is painted (a toast must never show "Warning",
-    // not even for a frame); the whole page again on the next frame.
+    // not even for a frame). Added nodes lie under their record's target, so this covers every change.
     const changed = new Set(records.map((r) => r.target.nodeType === Node.ELEMENT_NODE ? r.target : r.target.parentElement));
     changed.forEach((el) => { if (el && el.isConnected) localize(el); });
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; enhance(); localize(); });
+    requestAnimationFrame(() => { queued = false; enhance(); });
   }).observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true,
                attributeFilter: ATTRS });
   localize();
