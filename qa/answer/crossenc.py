@@ -12,6 +12,7 @@ The answer gate (qa/answer/gate.py) reads its scores of the cited sentences as t
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -41,6 +42,15 @@ def _torch():
     return torch
 
 
+@functools.lru_cache(maxsize=4)
+def _tokenizer(base_dir: str):
+    """The base model's tokenizer, loaded once per process (about 2 s each time: a cross-validation builds a
+    model per fold and half; encoding does not change it)."""
+    from transformers import AutoTokenizer  # noqa: PLC0415
+
+    return AutoTokenizer.from_pretrained(base_dir)
+
+
 class AnswerCrossEncoder:
     """e5-small over (question, sentence) pairs, its top `tuned_layers` layers and a head fine-tuned.
 
@@ -49,13 +59,13 @@ class AnswerCrossEncoder:
 
     def __init__(self, base_dir: Path | str, tuned_layers: int = 2, seed: int = 0) -> None:
         torch = _torch()
-        from transformers import AutoModel, AutoTokenizer  # noqa: PLC0415
+        from transformers import AutoModel  # noqa: PLC0415
 
         from qa.embeddings.onnx_export import model_fingerprint  # noqa: PLC0415
 
         self.base_dir = Path(base_dir)
         self.base_fingerprint = model_fingerprint(self.base_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.base_dir))
+        self.tokenizer = _tokenizer(str(self.base_dir))
         self.model = AutoModel.from_pretrained(str(self.base_dir), attn_implementation="eager")
         self.model.eval()
         layers = len(self.model.encoder.layer)
