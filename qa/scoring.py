@@ -53,7 +53,8 @@ class Scorer:
 
 
 def _tree_values(tree: dict, x: np.ndarray) -> np.ndarray:
-    """Walk every row down one tree at once (nodes as parallel arrays, node 0 the root)."""
+    """Walk every row down one tree at once (nodes as parallel arrays, node 0 the root); each step moves
+    only the rows not yet at a leaf."""
     feature = np.asarray(tree["feature"], dtype=np.int64)
     threshold = np.asarray(tree["threshold"], dtype=np.float64)
     left = np.asarray(tree["left"], dtype=np.int64)
@@ -64,11 +65,12 @@ def _tree_values(tree: dict, x: np.ndarray) -> np.ndarray:
     node = np.zeros(len(x), dtype=np.int64)
     rows = np.arange(len(x))
     for _ in range(64):  # deeper than any tree trained here
-        active = ~leaf[node]
-        if not active.any():
+        at = node[rows]
+        inner = ~leaf[at]
+        rows, at = rows[inner], at[inner]
+        if not rows.size:
             break
-        f = feature[node]
-        v = x[rows, np.where(active, f, 0)]
-        go_left = np.where(np.isnan(v), missing_left[node], v <= threshold[node])
-        node = np.where(active, np.where(go_left, left[node], right[node]), node)
+        v = x[rows, feature[at]]
+        go_left = np.where(np.isnan(v), missing_left[at], v <= threshold[at])
+        node[rows] = np.where(go_left, left[at], right[at])
     return value[node]

@@ -144,7 +144,7 @@ def decision_factory(service: "GazetteService", questions, extra=None, method: s
     target = target_precision or shipped.get("target_precision") or tr.TARGET_PRECISION
     cache: dict[str, tr.QuestionRows] = {}
     extra_items = load_items(extra) if extra else []
-    similarity = service.encoder.similarity if hasattr(service.encoder, "similarity") else None
+    similarity = service._similarity if hasattr(service.encoder, "similarity") else None
 
     def rows_of(items) -> list:
         missing = [i for i in items if i.id not in cache]

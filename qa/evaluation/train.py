@@ -36,6 +36,7 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,11 @@ class QuestionRows:
     labels: list[int]
     question: str = ""
     refused_upstream: bool = False  # the chain refuses it before scoring (an issue/document/year not covered)
+
+    @cached_property
+    def base_matrix(self) -> np.ndarray:
+        """Its rows' pre-selection features as a matrix: built once, read by every fold's fits."""
+        return _matrix([r.features for r in self.rows], BASE_FEATURES).reshape(len(self.rows), len(BASE_FEATURES))
 
 
 def label_row(item: EvalItem, row: Row, passage_text: str) -> int:
@@ -140,9 +146,18 @@ def _matrix(rows: Sequence[dict[str, float]], names: tuple[str, ...]) -> np.ndar
     return np.array([[float(r.get(n, np.nan)) for n in names] for r in rows], dtype=np.float64)
 
 
+def _base_matrix(data: Sequence[QuestionRows]) -> np.ndarray:
+    return np.vstack([q.base_matrix for q in data]) if data else np.zeros((0, len(BASE_FEATURES)))
+
+
 def _pre_orders(data: Sequence[QuestionRows], pre: Scorer, k: int) -> list[list[int]]:
     """Per question, its best `k` rows by the pre-selection model (all rows scored in one batch)."""
-    allp = pre.proba(_matrix([r.features for q in data for r in q.rows], pre.features)) if any(q.rows for q in data) else []
+    if not any(q.rows for q in data):
+        allp = []
+    elif tuple(pre.features) == tuple(BASE_FEATURES):
+        allp = pre.proba(_base_matrix(data))
+    else:
+        allp = pre.proba(_matrix([r.features for q in data for r in q.rows], pre.features))
     out, at = [], 0
     for q in data:
         p = allp[at: at + len(q.rows)]
@@ -164,9 +179,10 @@ def _with_semantic(q: QuestionRows, order: list[int], params: ExtractiveParams, 
 
 def fit(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams = ExtractiveParams(),
         target_precision: float = TARGET_PRECISION, inner_cv: bool = True, rule: str = THRESHOLD_RULE,
-        threshold_on: Callable[[QuestionRows], bool] | None = None) -> Decision:
+        threshold_on: Callable[[QuestionRows], bool] | None = None, configs: Sequence[str] | None = None) -> Decision:
     """Fit pre-selection and main models on `data`; choose the threshold on out-of-fold scores of the
-    questions `threshold_on` accepts (default: all but the template questions, ids t…)."""
+    questions `threshold_on` accepts (default: all but the template questions, ids t…). `configs`: the
+    trees' sizes to choose among (default all of GBM_CONFIGS; the reproduction test refits the chosen one)."""
     threshold_on = threshold_on or is_eval_question
     if rule not in THRESHOLD_RULES:
         raise ValueError(f"unknown threshold rule {rule!r}; known: {', '.join(THRESHOLD_RULES)}")
@@ -174,7 +190,10 @@ def fit(data: Sequence[QuestionRows], method: str, similarity, params: Extractiv
     # scoring (an issue, document or year no passage covers), whatever their score.
     keep = [k for k, q in enumerate(data) if threshold_on(q) and not q.refused_upstream] or list(range(len(data)))
     # The trees' size: the config of higher accuracy on the inner out-of-fold scores (training issues only).
-    configs = list(GBM_CONFIGS) if method == "gbm" and inner_cv and len({q.issue for q in data}) >= 2 else [DEFAULT_CONFIG]
+    if method == "gbm" and inner_cv and len({q.issue for q in data}) >= 2:
+        configs = list(configs or GBM_CONFIGS)
+    else:
+        configs = [DEFAULT_CONFIG]
     inner: dict[str, float] = {}
     best = None
     for config in configs:
@@ -213,9 +232,8 @@ def fit(data: Sequence[QuestionRows], method: str, similarity, params: Extractiv
 
 def _fit_pair(data: Sequence[QuestionRows], method: str, similarity, params: ExtractiveParams,
               config: str = DEFAULT_CONFIG):
-    base_rows = [r.features for q in data for r in q.rows]
     base_y = np.array([lab for q in data for lab in q.labels])
-    pre = _fit_scorer(method, _matrix(base_rows, BASE_FEATURES), base_y, BASE_FEATURES, config)
+    pre = _fit_scorer(method, _base_matrix(data), base_y, BASE_FEATURES, config)
     main_rows, main_y = [], []
     for q, order in zip(data, _pre_orders(data, pre, TRAIN_CANDIDATES)):
         main_rows += _with_semantic(q, order, params, similarity)
