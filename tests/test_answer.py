@@ -105,6 +105,8 @@ def test_roster_question_names_the_leader_not_a_deputy(chunks_2022):
     hits = [h for h in hits_for(chunks_2022, "韩加政") if h.chunk.chunk_type == "table"]
     result = compose(analyse("2022年地质灾害防治领导小组组长是谁？"), hits, ExtractiveParams(), False)
     assert result.answered and "组长：韩加政" in result.answer.replace(" ", "")
+    # the row's second column (冯仁科, the roster's next person) is not the leader: not named (issue 12 §4)
+    assert "冯仁科" not in result.answer, result.answer
     check_markers(result)
 
 

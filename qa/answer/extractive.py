@@ -524,7 +524,7 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
                 break
             cited = {i for i, _ in lead}
-            if cand is best or cand.sentence == best.sentence:
+            if cand is best or cand.sentence == best.sentence or _another_holder(info, hits, best, cand):
                 continue
             if cand.rank >= params.second_ratio * best.rank:
                 if cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds):
@@ -541,6 +541,20 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     if value and result.citations:  # read off the sentence shown first: final_form may put a later year's first
         value = _lead_value(info, result.citations[0].sentence, result.citations[0].hit)
     return _leading_with(result, value)
+
+
+def _another_holder(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Candidate) -> bool:
+    """The question asks who holds a role, the best sentence names that role's holder, and `cand` names
+    someone not in that role (the next column of a two-column roster row, 组长：韩加政（副市长）；冯仁科（…）):
+    the answer names the holder, not the people beside them (issue 12 §4). Fellow holders of the same role
+    (副组长：李治华…；副组长：王昊达…) still join."""
+    if "person" not in info.cues:
+        return False
+    role = asked_role(info.normalized if info.lang == "zh" else info.text)
+    if not role or not role_holder(role, best.sentence, hits[best.hit_index].chunk.persons):
+        return False
+    hit = hits[cand.hit_index]
+    return bool(_values(info, cand.sentence, hit)) and not role_holder(role, cand.sentence, hit.chunk.persons)
 
 
 def _trace(candidates: list[_Candidate], evidence: float, threshold: float, route: str) -> dict:
