@@ -40,7 +40,10 @@ class ThreadedServer:
         import uvicorn
 
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                                    access_log=False, lifespan="on"))
+                                                    access_log=False, lifespan="on",
+                                                    # a browser's open event stream would hold shutdown for the
+                                                    # whole join below: 2 s for requests in flight, then closed
+                                                    timeout_graceful_shutdown=2))
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{port}", daemon=True)
 
     def __enter__(self) -> "ThreadedServer":

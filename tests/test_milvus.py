@@ -72,7 +72,7 @@ def local_index(tmp_path_factory) -> Path:
     return index_dir
 
 
-def check_answers(service) -> None:
+def check_answers(service, corpus: Path = CORPUS) -> None:
     hits = service.search(AGE_Q, top_k=5)
     assert any(h.chunk.source_file == BIKE_FILE for h in hits)
     r = service.ask(AGE_Q)
@@ -81,7 +81,7 @@ def check_answers(service) -> None:
     assert cited.source_file == BIKE_FILE
     # documents and issues come from the store
     issues = service.issues()
-    assert {i["source_file"] for i in issues} == {p.name for p in CORPUS.glob("*.txt")}
+    assert {i["source_file"] for i in issues} == {p.name for p in corpus.glob("*.txt")}
     doc = service.document(cited.doc_key)
     assert doc and doc["doc_number"] == cited.doc_number and doc["source_file"] == BIKE_FILE
     assert cited.collection  # the gazette's masthead (ingest)
@@ -91,15 +91,21 @@ def check_answers(service) -> None:
 
 
 def test_file_mode_build_search_ask(tmp_path):
-    """`QA_STORE=milvus` with a file URI: the service builds the index into Milvus Lite from the corpus
-    (real chunker and encoder), then answers from it alone."""
+    """`QA_STORE=milvus` with a file URI: the service builds the index into Milvus Lite from a corpus of two
+    of the bundled issues (real chunker and encoder; two keep the embedding to a minute), then answers from
+    it alone."""
     from qa.service import GazetteService
 
-    settings = Settings(store="milvus", milvus_uri=str(tmp_path / "milvus.db"), index_dir=tmp_path / "unused")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (BIKE_FILE, "2021-01.txt"):
+        shutil.copy(CORPUS / name, corpus / name)
+    settings = Settings(store="milvus", milvus_uri=str(tmp_path / "milvus.db"), index_dir=tmp_path / "unused",
+                        corpus_dir=corpus)
     service = GazetteService.load(settings)
     assert not (tmp_path / "unused").exists()  # nothing written to a local index
-    assert service.searcher.store.count() == service.searcher.store.manifest.chunk_count > 1000
-    check_answers(service)
+    assert service.searcher.store.count() == service.searcher.store.manifest.chunk_count > 300
+    check_answers(service, corpus)
 
 
 @pytest.fixture(scope="module")
