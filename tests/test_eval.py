@@ -275,9 +275,11 @@ def test_cli_rejects_bad_options_before_loading_anything(args, message, tmp_path
     assert not any(tmp_path.iterdir())  # no index was built, no report written
 
 
-def test_cli_compare_path_must_exist(tmp_path):
+def test_cli_compare_path_must_exist(tmp_path, monkeypatch):
     runner, app = _cli()
-    result = runner.invoke(app, ["--compare", str(tmp_path / "missing.json"), "--index", str(tmp_path / "none")])
+    # a short relative path: the error box wraps a long temporary path (under pytest-xdist, say) mid-name
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["--compare", "missing.json", "--index", str(tmp_path / "none")])
     assert result.exit_code == 2 and "missing.json" in result.output
     assert not (tmp_path / "none").exists()
 
