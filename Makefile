@@ -38,7 +38,7 @@ TREE_STATE := $(CURDIR)/.cache/tree-before-test.json
 test: setup browser
 	$(BIN)/python tests/tree_check.py save $(TREE_STATE)
 	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/qa index update --index $(TEST_INDEX)
-	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q -ra
+	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q -ra --durations=15
 	$(BIN)/python tests/tree_check.py compare $(TREE_STATE)
 
 # The README's screenshots (docs/ui.png, docs/ui-admin.png), taken by the browser tests: the tests themselves
