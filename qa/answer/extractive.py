@@ -520,11 +520,12 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
         shown = _shown(info, best, hits)
         value = "" if wants_document else _lead_value(info, shown, hits[best.hit_index])
         lead.append((best.hit_index, shown))
+        held_role = _held_role(info, hits, best)
         for cand in candidates:
             if len(lead) >= params.max_sentences or cand.rank < params.same_passage_ratio * best.rank:
                 break
             cited = {i for i, _ in lead}
-            if cand is best or cand.sentence == best.sentence or _another_holder(info, hits, best, cand):
+            if cand is best or cand.sentence == best.sentence or _another_holder(info, hits, held_role, cand):
                 continue
             if cand.rank >= params.second_ratio * best.rank:
                 if cand.hit_index in cited or _adds(info, hits, best, cand, params.second_adds):
@@ -543,18 +544,23 @@ def compose(info: QuestionInfo, hits: list[SearchHit], params: ExtractiveParams,
     return _leading_with(result, value)
 
 
-def _another_holder(info: QuestionInfo, hits: list[SearchHit], best: _Candidate, cand: _Candidate) -> bool:
-    """The question asks who holds a role, the best sentence names that role's holder, and `cand` names
-    someone not in that role (the next column of a two-column roster row, 组长：韩加政（副市长）；冯仁科（…）):
-    the answer names the holder, not the people beside them (issue 12 §4). Fellow holders of the same role
-    (副组长：李治华…；副组长：王昊达…) still join."""
+def _held_role(info: QuestionInfo, hits: list[SearchHit], best: _Candidate) -> str:
+    """The role the question asks the holder of, when the best sentence names that holder; else ""."""
     if "person" not in info.cues:
-        return False
+        return ""
     role = asked_role(info.normalized if info.lang == "zh" else info.text)
-    if not role or not role_holder(role, best.sentence, hits[best.hit_index].chunk.persons):
+    return role if role and role_holder(role, best.sentence, hits[best.hit_index].chunk.persons) else ""
+
+
+def _another_holder(info: QuestionInfo, hits: list[SearchHit], held_role: str, cand: _Candidate) -> bool:
+    """The best sentence names the holder of the asked role (`held_role`) and `cand` names someone not in that
+    role (the next column of a two-column roster row, 组长：韩加政（副市长）；冯仁科（…）): the answer names the
+    holder, not the people beside them (issue 12 §4). Fellow holders of the same role (副组长：李治华…；
+    副组长：王昊达…) still join."""
+    if not held_role:
         return False
     hit = hits[cand.hit_index]
-    return bool(_values(info, cand.sentence, hit)) and not role_holder(role, cand.sentence, hit.chunk.persons)
+    return bool(_values(info, cand.sentence, hit)) and not role_holder(held_role, cand.sentence, hit.chunk.persons)
 
 
 def _trace(candidates: list[_Candidate], evidence: float, threshold: float, route: str) -> dict:

@@ -237,7 +237,7 @@ def train_command(
         items += load_items(extra)
     settings = get_settings(**({"index_dir": index} if index else {}))
     service = GazetteService.load(settings, build_if_missing=False)
-    similarity = service._similarity  # the index's sentence vectors, as at answer time (identical to embedding anew, and faster)
+    similarity = service._similarity  # the index's sentence vectors, as at answer time (same values, faster)
     data = tr.extract(service, items)
     if threshold_rule not in tr.THRESHOLD_RULES:
         raise typer.BadParameter(f"unknown rule {threshold_rule!r}; known: {', '.join(tr.THRESHOLD_RULES)}", param_hint="--threshold-rule")
