@@ -37,8 +37,9 @@ FOLLOW_UP_ROLES = NAMED_ROLES + ("副秘书长", "秘书长", "成员单位", "�
 # A roster line's role label as printed, spaced to line up (组 长：, 成 员：): the roster display's rows.
 ROSTER_LABEL = r"(?:常务副组长|副\s*组\s*长|组\s*长|组\s*员|副总指挥|总指挥|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:]"
 
-# Roster rows that lost their line breaks in the source (组 长：雷健坤 市长副组长：李文兵 …) split at each role label.
-ROSTER_ROW = re.compile(r"(?<!办公室)(?<![副务：:])(?=(?:常务副组长|副组长|组\s*长|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:])")
+# Roster rows that lost their line breaks in the source (组 长：雷健坤 市长副组长：李文兵 …) split at each role label
+# (a roster's members may be 成员 or 组 员).
+ROSTER_ROW = re.compile(r"(?<!办公室)(?<![副务：:])(?=(?:常务副组长|副组长|组\s*长|组\s*员|副指挥长|指挥长|成\s*员|副主任|主\s*任)\s*[：:])")
 # A line that is a roster row: an optional group name, then a role label.
 ROLE_LABEL = re.compile(rf"^(?:[^：:，,。]{{0,30}}[：:])?\s*{ROSTER_LABEL}")
 # The role labels of a (flattened) roster row, in order.

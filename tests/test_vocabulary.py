@@ -12,6 +12,7 @@ import pytest
 
 from qa import vocabulary as v
 from qa.answer.phrasing import value_frame
+from qa.answer.sentences import split_sentences
 from qa.conversation import CitedDocument, Turn, resolve
 from qa.models import Chunk
 from qa.question import analyse
@@ -101,6 +102,9 @@ def test_the_roster_display_breaks_lines_where_the_sentence_splitter_sees_roster
     assert [ln.split("：")[0].replace(" ", "") for ln in lines] == ["组长", "副组长", "成员", "组员"]
     assert all(v.ROLE_LABEL.match(ln) for ln in lines)
     assert [v.ROLE_LABEL.match(ln) is not None for ln in ("组 员：于 晋 市医保中心科员", "办公室设在市应急局。")] == [True, False]
+    # the answerer's sentence splitter cuts the same run-on roster at the same labels, 组 员 included (a 副组长
+    # row otherwise runs on through the members)
+    assert [s.split("：")[0].replace(" ", "") for s in split_sentences(run_on)] == ["组长", "副组长", "成员", "组员"]
 
 
 def test_group_nouns_name_the_group_the_parser_gives_a_roster_and_the_answer_reads_back():
