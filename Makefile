@@ -32,13 +32,17 @@ browser:
 # The tests that need a real index share one, built (or brought up to date) here once per run.
 TEST_INDEX := $(CURDIR)/.cache/test-index
 
+# Test files run in parallel, one worker per core up to 4 (a file's tests stay together in one worker, so its module
+# fixtures are built once): `make test TEST_WORKERS=1` runs them one after another.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 # Afterwards the work tree must be as before the run (tests/tree_check.py: changes a developer made before are fine).
 TREE_STATE := $(CURDIR)/.cache/tree-before-test.json
 
 test: setup browser
 	$(BIN)/python tests/tree_check.py save $(TREE_STATE)
 	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/qa index update --index $(TEST_INDEX)
-	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q -ra --durations=15
+	QA_TEST_INDEX_DIR=$(TEST_INDEX) $(BIN)/python -m pytest -q -ra --durations=15 -n $(TEST_WORKERS) --dist loadfile
 	$(BIN)/python tests/tree_check.py compare $(TREE_STATE)
 
 # The README's screenshots (docs/ui.png, docs/ui-admin.png), taken by the browser tests: the tests themselves
