@@ -290,7 +290,8 @@ class GazetteService:
         key = doc_key if doc_key in self._doc_files else _dash_key(doc_key)
         rel = self._doc_files.get(key)
         source = self._source(rel) if rel else None
-        doc = next((d for d in source.documents if d.key == key), None) if source else None
+        doc = next((d for d in [*source.documents, source.colophon_document()] if d and d.key == key), None) \
+            if source else None
         if doc is None:
             return None
         d = asdict(doc)
@@ -327,7 +328,8 @@ def collection_counts(chunks) -> list[dict]:
     for c in chunks:
         a = acc.setdefault(c.collection, {"files": set(), "documents": set(), "chunks": 0})
         a["files"].add(c.source_file)
-        a["documents"].add(c.doc_key)
+        if c.chunk_type == "card":  # every document has one card; an issue's colophon page is no document
+            a["documents"].add(c.doc_key)
         a["chunks"] += 1
     rows = [{"name": name, "files": len(a["files"]), "documents": len(a["documents"]), "chunks": a["chunks"]}
             for name, a in acc.items()]

@@ -81,6 +81,11 @@ GROUP_NOUNS = ("领导小组", "工作专班", "指挥部", "委员会", "工作
 # union would rewrite more follow-ups (…专班), which the eval, single-turn, cannot show unchanged.
 FOLLOW_UP_GROUP_NOUNS = ("领导小组", "工作小组", "专项小组", "工作组", "指挥部", "委员会", "联席会议")
 
+# ---- colophon -----------------------------------------------------------------------------------------
+# The short labels a periodical's colophon prints (邮 编：045000) and the words a question asks for them with:
+# the colophon's passage is embedded and searched under both, so 邮政编码 finds 邮编.
+COLOPHON_LABELS = {"邮编": "邮政编码", "电话": "电话号码"}
+
 # ---- follow-up questions: the words that point back to an earlier turn --------------------------------
 # Document nouns after a deictic (这个文件, 该通知, 上述办法).
 DOC_NOUNS = ("文件", "公文", "通知", "实施意见", "指导意见", "意见", "办法", "方案", "规定", "决定", "通告", "公告", "细则", "条例",

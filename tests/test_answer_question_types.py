@@ -94,6 +94,30 @@ def test_office_director_cites_only_the_sentence_naming_him_over_the_real_index(
     assert len(result.citations) == 1 and "耿胜" in result.citations[0].hit.chunk.text, result.answer
 
 
+POSTCODE_Q = "阳泉市政府办公室的邮政编码是多少？"
+
+
+@pytest.mark.slow
+def test_the_publishers_postcode_is_found_in_the_colophon(gazette_service):
+    """Issue 12: 阳泉市政府办公室的邮政编码是多少？ The 2023 issue's colophon prints it (邮 编：045000); it is now a
+    passage of its own, embedded and searched with 邮编 glossed as 邮政编码, and search ranks it first."""
+    hits = gazette_service.search(POSTCODE_Q, top_k=5)
+    top = hits[0].chunk
+    assert (top.source_file, top.doc_key, top.line_start) == ("2023-06.txt", "2023-06#00", 2279) and "045000" in top.text
+    # its document view (what a citation opens) is the colophon page
+    page = gazette_service.document(top.doc_key)
+    assert page["title"] == "阳泉市人民政府公报版权页" and page["paragraphs"][0]["text"] == top.text
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the rules lead with a sentence of another passage that holds 市政府办公室 and a "
+                   "count (39个): the colophon's line 邮 编：045000 shares no word with 邮政编码 and has no unit")
+def test_the_publishers_postcode_is_answered_from_the_colophon(gazette_service):
+    result = gazette_service.ask(POSTCODE_Q)
+    assert result.answered and "045000" in result.answer, result.answer
+    assert result.citations[0].hit.chunk.doc_key == "2023-06#00", result.answer
+
+
 def hits_of(chunks, *needles: str) -> list[SearchHit]:
     """One passage per needle, in the order given (the first needle's passage ranked first)."""
     picked = [next(c for c in chunks if n in c.text and c.chunk_type != "card") for n in needles]

@@ -164,9 +164,24 @@ def test_chunks_cite_verbatim_text_within_their_lines(chunks):
 
 def test_chunks_never_span_documents(issues, chunks):
     spans = {d.key: (d.line_start, d.line_end) for i in issues.values() for d in i.documents}
+    # an issue's colophon is a passage of its own, at position 0
+    spans |= {f"{i.issue}#00": (i.colophon.line_start, i.colophon.line_end) for i in issues.values() if i.colophon}
     for c in chunks:
         lo, hi = spans[c.doc_key]
         assert lo <= c.line_start <= c.line_end <= hi, c.chunk_id
+
+
+def test_the_colophon_is_a_passage_of_its_own(issues, chunks):
+    """The 2023 issue ends with its colophon (主办单位…地址…邮编…电话): in no document, its own passage, cited as
+    printed, so the publisher's postcode can be found (issue 12)."""
+    issue = issues["2023-06.txt"]
+    colophon = issue.colophon
+    assert colophon is not None and colophon.text.startswith("主办单位") and "邮 编：045000" in colophon.text
+    assert issue.documents[-1].line_end < colophon.line_start
+    assert [i.colophon for name, i in sorted(issues.items()) if name != "2023-06.txt"] == [None] * 4
+    chunk = next(c for c in chunks if c.doc_key == "2023-06#00")
+    assert (chunk.line_start, chunk.line_end, chunk.text) == (colophon.line_start, colophon.line_end, colophon.text)
+    assert (chunk.doc_title, chunk.doc_number, chunk.chunk_type) == ("阳泉市人民政府公报版权页", "", "text")
 
 
 def test_chunk_sizes_and_types(chunks):

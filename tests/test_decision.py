@@ -16,7 +16,7 @@ from qa.answer.features import BASE_FEATURES, FEATURES, role_agreement
 from qa.evaluation.folds import is_original, issue_folds, item_issues
 from qa.evaluation.items import EvalItem, load_items
 from qa.evaluation.train import _fit_scorer, choose_threshold, choose_threshold_accuracy, choose_threshold_calibrated, label_row
-from reproduction_support import AGREEMENT, COUNT_TOLERANCE, int8_kernels, same_data, split, top_choice_agreement
+from reproduction_support import AGREEMENT, COUNT_TOLERANCE, same_data, split, top_choice_agreement
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -301,9 +301,6 @@ def test_roster_answer_names_the_holder_of_the_asked_role(decision, q):
         assert "冯仁科" not in r.answer, r.answer  # nor the person in the row's next column (issue 12 §4)
 
 
-# The shipped decision was fitted on the AVX2 kind's data (tests/reproduction_support.py); on a VNNI machine's
-# index (2026-12-03) its best candidate for the mayor's e-mail, an office's 电子邮箱 line, scores over the threshold.
-_TRAINED_VNNI = "on a VNNI machine's index the trained decision answers the mayor's e-mail with an office's address"
 NEAR_MISSES = {
     "attribute not stated": "阳泉市人民医院的床位有多少张？",
     "topic of another year": "阳泉市2019年新建了多少所医院？",
@@ -317,8 +314,7 @@ NEAR_MISSES = {
 @pytest.mark.parametrize("decision,kind", [
     *[pytest.param("rules", k, marks=pytest.mark.xfail(strict=True, reason=_RULES_KNOWN))
       if k in ("attribute not stated", "person or post not named", "english") else ("rules", k) for k in NEAR_MISSES],
-    *[pytest.param("trained", k, marks=pytest.mark.xfail(int8_kernels() == "vnni", strict=True, reason=_TRAINED_VNNI))
-      if k == "english" else ("trained", k) for k in NEAR_MISSES],
+    *[("trained", k) for k in NEAR_MISSES],
 ])
 def test_near_misses_are_refused_with_related_passages(decision, kind):
     r = _service(decision).ask(NEAR_MISSES[kind])

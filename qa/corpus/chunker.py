@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.corpus.files import corpus_files
-from qa.corpus.normalize import normalize_for_search
+from qa.corpus.normalize import join_cjk_spaces, normalize_for_search
 from qa.corpus.sources import load_source
 from qa.corpus.tables import roster_persons
 from qa.corpus.types import Document, Issue, Paragraph
 from qa.models import Chunk, ChunkType
+from qa.vocabulary import COLOPHON_LABELS
 
 # Bump when the chunks of unchanged files change (parsing, packing, card contents): an index update
 # then re-chunks every file instead of keeping stale rows.
-CHUNKER_VERSION = "4"  # 4: collection and page fields; any file kind via qa.corpus.sources
+CHUNKER_VERSION = "5"  # 4: collection and page fields; any file kind via qa.corpus.sources; 5: the colophon
 MAX_CHARS = 450  # ~300-500 Chinese characters fit e5-small's 512 tokens with the header
 MIN_CHARS = 150  # smaller sections are packed with their siblings
 BODY_KINDS = {"text", "heading", "table", "list", "attachment", "title"}
@@ -57,7 +58,20 @@ def chunk_issue(issue: Issue) -> list[Chunk]:
     for doc in issue.documents:
         chunks.append(_card(issue, doc))
         chunks.extend(_body_chunks(issue, doc))
+    colophon = issue.colophon_document()
+    if colophon is not None:
+        chunks.append(_colophon(issue, colophon))
     return chunks
+
+
+def _colophon(issue: Issue, page: Document) -> Chunk:
+    """The issue's colophon (主办单位, 地址, 邮编, 电话) as a passage of its own, so the publisher's address and
+    postcode can be found and cited (Issue.colophon_document: it belongs to no document)."""
+    colophon = page.paragraphs[0]
+    body = join_cjk_spaces(colophon.text)
+    for label, asked_as in COLOPHON_LABELS.items():
+        body = re.sub(rf"^{label}(?=\s*[：:])", f"{label}（{asked_as}）", body, flags=re.M)
+    return _make_chunk(issue, page, "text", colophon.text, body, colophon.line_start, colophon.line_end, ())
 
 
 def _make_chunk(issue: Issue, doc: Document, kind: ChunkType, text: str, embed_body: str,

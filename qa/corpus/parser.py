@@ -27,7 +27,7 @@ from qa.corpus.structure import (
     strip_bullet,
 )
 from qa.corpus.body import ISSUER_ONLY as _ISSUER_ONLY, read_body as _read_body
-from qa.corpus.types import Document, Issue, TocEntry
+from qa.corpus.types import Document, Issue, Paragraph, TocEntry
 
 HEADER_LINES = 40
 _ISSUE_RE = re.compile(r"((?:19|20)\d{2})\D{0,6}?第\s*(\d{1,2})\s*期")
@@ -72,7 +72,11 @@ def parse_issue(path: Path, source_name: str | None = None, lines: list[str] | N
         starts.append(_title_start(lines, i, floor))
     toc_end = starts[0]
     issue.toc = _parse_toc(lines, toc_start, toc_end) if toc_start is not None else []
-    ends = [s - 1 for s in starts[1:]] + [_body_end(lines, docno_lines[-1])]
+    colophon_start = _colophon_start(lines, docno_lines[-1])
+    ends = [s - 1 for s in starts[1:]] + [len(lines) - 1 if colophon_start is None else colophon_start - 1]
+    if colophon_start is not None:
+        kept = [i for i in range(colophon_start, len(lines)) if lines[i].strip()]
+        issue.colophon = Paragraph("\n".join(lines[i].strip() for i in kept), kept[0] + 1, kept[-1] + 1)
     for n, (start, number_line, end) in enumerate(zip(starts, docno_lines, ends), 1):
         while end > number_line and not lines[end].strip():
             end -= 1
@@ -143,13 +147,10 @@ def _title_start(lines: list[str], number_line: int, floor: int) -> int:
     return start
 
 
-def _body_end(lines: list[str], last_number_line: int) -> int:
-    """The last document runs to the end of the file, less a trailing colophon (主办单位…地址…)."""
-    end = len(lines) - 1
-    for i in range(last_number_line + 1, len(lines)):
-        if _COLOPHON.match(lines[i]):
-            return i - 1
-    return end
+def _colophon_start(lines: list[str], last_number_line: int) -> int | None:
+    """The 0-based first line of a trailing colophon (主办单位…地址…), if the issue ends with one: the last
+    document runs to the end of the file less it."""
+    return next((i for i in range(last_number_line + 1, len(lines)) if _COLOPHON.match(lines[i])), None)
 
 
 def _parse_toc(lines: list[str], toc_start: int, toc_end: int) -> list[TocEntry]:

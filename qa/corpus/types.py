@@ -100,11 +100,24 @@ class Issue:
     collection: str = ""  # the collection the file belongs to (its corpus folder, or a gazette's masthead)
     source_id: str = ""  # prefix of its documents' keys: the issue for a bundled gazette, else an id of the file
     masthead: str = ""  # the gazette's name as printed on its cover (阳泉市人民政府公报)
+    # The trailing colophon (主办单位…地址…邮编…电话), its lines as printed: it belongs to no document.
+    colophon: Paragraph | None = None
     reader: str = "text"  # the reader that gave the text (qa.ingest: pdf, docx, html, markdown, text, image)
     n_pages: int = 0
     ocr_pages: list[int] = field(default_factory=list)
     pages: list[int] = field(default_factory=list, repr=False)  # page of each line (1-based lines); empty = not paged
     page_lines: list[int] = field(default_factory=list, repr=False)  # that line's line on its page
+
+    def colophon_document(self) -> Document | None:
+        """The colophon as a document of its own, or None: position 0 (before every document of the issue),
+        titled the masthead's 版权页 (colophon page), its lines its one paragraph."""
+        if self.colophon is None:
+            return None
+        return Document(issue=self.issue, position=0, doc_number="", title=f"{self.masthead}版权页", issuer="",
+                        addressee="", date="", disclosure="", category="", line_start=self.colophon.line_start,
+                        line_end=self.colophon.line_end, number_line=self.colophon.line_start,
+                        paragraphs=[self.colophon], collection=self.collection, source_id=self.source_id,
+                        source_file=self.source_file)
 
     def page_of(self, line: int) -> tuple[int, int]:
         """(page, line on the page) of a 1-based line; (0, 0) for a source without pages."""
