@@ -34,7 +34,9 @@ def main() -> None:
     encoder = make_encoder(settings)  # model load is not index load: timed apart
     model_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    searcher = HybridSearcher.open(settings, encoder)
+    from qa.answer.precompute import sentence_texts
+
+    searcher = HybridSearcher.open(settings, encoder, sentence_texts=sentence_texts)
     load_s = time.perf_counter() - t0
     searcher.warm_up() if hasattr(searcher, "warm_up") else None
     questions = [json.loads(l)["question"] for l in (PROJECT_ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines() if l]

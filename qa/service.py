@@ -67,6 +67,13 @@ def build_index(settings: Settings, encoder=None, show_progress: bool = True, in
     return builder.update(settings.corpus_dir) if incremental else builder.build(settings.corpus_dir)
 
 
+def _sentence_texts():
+    """The texts the answerer embeds per chunk: the builder stores their vectors, the learned ranker reads them."""
+    from qa.answer.precompute import sentence_texts  # noqa: PLC0415
+
+    return sentence_texts
+
+
 def _gate(settings: Settings):
     """The shipped answer gate when the setting asks for it (read once), else None."""
     if not settings.answer_gate:
@@ -121,14 +128,14 @@ class GazetteService:
             faiss.omp_set_num_threads(settings.search_threads)  # process-wide; this process serves queries
         encoder = make_cached_encoder(settings, make_encoder(settings))
         try:
-            searcher = HybridSearcher.open(settings, encoder)
+            searcher = HybridSearcher.open(settings, encoder, sentence_texts=_sentence_texts())
         except IndexNotFoundError:
             if not build_if_missing:
                 raise
             log.warning("no index at %s: building one from %s", settings.index_dir, settings.corpus_dir)
             report = build_index(settings, encoder, show_progress=True)
             log.info("index built: %d chunks in %.1f s", report.n_chunks, report.seconds)
-            searcher = HybridSearcher.open(settings, encoder)
+            searcher = HybridSearcher.open(settings, encoder, sentence_texts=_sentence_texts())
         warn_if_encoder_differs(searcher.store.manifest, encoder, searcher.store.location)
         if settings.store == "local" and getattr(searcher.store, "sentences", None) is None:
             log.warning("%s stores no answer-sentence vectors (built before index format 2): each question embeds "
@@ -152,7 +159,7 @@ class GazetteService:
         answering the requests already holding it."""
         from qa.index.search import HybridSearcher  # noqa: PLC0415
 
-        searcher = HybridSearcher.open(self.settings, self.encoder)
+        searcher = HybridSearcher.open(self.settings, self.encoder, sentence_texts=_sentence_texts())
         searcher.warm_up()
         return GazetteService(self.settings, self.encoder, searcher)
 

@@ -14,6 +14,14 @@ MRR@10; of the choices within SIMPLER_WITHIN of the best, the simplest (MODELS a
 (v1 chose the set only, with the large GBM: its in-sample minus cross-validated gap was 0.037-0.038 on
 hit@5 and MRR@10, over issue 12's 0.03; v2 lets the training issues choose a smaller model.)
 
+v3 (2026-12-03, criterion fixed before its first cross-validated run) adds the question's best e5 cosine with a
+candidate's stored answer sentences (sent_max, its gap and rank; qa/index/ranker.py). Measured by
+`qa eval --cv issue --decision rules --ranker learned` against v2's run on the same index
+(eval/reports/cv-rank-base14): v3 is kept if its pooled MRR@10 is above v2's and its in-sample minus
+cross-validated gaps on hit@5 and MRR@10 are both <= 0.03. It becomes the default order only if, besides,
+its pooled hit@5 and MRR@10 are both above fusion's, the rules' accuracy is not below fusion's, search p95
+<= 50 ms, and the search and answer tests pass with it on.
+
 Deterministic: questions sorted by id, rows in fused order, a fixed seed, single-threaded fitting.
 """
 from __future__ import annotations

@@ -34,6 +34,9 @@ FEATURES: tuple[str, ...] = (
     "cov_text", "cov_text_gap", "cov_heading", "cov_title", "bigram_text", "bigram_text_gap", "bigram_heading_title",
     "year_named", "year_match", "chars", "lang_en", "cue_document", "cue_person", "cue_number", "cue_date",
     "n_terms",
+    # v3: the question's best e5 cosine with one of the candidate's stored answer sentences (NaN: none stored), its
+    # gap to the best candidate's and its rank: a passage whose one sentence answers reads closer than its whole
+    "sent_max", "sent_max_gap", "sent_max_rank",
 )
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -81,8 +84,10 @@ def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def candidate_features(view: QueryView, chunks: Sequence[Chunk], dense: np.ndarray, bm25: np.ndarray,
-                       fused: np.ndarray, tiers: np.ndarray, card_first: Sequence[int]) -> np.ndarray:
-    """One row of FEATURES per candidate; the candidates given in fused order (tiers first), best first."""
+                       fused: np.ndarray, tiers: np.ndarray, card_first: Sequence[int],
+                       sentence_max: np.ndarray | None = None) -> np.ndarray:
+    """One row of FEATURES per candidate; the candidates given in fused order (tiers first), best first.
+    `sentence_max`: the question's best cosine with each candidate's stored sentences (None or NaN: none)."""
     n = len(chunks)
     if n == 0:
         return np.zeros((0, len(FEATURES)))
@@ -92,6 +97,10 @@ def candidate_features(view: QueryView, chunks: Sequence[Chunk], dense: np.ndarr
     head = [normalize_for_search(" ".join(c.section_path)).lower() for c in chunks]
     title = [normalize_for_search(c.doc_title).lower() for c in chunks]
     cov = np.array([_coverage(view.terms, t) for t in text])
+    sent = np.full(n, np.nan) if sentence_max is None else np.asarray(sentence_max, np.float64)
+    known = ~np.isnan(sent)
+    sent_gap = np.where(known, np.nanmax(sent) - sent, np.nan) if known.any() else sent
+    sent_rank = np.where(known, _ranks(np.where(known, sent, -np.inf), known), np.nan)
     big = np.array([_bigram_share(view.bigrams, t) for t in text])
     cols = {
         "dense": dense, "dense_gap": dense.max() - dense, "dense_rank": _ranks(dense, np.ones(n, bool)),
@@ -113,6 +122,7 @@ def candidate_features(view: QueryView, chunks: Sequence[Chunk], dense: np.ndarr
         "lang_en": np.full(n, float(view.lang_en)),
         **{f"cue_{k}": np.full(n, float(k in view.cues)) for k in ("document", "person", "number", "date")},
         "n_terms": np.full(n, float(len(view.terms))),
+        "sent_max": sent, "sent_max_gap": sent_gap, "sent_max_rank": sent_rank,
     }
     return np.column_stack([cols[f] for f in FEATURES])
 

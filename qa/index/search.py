@@ -23,6 +23,7 @@ from qa.index.fusion import FusionParams, fuse
 from qa.index.lexical import JiebaTokenizer, LexicalParams
 from qa.index.protocols import PassageEncoder, Reranker
 from qa.index.ranker import TOP_N, LearnedRanker, QueryView, candidate_features, query_view
+from qa.index.sentence_store import SentenceTextsFn
 from qa.index.store import check_compatible
 from qa.models import SearchHit
 from qa.question import analyse
@@ -61,7 +62,11 @@ class HybridSearcher:
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
         tokenizer: JiebaTokenizer | None = None,  # share one loaded jieba dictionary between components
+        sentence_texts: SentenceTextsFn | None = None,
     ) -> None:
+        """sentence_texts: the texts the answerer embeds per chunk (qa.answer.precompute.sentence_texts, the
+        function the index was built with): the learned ranker reads the question's best cosine with a
+        candidate's stored sentence vectors. None, or a store without sentence vectors: that feature is missing."""
         check_compatible(store.manifest, encoder.model_name, encoder.dim, store.location)
         self.store = store
         self.encoder = encoder
@@ -75,6 +80,8 @@ class HybridSearcher:
 
             reranker = CrossEncoderReranker(settings.reranker_model)
         self.reranker = reranker
+        self.sentence_texts = sentence_texts
+        self._sentence_rows: dict[str, np.ndarray] = {}  # chunk_id -> its rows in the store's sentence vectors
         # QA_RANKER=learned: the shipped model reorders the fused candidates (qa/index/ranker.py)
         self.ranker: LearnedRanker | None = None
         if settings is not None and getattr(settings, "ranker", "fusion") == "learned":
@@ -97,10 +104,11 @@ class HybridSearcher:
         self._person_rows = catalog.person_rows
 
     @classmethod
-    def open(cls, settings, encoder: PassageEncoder, config: SearchConfig | None = None, index_dir: Path | None = None) -> "HybridSearcher":
+    def open(cls, settings, encoder: PassageEncoder, config: SearchConfig | None = None, index_dir: Path | None = None,
+             sentence_texts: SentenceTextsFn | None = None) -> "HybridSearcher":
         """Open the configured store (checking it was built with this encoder) and wrap it."""
         store = open_store(settings, encoder.model_name, encoder.dim, index_dir=index_dir)
-        return cls(store, encoder, settings, config)
+        return cls(store, encoder, settings, config, sentence_texts=sentence_texts)
 
     def with_ranker(self, ranker: LearnedRanker | None) -> "HybridSearcher":
         """This searcher (same store, tables and caches) ordering with another learned ranker (None: fusion)."""
@@ -203,6 +211,26 @@ class HybridSearcher:
         self._rank(q, qvec, bm25q, self.routes(query), None, 1, rerank=False, view=view, features_out=out)
         return out.get("chunks", []), out.get("x", np.zeros((0, 0)))
 
+    _SENTENCE_ROWS_CACHED = 200_000  # chunks whose sentence rows are remembered (then the table starts afresh)
+
+    def sentence_cosines(self, qvec: np.ndarray, chunks) -> np.ndarray:
+        """Per chunk, the question's best cosine with one of its stored answer-sentence vectors (NaN: none stored)."""
+        out = np.full(len(chunks), np.nan)
+        stored = getattr(self.store, "sentences", None)
+        if self.sentence_texts is None or stored is None or not len(stored):
+            return out
+        if len(self._sentence_rows) > self._SENTENCE_ROWS_CACHED:
+            self._sentence_rows = {}
+        q = np.asarray(qvec, dtype=np.float32)
+        for k, chunk in enumerate(chunks):
+            rows = self._sentence_rows.get(chunk.chunk_id)
+            if rows is None:
+                rows = np.array([r for t in self.sentence_texts(chunk) if (r := stored.row(t)) is not None], np.int64)
+                self._sentence_rows[chunk.chunk_id] = rows
+            if len(rows):
+                out[k] = float(np.max(np.asarray(stored.vectors[rows]) @ q))
+        return out
+
     def _year_diverse(self, q, qvec, bm25q, route, filters, years, main: "_Ranking", scores: dict,
                       top_k: int) -> list[int]:
         """A question naming several years (2020年和2022年…) needs evidence from each: the best passages
@@ -273,7 +301,7 @@ class HybridSearcher:
             head = order[: max(top_n, top_k)]
             chunks = self.store.chunks_at([int(cand[j]) for j in head])
             x = candidate_features(view, chunks, dense[head], bm25[head], fused[head], tiers[head],
-                                   [card_first[j] for j in head])
+                                   [card_first[j] for j in head], self.sentence_cosines(qvec, chunks))
             if features_out is not None:
                 features_out.update(chunks=chunks, x=x)
             if rerank and self.ranker is not None:

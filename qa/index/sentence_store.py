@@ -47,6 +47,9 @@ class SentenceVectors:
         i = self._row.get(text)
         return None if i is None else self.vectors[i]
 
+    def row(self, text: str) -> int | None:
+        return self._row.get(text)
+
     @classmethod
     def empty(cls, dim: int) -> "SentenceVectors":
         return cls([], np.zeros((0, dim), np.float32))
