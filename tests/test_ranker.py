@@ -53,6 +53,18 @@ def test_features_read_coverage_year_kind_and_ranks():
     x2 = candidate_features(query_view("组长", ["组长"], (), [], "zh", set(), frozenset()), chunks[:1], np.array([0.8]),
                             np.array([1.0]), np.array([1.0]), np.array([0]), [0])
     assert np.isnan(_col(x2, "year_match")[0])
+    # no stored sentence vectors (another store, or none given): the sentence features are missing, not 0
+    assert np.isnan(x[:, [FEATURES.index(f) for f in ("sent_max", "sent_max_gap", "sent_max_rank")]]).all()
+
+
+def test_sentence_features_read_the_best_sentence_cosine_its_gap_and_rank():
+    view = query_view("组长", ["组长"], (), [], "zh", {"person"}, frozenset())
+    chunks = [_chunk(f"第{k}段：组长") for k in range(3)]
+    x = candidate_features(view, chunks, np.zeros(3), np.ones(3), np.ones(3), np.zeros(3), [0, 0, 0],
+                           np.array([0.71, np.nan, 0.93]))
+    assert list(_col(x, "sent_max")[[0, 2]]) == [0.71, 0.93] and np.isnan(_col(x, "sent_max")[1])
+    assert _col(x, "sent_max_gap")[0] == pytest.approx(0.22) and _col(x, "sent_max_gap")[2] == 0.0
+    assert list(_col(x, "sent_max_rank")[[0, 2]]) == [2.0, 1.0] and np.isnan(_col(x, "sent_max_rank")[1])
 
 
 def test_english_query_coverage_counts_its_chinese_term_groups():
@@ -171,6 +183,16 @@ def test_features_on_real_passages(searcher):
     assert chunks[0].chunk_type == "card" and chunks[0].doc_number == "阳政发〔2020〕1号"
     assert _col(x, "tier")[0] == 2 and _col(x, "card_of_named_doc")[0] == 1 and _col(x, "card_of_named_doc")[1:].sum() == 0
     assert np.isfinite(np.delete(x, FEATURES.index("year_match"), axis=1)).all()
+    # the best sentence cosine is the one a fresh embedding of each of the chunk's answer sentences gives
+    from qa.answer.precompute import sentence_texts
+    from qa.corpus.normalize import normalize_for_search
+
+    question = "共享单车停放有什么要求？"
+    chunks, x = searcher.ranking_candidates(question)
+    qvec = np.asarray(searcher.encoder.encode_queries([normalize_for_search(question)]), np.float32)[0]
+    for k in (0, 7):
+        fresh = np.vstack([searcher.encoder.encode_passages([t]) for t in sentence_texts(chunks[k])]) @ qvec
+        assert _col(x, "sent_max")[k] == pytest.approx(float(fresh.max()), abs=1e-5)
     chunks, x = searcher.ranking_candidates("Who heads the geological disaster prevention group in 2022?")
     assert _col(x, "lang_en")[0] == 1 and _col(x, "cov_text").max() > 0  # English words matched as Chinese terms
     assert _col(x, "year_match")[[c.year == 2022 for c in chunks]].min() == 1
