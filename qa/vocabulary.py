@@ -59,8 +59,10 @@ ROLE_Q = re.compile(r"组长|指挥长|总指挥|主任|局长|校长|院长|支
 NAME_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|成员|召集人|总指挥|委员)\s*[：:]")
 # A who-question is answered by a name, a post holder (组长：市卫健委主任) or a lead unit (市纪委监委牵头).
 PERSON_EVIDENCE = re.compile(r"(?:组长|主任|指挥长|局长|市长|书记|成员|负责人|召集人|总指挥)\s*[：:]|[\u4e00-\u9fff]{2,4}为|牵头|担任|兼任|任命|负责")
+# 谁 asked of a body (主办单位是谁, 牵头部门是谁): an organisation answers, not a person.
+NOT_A_PERSON = r"(?<!单位是)(?<!单位为)(?<!部门是)(?<!部门为)(?<!机关是)(?<!机关为)(?<!机构是)(?<!机构为)"
 # Asked for people (not for the unit that bears a cost: 由谁承担, 谁出).
-ASKS_PEOPLE = re.compile(r"(?:是|为)谁|由谁担任|谁担任|哪位|何人|\bwho\s+(?:is|was|were|are)\b|\bwhom\b", re.I)
+ASKS_PEOPLE = re.compile(rf"(?:是|为){NOT_A_PERSON}谁|由谁担任|谁担任|哪位|何人|\bwho\s+(?:is|was|were|are)\b|\bwhom\b", re.I)
 ASKS_NAMES = re.compile(r"哪些人|什么人|哪几位|哪几个人|成员(?:是|有)(?:谁|哪些)")
 
 # ---- English role words ------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ EN_PERSON = re.compile(r"\b(?:he|she|him|her|his|this person)\b", re.I)
 QUESTION_KINDS: dict[str, re.Pattern[str]] = {
     "number": re.compile(r"多少|多大|年龄|几岁|岁数|几[个项家条次天年月日人类万所]|几|数量|比例|金额|标准是|how many|how much|how old|what age|what percentage|what share|(?<!document )number of|amount", re.I),
     "date": re.compile(r"何时|什么时候|哪天|哪一天|日期|期限|截止|多久|时限|几月|哪年|什么时间|when|what date|deadline|by what|how long|which year", re.I),
-    "person": re.compile(r"谁|哪位|何人|由谁|担任|任命|免去|组长|任职|\bwho\b|whom|appointed|heads?\b|leader|chair", re.I),
+    "person": re.compile(rf"{NOT_A_PERSON}谁|哪位|何人|由谁|担任|任命|免去|组长|任职|\bwho\b|whom|appointed|heads?\b|leader|chair", re.I),
     "document": re.compile(r"哪个文件|什么文件|哪份文件|哪一份|文号|发文字号|哪个通知|(?:文件|通知)是哪[个份一]"
                            r"|(?:which|what) (?:\d{4} )?(?:document|notice|file)s?\b|document number", re.I),
 }

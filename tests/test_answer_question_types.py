@@ -110,6 +110,16 @@ def test_the_publishers_postcode_is_found_in_the_colophon(gazette_service):
 
 
 @pytest.mark.slow
+def test_the_publisher_asked_with_who_is_answered_from_the_colophon(gazette_service):
+    """主办单位是谁 asks for a body (vocabulary.NOT_A_PERSON): it was refused as a person question the gazette
+    names no one for; the colophon's 主办单位 line answers it, as it answers 主办单位是哪个."""
+    for question in ("阳泉市人民政府公报的主办单位是谁？", "阳泉市人民政府公报的主办单位是哪个？"):
+        result = gazette_service.ask(question)
+        assert result.answered and "阳泉市人民政府办公室" in result.answer, (question, result.answer)
+        assert result.citations[0].hit.chunk.doc_key == "2023-06#00", result.answer
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="the rules lead with a sentence of another passage that holds 市政府办公室 and a "
                    "count (39个): the colophon's line 邮 编：045000 shares no word with 邮政编码 and has no unit")
 def test_the_publishers_postcode_is_answered_from_the_colophon(gazette_service):

@@ -114,3 +114,12 @@ def test_group_nouns_name_the_group_the_parser_gives_a_roster_and_the_answer_rea
         name = _named_group(f"关于成立阳泉市防汛抗旱{noun}的通知")
         assert name == f"阳泉市防汛抗旱{noun}"
         assert _ROW_GROUP.match(f"{name}：组长：韩加政（副市长）").group(1) == name
+
+
+def test_who_asked_of_a_body_asks_for_an_organisation_not_a_person():
+    """主办单位是谁 / 牵头部门为谁 ask for a body: no person cue, so a unit's name answers (a refusal said the
+    gazette names no one); 组长是谁 and 公司是谁参加的 still ask for a person."""
+    for q in ("阳泉市人民政府公报的主办单位是谁？", "这项工作的牵头部门为谁？", "发文机关是谁？"):
+        assert not v.QUESTION_KINDS["person"].search(q) and not v.ASKS_PEOPLE.search(q), q
+    for q in ("地质灾害防治领导小组组长是谁？", "太旧高速公路管理公司是谁参加的？", "谁是市应急局局长？"):
+        assert v.QUESTION_KINDS["person"].search(q), q
